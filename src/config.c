@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "build-config.h"
+#include "config.h"
+
+#define DEFAULT_USER_AGENT "timerbeat/" PROJECT_VERSION
+
+const char *http_method_to_string(HttpMethod m) {
+        static const char *const table[_HTTP_METHOD_MAX] = {
+                [HTTP_METHOD_GET] = "GET",
+                [HTTP_METHOD_POST] = "POST",
+        };
+        return m < _HTTP_METHOD_MAX ? table[m] : NULL;
+}
+
+static Check *check_free(Check *c) {
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->url);
+        free(c->source);
+        free(c->file);
+        free(c->url_file);
+        free(c);
+        return NULL;
+}
+
+Config *config_new(void) {
+        Config *c = calloc(1, sizeof(Config));
+
+        if (!c)
+                return NULL;
+        *c = (Config) {
+                .timeout = 30 * USEC_PER_SEC,
+                .connect_timeout = 10 * USEC_PER_SEC,
+                .retries = 5,
+                .retry_delay = 1 * USEC_PER_SEC,
+                .retry_max_delay = 5 * USEC_PER_MINUTE,
+                .max_parallel = 16,
+                .max_queue = 1000,
+        };
+        c->user_agent = strdup(DEFAULT_USER_AGENT);
+        if (!c->user_agent)
+                return config_free(c);
+        return c;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_checks; i++)
+                check_free(c->checks[i]);
+        free(c->checks);
+        free(c->user_agent);
+        free(c->source);
+        strv_done(&c->files);
+        free(c);
+        return NULL;
+}
+
+const Check *config_find_check(const Config *c, const char *name) {
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (streq(c->checks[i]->name, name))
+                        return c->checks[i];
+        return NULL;
+}
+
+static void curl_url_cleanupp(CURLU **u) {
+        if (*u)
+                curl_url_cleanup(*u);
+}
+
+int url_validate(const char *url, const char **reason) {
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        char *host = NULL;
+        CURLUcode rc;
+
+        if (isempty(url)) {
+                *reason = "the URL is empty";
+                return -EINVAL;
+        }
+        if (strlen(url) > CONFIG_URL_MAX) {
+                *reason = "the URL is longer than 2048 characters";
+                return -EINVAL;
+        }
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+                *reason = "only http:// and https:// URLs are allowed";
+                return -EINVAL;
+        }
+        for (const char *p = url; *p; p++) {
+                unsigned char ch = (unsigned char) *p;
+
+                if (ch <= 0x20 || ch == 0x7f) {
+                        *reason = "the URL contains whitespace or control characters; percent-encode them";
+                        return -EINVAL;
+                }
+                if (ch >= 0x80) {
+                        *reason = "the URL contains non-ASCII bytes; percent-encode them";
+                        return -EINVAL;
+                }
+        }
+        if (strstr(url, "%00")) {
+                *reason = "the URL contains an encoded NUL byte (%00)";
+                return -EINVAL;
+        }
+
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        rc = curl_url_set(u, CURLUPART_URL, url, 0);
+        if (rc != CURLUE_OK) {
+                *reason = "libcurl cannot parse the URL";
+                return -EINVAL;
+        }
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+        if (rc != CURLUE_OK || isempty(host)) {
+                curl_free(host);
+                *reason = "the URL has no host";
+                return -EINVAL;
+        }
+        curl_free(host);
+        return 0;
+}
+
+static const char *const bot_agents[] = {
+        "twitterbot", "slackbot", "googlebot", "discordbot", "facebot", "telegrambot", "whatsapp", "linkedinbot",
+};
+
+typedef struct Parser {
+        Config *config;
+        Strv *errors;
+        const char *path;
+        const char *data;
+        size_t size;
+        size_t pos;
+        unsigned line;
+        const char *line_start; /* the raw current line, for syntax checks */
+        size_t line_len;
+} Parser;
+
+_printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *full = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg || asprintf(&full, "%s:%u: %s", p->path, line, msg) < 0)
+                return;
+        (void) strv_push(p->errors, full);
+        free(full);
+}
+
+/* Our own line reader for inih: it counts lines (the system inih cannot tell the handler its
+ * line number), rejects lines longer than inih can hold instead of letting it silently split
+ * them, drops indentation (which inih would otherwise take for a value continuation) and
+ * reports syntax errors for every line, not just the first. */
+static char *parser_read_line(char *str, int num, void *stream) {
+        Parser *p = stream;
+        const char *s, *nl;
+        size_t len;
+
+        if (p->pos >= p->size)
+                return NULL;
+
+        s = p->data + p->pos;
+        nl = memchr(s, '\n', p->size - p->pos);
+        len = nl ? (size_t) (nl - s) + 1 : p->size - p->pos;
+        p->pos += len;
+        p->line++;
+        p->line_start = s;
+        p->line_len = len;
+
+        while (len > 0 && (*s == ' ' || *s == '\t'))
+                s++, len--;
+        /* Strip "\r\n" and "\n": we add "\n" back below. */
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+                len--;
+
+        if (len == 0 || *s == '#' || *s == ';') {
+                /* Blank or comment: hand inih an empty line, whatever its length. */
+                str[0] = '\n';
+                str[1] = 0;
+                return str;
+        }
+
+        if (len + 2 > (size_t) num) {
+                parser_error(p, p->line,
+                             "line is %zu characters long, the limit is %d; shorten it (a long URL can go into "
+                             "a drop-in file on a line of its own)",
+                             len, num - 3);
+                str[0] = '\n';
+                str[1] = 0;
+                return str;
+        }
+
+        if (*s == '[') {
+                const char *close = memchr(s, ']', len);
+
+                if (!close)
+                        parser_error(p, p->line, "section header is missing its closing ']'; write it as [name]");
+                else if (close + 1 < s + len) {
+                        const char *t = close + 1;
+
+                        while (t < s + len && (*t == ' ' || *t == '\t'))
+                                t++;
+                        if (t < s + len && *t != '#' && *t != ';')
+                                parser_error(p, p->line,
+                                             "unexpected text after the section header; put keys on their own lines");
+                }
+        } else if (!memchr(s, '=', len))
+                parser_error(p, p->line, "expected 'key = value', a [section] or a comment");
+
+        memcpy(str, s, len);
+        str[len] = '\n';
+        str[len + 1] = 0;
+        return str;
+}
+
+/* inih strips ';' comments; we also strip '#' comments that follow whitespace, as in the
+ * examples users copy, and one pair of surrounding double quotes. */
+static char *clean_value(const char *value) {
+        char *v = strdup(value), *e;
+        size_t l;
+
+        if (!v)
+                return NULL;
+        for (e = v; *e; e++)
+                if (*e == '#' && e > v && (e[-1] == ' ' || e[-1] == '\t')) {
+                        *e = 0;
+                        break;
+                }
+        l = strlen(v);
+        while (l > 0 && (v[l - 1] == ' ' || v[l - 1] == '\t'))
+                v[--l] = 0;
+        if (l >= 2 && v[0] == '"' && v[l - 1] == '"') {
+                memmove(v, v + 1, l - 2);
+                v[l - 2] = 0;
+        }
+        return v;
+}
+
+static int parse_method(const char *v, HttpMethod *ret) {
+        for (HttpMethod m = 0; m < _HTTP_METHOD_MAX; m++)
+                if (strcasecmp(v, http_method_to_string(m)) == 0) {
+                        *ret = m;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int parse_source(Parser *p, const char *key, const char *v, char **ret) {
+        for (const char *c = v; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                        parser_error(p, p->line, "%s= contains control characters; remove them", key);
+                        return 0;
+                }
+        if (strlen(v) > 200) {
+                parser_error(p, p->line, "%s= is longer than 200 characters; shorten it", key);
+                return 0;
+        }
+        return free_and_strdup(ret, isempty(v) ? NULL : v);
+}
+
+static int parse_span_key(Parser *p, const char *key, const char *v, usec_t min, usec_t max, usec_t *ret) {
+        char a[32], b[32];
+        usec_t t;
+
+        if (parse_timespan(v, &t) < 0) {
+                parser_error(p, p->line, "%s= '%s' is not a time span; write e.g. 500ms, 30s, 5min", key, v);
+                return 0;
+        }
+        if (t < min || t > max) {
+                parser_error(p, p->line, "%s= %s is out of range; use a value from %s to %s", key, v,
+                             format_timespan(a, sizeof(a), min), format_timespan(b, sizeof(b), max));
+                return 0;
+        }
+        *ret = t;
+        return 0;
+}
+
+static int parse_unsigned_key(Parser *p, const char *key, const char *v, unsigned min, unsigned max, unsigned *ret) {
+        int r = parse_unsigned(v, min, max, ret);
+
+        if (r == -ERANGE)
+                parser_error(p, p->line, "%s= %s is out of range; use a number from %u to %u", key, v, min, max);
+        else if (r < 0)
+                parser_error(p, p->line, "%s= '%s' is not a number; use a number from %u to %u", key, v, min, max);
+        return 0;
+}
+
+static int parse_global(Parser *p, const char *key, const char *v) {
+        Config *c = p->config;
+
+        if (strcasecmp(key, "timeout") == 0)
+                return parse_span_key(p, "timeout", v, 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, &c->timeout);
+        if (strcasecmp(key, "connect-timeout") == 0)
+                return parse_span_key(p, "connect-timeout", v, 100 * USEC_PER_MSEC, 5 * USEC_PER_MINUTE,
+                                      &c->connect_timeout);
+        if (strcasecmp(key, "retries") == 0)
+                return parse_unsigned_key(p, "retries", v, 0, 100, &c->retries);
+        if (strcasecmp(key, "retry-delay") == 0)
+                return parse_span_key(p, "retry-delay", v, 10 * USEC_PER_MSEC, USEC_PER_HOUR, &c->retry_delay);
+        if (strcasecmp(key, "retry-max-delay") == 0)
+                return parse_span_key(p, "retry-max-delay", v, 10 * USEC_PER_MSEC, 6 * USEC_PER_HOUR,
+                                      &c->retry_max_delay);
+        if (strcasecmp(key, "max-parallel") == 0)
+                return parse_unsigned_key(p, "max-parallel", v, 1, 256, &c->max_parallel);
+        if (strcasecmp(key, "max-queue") == 0)
+                return parse_unsigned_key(p, "max-queue", v, 1, 100000, &c->max_queue);
+        if (strcasecmp(key, "source") == 0)
+                return parse_source(p, "source", v, &c->source);
+        if (strcasecmp(key, "user-agent") == 0) {
+                if (isempty(v)) {
+                        parser_error(p, p->line, "user-agent= is empty; remove the line to use the default");
+                        return 0;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(bot_agents); i++)
+                        if (strcasestr(v, bot_agents[i])) {
+                                parser_error(p, p->line,
+                                             "user-agent= contains '%s', which heartbeat services ignore as a "
+                                             "link-preview bot; choose another",
+                                             bot_agents[i]);
+                                return 0;
+                        }
+                for (const char *ch = v; *ch; ch++)
+                        if ((unsigned char) *ch < 0x20 || *ch == 0x7f) {
+                                parser_error(p, p->line, "user-agent= contains control characters; remove them");
+                                return 0;
+                        }
+                return free_and_strdup(&c->user_agent, v);
+        }
+
+        parser_error(p, p->line,
+                     "unknown key '%s' in [timerbeat]; known keys: timeout, connect-timeout, retries, "
+                     "retry-delay, retry-max-delay, max-parallel, max-queue, user-agent, source",
+                     key);
+        return 0;
+}
+
+static int config_get_check(Parser *p, const char *name, Check **ret) {
+        Config *c = p->config;
+        Check *check, **n;
+
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (streq(c->checks[i]->name, name)) {
+                        *ret = c->checks[i];
+                        return 0;
+                }
+
+        check = calloc(1, sizeof(Check));
+        if (!check)
+                return -ENOMEM;
+        check->enabled = true;
+        check->line = p->line;
+        check->name = strdup(name);
+        check->file = strdup(p->path);
+        n = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
+        if (!check->name || !check->file || !n) {
+                if (n)
+                        c->checks = n;
+                check_free(check);
+                return -ENOMEM;
+        }
+        c->checks = n;
+        c->checks[c->n_checks++] = check;
+        *ret = check;
+        return 0;
+}
+
+static int parse_check_key(Parser *p, Check *check, const char *key, const char *v) {
+        const char *reason;
+        int r;
+
+        if (strcasecmp(key, "url") == 0) {
+                if (url_validate(v, &reason) < 0) {
+                        _cleanup_free_ char *masked = url_mask(v);
+                        parser_error(p, p->line, "url= %s: %s; write e.g. url = https://hc-ping.com/<uuid>",
+                                     strempty(masked), reason);
+                        return 0;
+                }
+                r = free_and_strdup(&check->url, v);
+                if (r < 0)
+                        return r;
+                check->url_line = p->line;
+                return free_and_strdup(&check->url_file, p->path);
+        }
+        if (strcasecmp(key, "method") == 0) {
+                if (parse_method(v, &check->method) < 0)
+                        parser_error(p, p->line, "method= '%s' is not supported; use GET or POST", v);
+                return 0;
+        }
+        if (strcasecmp(key, "source") == 0)
+                return parse_source(p, "source", v, &check->source);
+        if (strcasecmp(key, "enabled") == 0) {
+                r = parse_boolean(v);
+                if (r < 0)
+                        parser_error(p, p->line, "enabled= '%s' is not a boolean; use yes or no", v);
+                else
+                        check->enabled = r;
+                return 0;
+        }
+
+        parser_error(p, p->line, "unknown key '%s' in [%s]; known keys: url, method, source, enabled", key,
+                     check->name);
+        return 0;
+}
+
+static int parser_handler(void *user, const char *section, const char *name, const char *value) {
+        Parser *p = user;
+        _cleanup_free_ char *v = NULL;
+        Check *check;
+        int r;
+
+        v = clean_value(value);
+        if (!v)
+                return 0;
+
+        if (isempty(section)) {
+                parser_error(p, p->line, "'%s' is outside of any section; put it under [timerbeat] or [unit.timer]",
+                             name);
+                return 1;
+        }
+        if (streq(section, "timerbeat"))
+                r = parse_global(p, name, v);
+        else if (!unit_name_is_valid(section)) {
+                /* Report each bad section once, at its first key. */
+                _cleanup_free_ char *tag = NULL;
+
+                if (asprintf(&tag, "\x01%s", section) < 0)
+                        return 0;
+                if (!strv_contains(p->errors, tag)) {
+                        (void) strv_push(p->errors, tag);
+                        parser_error(p, p->line,
+                                     "unknown section [%s]; a section is [timerbeat] or a unit name ending in "
+                                     ".timer or .service, e.g. [backup.timer]",
+                                     section);
+                }
+                return 1;
+        } else {
+                r = config_get_check(p, section, &check);
+                if (r >= 0)
+                        r = parse_check_key(p, check, name, v);
+        }
+        /* Only out-of-memory gets here; inih notes the line, we fail the load. */
+        return r < 0 ? 0 : 1;
+}
+
+int config_parse_data(Config *cfg, const char *path, const char *data, size_t size, Strv *errors) {
+        size_t n_errors = errors->n;
+        Parser p = {
+                .config = cfg,
+                .errors = errors,
+                .path = path,
+                .data = data,
+                .size = size,
+        };
+        int r;
+
+        if (memchr(data, 0, size)) {
+                parser_error(&p, 1, "file contains NUL bytes, it is not a text file; replace it with an INI file");
+                return -EINVAL;
+        }
+        /* A UTF-8 byte order mark is harmless: skip it. */
+        if (size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+                p.pos = 3;
+
+        r = ini_parse_stream(parser_read_line, &p, parser_handler, &p);
+        if (r < 0)
+                return r == -2 ? -ENOMEM : -EIO;
+        if (r > 0 && errors->n == n_errors)
+                parser_error(&p, (unsigned) r, "syntax error; expected [section] or key = value");
+
+        /* Drop the internal "\x01section" markers. */
+        for (size_t i = n_errors; i < errors->n;)
+                if (errors->items[i][0] == '\x01') {
+                        free(errors->items[i]);
+                        memmove(errors->items + i, errors->items + i + 1, (errors->n - i - 1) * sizeof(char *));
+                        errors->n--;
+                } else
+                        i++;
+
+        return errors->n > n_errors ? -EINVAL : 0;
+}
+
+int config_validate(Config *cfg, Strv *errors) {
+        size_t n_errors = errors->n;
+
+        for (size_t i = 0; i < cfg->n_checks; i++) {
+                Check *c = cfg->checks[i];
+                _cleanup_free_ char *msg = NULL;
+
+                if (!c->url && c->enabled) {
+                        if (asprintf(&msg, "%s:%u: [%s] has no url=; add url = https://… or enabled = no", c->file,
+                                     c->line, c->name) >= 0)
+                                (void) strv_push(errors, msg);
+                }
+        }
+        if (cfg->retry_max_delay < cfg->retry_delay) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (asprintf(&msg, "[timerbeat]: retry-max-delay= is smaller than retry-delay=; raise it") >= 0)
+                        (void) strv_push(errors, msg);
+        }
+        return errors->n > n_errors ? -EINVAL : 0;
+}
+
+static int config_parse_file(Config *cfg, const char *path, bool must_exist, Strv *errors) {
+        _cleanup_free_ char *data = NULL, *msg = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIG_FILE_MAX, &data, &size);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r == -EFBIG) {
+                if (asprintf(&msg, "%s: file is larger than %u bytes; it cannot be a timerbeat config", path,
+                             CONFIG_FILE_MAX) >= 0)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                errno = -r;
+                if (asprintf(&msg, "%s: cannot read: %m; check that the file exists and is readable", path) >= 0)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
+        r = strv_push(&cfg->files, path);
+        if (r < 0)
+                return r;
+        return config_parse_data(cfg, path, data, size, errors);
+}
+
+/* systemd's drop-in rules: *.conf from each directory; a name in a higher-priority directory
+ * masks the same name in lower ones; a name linked to /dev/null (or an empty file) is masked;
+ * the survivors are applied in lexical order of their names. */
+static int collect_dropins(const ConfigSource *s, Strv *names, Strv *paths, Strv *errors) {
+        int r;
+
+        for (size_t d = 0; s->dropin_dirs[d]; d++) {
+                _cleanup_(closedirp_) DIR *dir = NULL;
+                struct dirent *de;
+
+                dir = opendir(s->dropin_dirs[d]);
+                if (!dir) {
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (errno == ENOENT || errno == ENOTDIR)
+                                continue;
+                        if (asprintf(&msg, "%s: cannot open drop-in directory: %m; fix its permissions",
+                                     s->dropin_dirs[d]) >= 0)
+                                (void) strv_push(errors, msg);
+                        return -EINVAL;
+                }
+                while ((de = readdir(dir))) {
+                        _cleanup_free_ char *path = NULL;
+
+                        if (de->d_name[0] == '.' || !endswith(de->d_name, ".conf"))
+                                continue;
+                        if (strv_contains(names, de->d_name))
+                                continue; /* masked by a higher-priority directory */
+                        r = strv_push(names, de->d_name);
+                        if (r < 0)
+                                return r;
+                        if (asprintf(&path, "%s/%s", s->dropin_dirs[d], de->d_name) < 0)
+                                return -ENOMEM;
+                        r = strv_push(paths, path);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int cmp_basename(const void *a, const void *b) {
+        const char *x = strrchr(*(char *const *) a, '/'), *y = strrchr(*(char *const *) b, '/');
+        return strcmp(x ? x + 1 : *(char *const *) a, y ? y + 1 : *(char *const *) b);
+}
+
+int config_load(const ConfigSource *s, Config **ret, Strv *errors) {
+        _cleanup_(config_freep) Config *cfg = NULL;
+        _cleanup_(strv_done) Strv names = {}, paths = {};
+        size_t n_errors = errors->n;
+        int r;
+
+        cfg = config_new();
+        if (!cfg)
+                return -ENOMEM;
+
+        if (s->main_file) {
+                r = config_parse_file(cfg, s->main_file, false, errors);
+                if (r == -ENOMEM)
+                        return r;
+        }
+
+        r = collect_dropins(s, &names, &paths, errors);
+        if (r == -ENOMEM)
+                return r;
+        if (paths.n > 1)
+                qsort(paths.items, paths.n, sizeof(char *), cmp_basename);
+        for (size_t i = 0; i < paths.n; i++) {
+                struct stat st;
+
+                /* Masked: a symlink to /dev/null, or an empty file. */
+                if (stat(paths.items[i], &st) >= 0 && (S_ISCHR(st.st_mode) || st.st_size == 0))
+                        continue;
+                r = config_parse_file(cfg, paths.items[i], true, errors);
+                if (r == -ENOMEM)
+                        return r;
+        }
+
+        if (errors->n > n_errors)
+                return -EINVAL;
+        r = config_validate(cfg, errors);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}
+
+int config_source_default(ConfigSource *ret, bool user, Strv *storage) {
+        ConfigSource s = {};
+        size_t n = 0;
+        int r;
+
+        strv_done(storage);
+        if (!user) {
+                s.main_file = SYSCONFDIR "/timerbeat/timerbeat.conf";
+                s.dropin_dirs[n++] = SYSCONFDIR "/timerbeat/conf.d";
+                s.dropin_dirs[n++] = RUNSTATEDIR "/timerbeat/conf.d";
+                s.dropin_dirs[n++] = PREFIX "/lib/timerbeat/conf.d";
+        } else {
+                const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME"),
+                           *runtime = getenv("XDG_RUNTIME_DIR");
+                _cleanup_free_ char *base = NULL, *main_file = NULL, *confd = NULL, *rund = NULL;
+
+                if (!isempty(xdg) && xdg[0] == '/')
+                        base = strdup(xdg);
+                else if (!isempty(home)) {
+                        if (asprintf(&base, "%s/.config", home) < 0)
+                                return -ENOMEM;
+                } else
+                        return -ENXIO;
+                if (!base)
+                        return -ENOMEM;
+                if (asprintf(&main_file, "%s/timerbeat/timerbeat.conf", base) < 0 ||
+                    asprintf(&confd, "%s/timerbeat/conf.d", base) < 0)
+                        return -ENOMEM;
+                r = strv_push(storage, main_file);
+                if (r < 0)
+                        return r;
+                r = strv_push(storage, confd);
+                if (r < 0)
+                        return r;
+                if (!isempty(runtime)) {
+                        if (asprintf(&rund, "%s/timerbeat/conf.d", runtime) < 0)
+                                return -ENOMEM;
+                        r = strv_push(storage, rund);
+                        if (r < 0)
+                                return r;
+                }
+                s.main_file = storage->items[0];
+                for (size_t i = 1; i < storage->n; i++)
+                        s.dropin_dirs[n++] = storage->items[i];
+        }
+        s.dropin_dirs[n] = NULL;
+        *ret = s;
+        return 0;
+}

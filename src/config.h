@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "macro.h"
+#include "util.h"
+
+/* The configuration: a [timerbeat] section of globals and one section per monitored unit.
+ * A Config is immutable once loaded; a reload builds a new one and swaps it in only when it
+ * is valid, so a bad file never replaces a good configuration. */
+
+#define CONFIG_FILE_MAX (1024U * 1024U)
+#define CONFIG_URL_MAX 2048U
+#define CONFIG_DROPIN_DIRS_MAX 8
+
+typedef enum HttpMethod {
+        HTTP_METHOD_GET,
+        HTTP_METHOD_POST,
+        _HTTP_METHOD_MAX,
+} HttpMethod;
+
+const char *http_method_to_string(HttpMethod m);
+
+typedef struct Check {
+        char *name;   /* the section: "backup.timer" or "backup.service" */
+        char *url;
+        HttpMethod method;
+        char *source; /* sent as Origin:, NULL for the global one */
+        bool enabled;
+
+        char *file;   /* where the section was first seen, for messages */
+        unsigned line;
+        char *url_file; /* where url= was set last */
+        unsigned url_line;
+} Check;
+
+typedef struct Config {
+        usec_t timeout;
+        usec_t connect_timeout;
+        unsigned retries;
+        usec_t retry_delay;
+        usec_t retry_max_delay;
+        unsigned max_parallel;
+        unsigned max_queue;
+        char *user_agent;
+        char *source;
+
+        Check **checks;
+        size_t n_checks;
+
+        Strv files; /* every file read, in the order applied */
+} Config;
+
+typedef struct ConfigSource {
+        const char *main_file;                  /* may be missing on disk */
+        const char *dropin_dirs[CONFIG_DROPIN_DIRS_MAX + 1]; /* highest priority first, NULL-terminated */
+} ConfigSource;
+
+/* The standard locations: /etc/timerbeat/timerbeat.conf and conf.d/ in /etc, /run, /usr/lib;
+ * for the user manager $XDG_CONFIG_HOME/timerbeat/… and $XDG_RUNTIME_DIR/timerbeat/conf.d. The
+ * strings live in *storage, freed by strv_done(). */
+int config_source_default(ConfigSource *ret, bool user, Strv *storage);
+
+/* Loads, merges and validates. On failure returns -EINVAL and appends one message per problem
+ * ("file:line: what is wrong; what to do") to errors; *ret is untouched. */
+int config_load(const ConfigSource *source, Config **ret, Strv *errors);
+
+/* Parses one in-memory file into cfg (used by config_load and the tests). */
+int config_parse_data(Config *cfg, const char *path, const char *data, size_t size, Strv *errors);
+int config_validate(Config *cfg, Strv *errors);
+
+Config *config_new(void);
+Config *config_free(Config *c);
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
+
+const Check *config_find_check(const Config *c, const char *name);
+
+/* Validates a heartbeat URL: http or https, a host, no whitespace or control characters. On
+ * failure returns -EINVAL and a static explanation in *reason. */
+int url_validate(const char *url, const char **reason);

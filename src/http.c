@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "retry.h"
+
+/* We read at most this much of a response body: a heartbeat answer is "OK". */
+#define HTTP_BODY_MAX (4U * 1024U)
+#define HTTP_REDIRECTS_MAX 5L
+
+typedef enum RequestState {
+        REQUEST_QUEUED,  /* waiting for a free slot */
+        REQUEST_RUNNING, /* in curl */
+        REQUEST_BACKOFF, /* waiting for its retry timer */
+} RequestState;
+
+typedef struct Request Request;
+struct Request {
+        Http *http;
+        Request *prev, *next;
+        RequestState state;
+
+        char *unit;
+        char *invocation;
+        char *url;
+        char *masked;
+        HttpMethod method;
+        char *origin_header;
+        char *user_agent;
+        usec_t timeout, connect_timeout, retry_delay, retry_max_delay;
+        unsigned retries;
+
+        unsigned attempt; /* attempts made so far */
+        usec_t started;   /* monotonic time of the current attempt */
+        CURL *easy;
+        struct curl_slist *headers;
+        sd_event_source *retry_timer;
+        size_t body_size;
+        bool body_truncated;
+        bool has_retry_after;
+        usec_t retry_after;
+};
+
+struct Http {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        Request *head, *tail; /* every request, in submission order */
+        size_t n_requests, n_running;
+
+        /* Settings for new requests, from the config. */
+        usec_t timeout, connect_timeout, retry_delay, retry_max_delay;
+        unsigned retries, max_parallel, max_queue;
+        char *user_agent;
+
+        bool shutting_down;
+        http_idle_t on_idle;
+        void *on_idle_userdata;
+};
+
+static void request_free(Request *r) {
+        Http *h;
+
+        if (!r)
+                return;
+        h = r->http;
+        if (r->easy) {
+                curl_multi_remove_handle(h->multi, r->easy);
+                curl_easy_cleanup(r->easy);
+                h->n_running--;
+        }
+        curl_slist_free_all(r->headers);
+        sd_event_source_disable_unref(r->retry_timer);
+
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                h->head = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        else
+                h->tail = r->prev;
+        h->n_requests--;
+
+        free(r->unit);
+        free(r->invocation);
+        free(r->url);
+        free(r->masked);
+        free(r->origin_header);
+        free(r->user_agent);
+        free(r);
+}
+
+static void http_maybe_idle(Http *h) {
+        if (h->shutting_down && h->n_running == 0 && h->on_idle) {
+                http_idle_t cb = h->on_idle;
+
+                h->on_idle = NULL;
+                cb(h, h->on_idle_userdata);
+        }
+}
+
+static void http_start_queued(Http *h);
+
+static size_t on_body(char *data _unused_, size_t size, size_t n, void *userdata) {
+        Request *r = userdata;
+
+        r->body_size += size * n;
+        if (r->body_size > HTTP_BODY_MAX) {
+                /* Stop reading: returning less than we were given aborts the transfer. */
+                r->body_truncated = true;
+                return 0;
+        }
+        return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
+        Request *r = userdata;
+        size_t len = size * n;
+        char value[128];
+
+        /* A new status line starts a new response (after a redirect): forget the old headers. */
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+                r->has_retry_after = false;
+                return len;
+        }
+        if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+                size_t vl = MIN(len - 12, sizeof(value) - 1);
+                usec_t t;
+
+                memcpy(value, data + 12, vl);
+                value[vl] = 0;
+                if (retry_after_parse(value, time(NULL), &t) >= 0) {
+                        r->has_retry_after = true;
+                        r->retry_after = t;
+                }
+        }
+        return len;
+}
+
+static int request_start(Request *r);
+
+static int on_retry_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Request *r = userdata;
+
+        r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
+        r->state = REQUEST_QUEUED;
+        http_start_queued(r->http);
+        return 0;
+}
+
+static void request_schedule_retry(Request *r, const char *why) {
+        Http *h = r->http;
+        char buf[32];
+        usec_t delay;
+        int k;
+
+        if (h->shutting_down) {
+                log_unit(LOG_WARNING, r->unit, r->invocation,
+                         "Ping to %s not delivered (%s) and timerbeat is stopping; it is lost.", r->masked, why);
+                request_free(r);
+                return;
+        }
+        if (r->attempt > r->retries) {
+                log_unit(LOG_ERR, r->unit, r->invocation,
+                         "Ping to %s failed %u times (last: %s); giving up. Check the URL and the monitor.",
+                         r->masked, r->attempt, why);
+                request_free(r);
+                return;
+        }
+
+        delay = retry_backoff(r->attempt - 1, r->retry_delay, r->retry_max_delay, random_unit());
+        if (r->has_retry_after)
+                delay = MAX(delay, r->retry_after);
+
+        k = sd_event_add_time_relative(h->event, &r->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, r);
+        if (k < 0) {
+                log_unit_errno(LOG_ERR, k, r->unit, r->invocation,
+                               "Failed to schedule a retry of the ping to %s, dropping it: %m", r->masked);
+                request_free(r);
+                return;
+        }
+        r->state = REQUEST_BACKOFF;
+        log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u of %u in %s.", r->masked, why,
+                 r->attempt, r->retries, format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
+}
+
+static void request_done(Request *r, CURLcode code) {
+        char why[CURL_ERROR_SIZE + 64];
+        long status = 0;
+        usec_t took = (now_usec(CLOCK_MONOTONIC) - r->started) / USEC_PER_MSEC;
+
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(r->http->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+        r->http->n_running--;
+
+        /* We stop reading long bodies ourselves: that is not a failure if the status was in. */
+        if (code == CURLE_WRITE_ERROR && r->body_truncated && status > 0)
+                code = CURLE_OK;
+
+        if (code != CURLE_OK) {
+                snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
+                switch (code) {
+                case CURLE_UNSUPPORTED_PROTOCOL:
+                case CURLE_URL_MALFORMAT:
+                case CURLE_TOO_MANY_REDIRECTS:
+                        log_unit(LOG_ERR, r->unit, r->invocation,
+                                 "Ping to %s failed: %s; not retrying. Fix the URL or the redirect.", r->masked,
+                                 why);
+                        request_free(r);
+                        return;
+                default:
+                        request_schedule_retry(r, why);
+                        return;
+                }
+        }
+
+        switch (retry_classify_status(status)) {
+        case RETRY_DONE:
+                log_unit(LOG_INFO, r->unit, r->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked, status,
+                         (unsigned long long) took);
+                request_free(r);
+                return;
+        case RETRY_AGAIN:
+                snprintf(why, sizeof(why), "HTTP %ld", status);
+                request_schedule_retry(r, why);
+                return;
+        case RETRY_GIVE_UP:
+        default:
+                log_unit(LOG_ERR, r->unit, r->invocation,
+                         "Ping to %s answered HTTP %ld; not retrying. Check that the URL is right.", r->masked,
+                         status);
+                request_free(r);
+                return;
+        }
+}
+
+static void http_check_done(Http *h) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(h->multi, &left))) {
+                Request *r = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r) != CURLE_OK || !r)
+                        continue;
+                request_done(r, msg->data.result);
+        }
+        http_start_queued(h);
+        http_maybe_idle(h);
+}
+
+static int on_io(sd_event_source *s _unused_, int fd, uint32_t revents, void *userdata) {
+        Http *h = userdata;
+        int action = 0, running;
+
+        if (revents & (EPOLLIN | EPOLLPRI | EPOLLHUP))
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & EPOLLERR)
+                action |= CURL_CSELECT_ERR;
+
+        if (curl_multi_socket_action(h->multi, fd, action, &running) != CURLM_OK)
+                log_debug("curl_multi_socket_action() failed.");
+        http_check_done(h);
+        return 0;
+}
+
+static int on_curl_socket(CURL *easy _unused_, curl_socket_t fd, int what, void *userp, void *socketp) {
+        Http *h = userp;
+        sd_event_source *io = socketp;
+        uint32_t events = 0;
+        int r;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        sd_event_source_disable_unref(io);
+                        curl_multi_assign(h->multi, fd, NULL);
+                }
+                return 0;
+        }
+
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+                events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+                events |= EPOLLOUT;
+
+        if (io) {
+                r = sd_event_source_set_io_events(io, events);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(io, SD_EVENT_ON);
+        } else {
+                r = sd_event_add_io(h->event, &io, fd, events, on_io, h);
+                if (r >= 0) {
+                        (void) sd_event_source_set_description(io, "curl-io");
+                        if (curl_multi_assign(h->multi, fd, io) != CURLM_OK) {
+                                sd_event_source_disable_unref(io);
+                                r = -EIO;
+                        }
+                }
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch a curl socket: %m");
+                return -1;
+        }
+        return 0;
+}
+
+static int on_curl_timer_elapsed(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Http *h = userdata;
+        int running;
+
+        if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+                log_debug("curl_multi_socket_action() failed.");
+        http_check_done(h);
+        return 0;
+}
+
+static int on_curl_timer(CURLM *multi _unused_, long timeout_ms, void *userp) {
+        Http *h = userp;
+        usec_t when;
+        int r;
+
+        if (timeout_ms < 0) {
+                if (h->timer)
+                        (void) sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
+                return 0;
+        }
+
+        /* curl must not be called back from inside this callback, so even "now" goes through
+         * the loop. */
+        when = now_usec(CLOCK_MONOTONIC) + (usec_t) timeout_ms * USEC_PER_MSEC;
+        if (h->timer) {
+                r = sd_event_source_set_time(h->timer, when);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time(h->event, &h->timer, CLOCK_MONOTONIC, when, 0, on_curl_timer_elapsed, h);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(h->timer, "curl-timer");
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm the curl timer: %m");
+                return -1;
+        }
+        return 0;
+}
+
+int http_new(Http **ret, sd_event *event) {
+        Http *h;
+
+        h = calloc(1, sizeof(Http));
+        if (!h)
+                return -ENOMEM;
+        h->event = sd_event_ref(event);
+        h->timeout = 30 * USEC_PER_SEC;
+        h->connect_timeout = 10 * USEC_PER_SEC;
+        h->retry_delay = USEC_PER_SEC;
+        h->retry_max_delay = 5 * USEC_PER_MINUTE;
+        h->retries = 5;
+        h->max_parallel = 16;
+        h->max_queue = 1000;
+
+        h->multi = curl_multi_init();
+        if (!h->multi) {
+                http_free(h);
+                return -ENOMEM;
+        }
+        if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+            curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
+                http_free(h);
+                return -EIO;
+        }
+        *ret = h;
+        return 0;
+}
+
+Http *http_free(Http *h) {
+        if (!h)
+                return NULL;
+        while (h->head)
+                request_free(h->head);
+        /* curl calls our socket callback with CURL_POLL_REMOVE while cleaning up. */
+        if (h->multi)
+                curl_multi_cleanup(h->multi);
+        sd_event_source_disable_unref(h->timer);
+        sd_event_unref(h->event);
+        free(h->user_agent);
+        free(h);
+        return NULL;
+}
+
+int http_set_config(Http *h, const Config *c) {
+        int r;
+
+        r = free_and_strdup(&h->user_agent, c->user_agent);
+        if (r < 0)
+                return r;
+        h->timeout = c->timeout;
+        h->connect_timeout = c->connect_timeout;
+        h->retries = c->retries;
+        h->retry_delay = c->retry_delay;
+        h->retry_max_delay = c->retry_max_delay;
+        h->max_parallel = c->max_parallel;
+        h->max_queue = c->max_queue;
+        (void) curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) c->max_parallel);
+        http_start_queued(h);
+        return 0;
+}
+
+static int request_start(Request *r) {
+        Http *h = r->http;
+        CURL *e;
+
+        e = curl_easy_init();
+        if (!e)
+                return -ENOMEM;
+
+        r->body_size = 0;
+        r->body_truncated = false;
+        r->has_retry_after = false;
+
+        /* Only http and https, for the URL and for every redirect: a heartbeat URL must never
+         * make us read a local file or talk another protocol. */
+        if (curl_easy_setopt(e, CURLOPT_URL, r->url) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+#else
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+#endif
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_MAXREDIRS, HTTP_REDIRECTS_MAX) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_USERAGENT, r->user_agent) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (r->timeout / USEC_PER_MSEC)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) (r->connect_timeout / USEC_PER_MSEC)) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK)
+                goto fail;
+
+        if (r->method == HTTP_METHOD_POST &&
+            (curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTREDIR, (long) CURL_REDIR_POST_ALL) != CURLE_OK))
+                goto fail;
+
+        if (r->headers && curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) != CURLE_OK)
+                goto fail;
+
+        if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+                goto fail;
+
+        r->easy = e;
+        r->state = REQUEST_RUNNING;
+        r->attempt++;
+        r->started = now_usec(CLOCK_MONOTONIC);
+        h->n_running++;
+        log_unit(LOG_DEBUG, r->unit, r->invocation, "Sending %s %s (attempt %u).", http_method_to_string(r->method),
+                 r->masked, r->attempt);
+        return 0;
+
+fail:
+        curl_easy_cleanup(e);
+        return -EIO;
+}
+
+static void http_start_queued(Http *h) {
+        Request *r, *next;
+
+        if (h->shutting_down)
+                return;
+        for (r = h->head; r && h->n_running < h->max_parallel; r = next) {
+                int k;
+
+                next = r->next;
+                if (r->state != REQUEST_QUEUED)
+                        continue;
+                k = request_start(r);
+                if (k < 0) {
+                        log_unit_errno(LOG_ERR, k, r->unit, r->invocation, "Failed to start the ping to %s: %m",
+                                       r->masked);
+                        request_free(r);
+                }
+        }
+}
+
+int http_submit(Http *h, const HttpPing *p) {
+        Request *r;
+
+        if (h->shutting_down)
+                return -ESHUTDOWN;
+        if (h->n_requests >= h->max_queue)
+                return -ENOBUFS;
+
+        r = calloc(1, sizeof(Request));
+        if (!r)
+                return -ENOMEM;
+        r->http = h;
+        r->state = REQUEST_QUEUED;
+        r->method = p->method;
+        r->timeout = h->timeout;
+        r->connect_timeout = h->connect_timeout;
+        r->retries = h->retries;
+        r->retry_delay = h->retry_delay;
+        r->retry_max_delay = h->retry_max_delay;
+        r->unit = strdup(p->unit);
+        r->url = strdup(p->url);
+        r->masked = url_mask(p->url);
+        r->user_agent = strdup(h->user_agent ?: "timerbeat");
+        if (p->invocation)
+                r->invocation = strdup(p->invocation);
+        if (p->source && asprintf(&r->origin_header, "Origin: %s", p->source) < 0)
+                r->origin_header = NULL;
+
+        /* Link it in first so request_free() can unlink it on failure. */
+        r->prev = h->tail;
+        if (h->tail)
+                h->tail->next = r;
+        else
+                h->head = r;
+        h->tail = r;
+        h->n_requests++;
+
+        if (!r->unit || !r->url || !r->masked || !r->user_agent || (p->invocation && !r->invocation) ||
+            (p->source && !r->origin_header)) {
+                request_free(r);
+                return -ENOMEM;
+        }
+        if (r->origin_header) {
+                r->headers = curl_slist_append(NULL, r->origin_header);
+                if (!r->headers) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
+        }
+
+        http_start_queued(h);
+        return 0;
+}
+
+size_t http_pending(const Http *h) {
+        return h->n_requests;
+}
+
+void http_shutdown(Http *h, http_idle_t on_idle, void *userdata) {
+        Request *r, *next;
+
+        h->shutting_down = true;
+        h->on_idle = on_idle;
+        h->on_idle_userdata = userdata;
+        for (r = h->head; r; r = next) {
+                next = r->next;
+                if (r->state == REQUEST_RUNNING)
+                        continue;
+                log_unit(LOG_WARNING, r->unit, r->invocation,
+                         "Ping to %s not delivered yet and timerbeat is stopping; it is lost.", r->masked);
+                request_free(r);
+        }
+        http_maybe_idle(h);
+}

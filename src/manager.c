@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "http.h"
+#include "log.h"
+#include "manager.h"
+#include "watch.h"
+
+/* How long in-flight pings may finish after SIGTERM. */
+#define SHUTDOWN_GRACE_USEC (3 * USEC_PER_SEC)
+
+struct Manager {
+        ManagerOptions options;
+        sd_event *event;
+        Config *config;
+        Watch *watch;
+        Http *http;
+
+        sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer;
+        bool ready_sent;
+        bool reloading;
+        bool stopping;
+};
+
+bool manager_run_succeeded(const char *active_state, const char *result) {
+        if (!result || !streq(result, "success"))
+                return false;
+        return !active_state || !streq(active_state, "failed");
+}
+
+static const char *exec_code_to_string(int code) {
+        switch (code) {
+        case CLD_EXITED:
+                return "exited";
+        case CLD_KILLED:
+                return "killed";
+        case CLD_DUMPED:
+                return "dumped";
+        default:
+                return "unknown";
+        }
+}
+
+static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
+        Manager *m = userdata;
+        const Check *check = config_find_check(m->config, run->check);
+        _cleanup_free_ char *masked = NULL;
+        HttpPing ping;
+        int r;
+
+        if (!check || !check->enabled || !check->url)
+                return;
+
+        if (!manager_run_succeeded(run->active_state, run->result)) {
+                log_unit(LOG_NOTICE, run->service, run->invocation,
+                         "Run %s of %s ended with result '%s' (%s, status %d); not pinging [%s].", run->invocation,
+                         run->service, run->result ?: (streq(run->active_state, "failed") ? "failed" : "unknown"),
+                         exec_code_to_string(run->exec_main_code), run->exec_main_status, check->name);
+                return;
+        }
+
+        masked = url_mask(check->url);
+        log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
+                 run->invocation, run->service, strempty(masked), check->name);
+
+        ping = (HttpPing) {
+                .unit = run->service,
+                .invocation = run->invocation,
+                .url = check->url,
+                .method = check->method,
+                .source = check->source ?: m->config->source,
+        };
+        r = http_submit(m->http, &ping);
+        if (r == -ENOBUFS)
+                log_unit(LOG_ERR, run->service, run->invocation,
+                         "Ping queue is full (max-queue=%u); dropping the ping for [%s].", m->config->max_queue,
+                         check->name);
+        else if (r < 0)
+                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Failed to queue the ping for [%s]: %m",
+                               check->name);
+}
+
+static void on_settled(Watch *w _unused_, void *userdata) {
+        Manager *m = userdata;
+        size_t n = 0;
+
+        if (m->stopping)
+                return;
+        if (m->ready_sent && !m->reloading)
+                return;
+        for (size_t i = 0; i < m->config->n_checks; i++)
+                n += m->config->checks[i]->enabled;
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu check%s.", n, n == 1 ? "" : "s");
+        if (!m->ready_sent)
+                log_info("timerbeat " "started, watching %zu check%s on the %s manager.", n, n == 1 ? "" : "s",
+                         m->options.user ? "user" : "system");
+        else
+                log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
+        m->ready_sent = true;
+        m->reloading = false;
+}
+
+static void print_errors(const Strv *errors) {
+        for (size_t i = 0; i < errors->n; i++)
+                log_error("%s", errors->items[i]);
+}
+
+int manager_load_config(const ManagerOptions *o, Config **ret) {
+        _cleanup_(strv_done) Strv storage = {}, errors = {};
+        ConfigSource src = {};
+        int r;
+
+        if (o->config_file)
+                src.main_file = o->config_file;
+        else {
+                r = config_source_default(&src, o->user, &storage);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot find the configuration directory: %m (set HOME or "
+                                                  "XDG_CONFIG_HOME)");
+        }
+        if (o->config_file && access(o->config_file, R_OK) < 0)
+                return log_error_errno(errno, "%s: %m; pass an existing, readable file to --config", o->config_file);
+
+        r = config_load(&src, ret, &errors);
+        print_errors(&errors);
+        if (r == -ENOMEM)
+                return log_oom();
+        return r;
+}
+
+static void manager_reload(Manager *m) {
+        _cleanup_(config_freep) Config *c = NULL;
+        int r;
+
+        log_info("Reloading configuration.");
+        (void) sd_notify(false, "RELOADING=1");
+        r = manager_load_config(&m->options, &c);
+        if (r < 0) {
+                log_error("Configuration not reloaded: fix the errors above; the previous configuration stays in "
+                          "effect.");
+                (void) sd_notify(false, "READY=1\nSTATUS=Reload failed; running with the previous configuration.");
+                return;
+        }
+
+        r = http_set_config(m->http, c);
+        if (r < 0) {
+                log_error_errno(r, "Failed to apply the new configuration: %m; keeping the previous one.");
+                (void) sd_notify(false, "READY=1");
+                return;
+        }
+        config_free(m->config);
+        m->config = TAKE_PTR(c);
+        m->reloading = true;
+        r = watch_set_checks(m->watch, m->config);
+        if (r < 0)
+                log_error_errno(r, "Failed to watch the new checks: %m");
+        if (watch_is_settled(m->watch))
+                on_settled(m->watch, m);
+}
+
+static void on_http_idle(Http *h _unused_, void *userdata) {
+        Manager *m = userdata;
+
+        sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+static int on_shutdown_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Manager *m = userdata;
+
+        log_warning("%zu ping(s) still in flight after %llus; exiting anyway.", http_pending(m->http),
+                    (unsigned long long) (SHUTDOWN_GRACE_USEC / USEC_PER_SEC));
+        sd_event_exit(m->event, EXIT_SUCCESS);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (si->ssi_signo == SIGHUP) {
+                if (!m->stopping)
+                        manager_reload(m);
+                return 0;
+        }
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        log_info("Received %s, stopping.", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        (void) sd_notify(false, "STOPPING=1");
+        r = sd_event_add_time_relative(m->event, &m->shutdown_timer, CLOCK_MONOTONIC, SHUTDOWN_GRACE_USEC, 0,
+                                       on_shutdown_timeout, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm the shutdown timer: %m");
+                sd_event_exit(m->event, EXIT_SUCCESS);
+                return 0;
+        }
+        http_shutdown(m->http, on_http_idle, m);
+        return 0;
+}
+
+int manager_new(Manager **ret, const ManagerOptions *o) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return log_oom();
+        m->options = *o;
+
+        r = manager_load_config(o, &m->config);
+        if (r < 0)
+                return r;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        /* The watchdog is fed by the loop itself; if the loop stalls, systemd restarts us. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+        r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_int, SIGINT, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+
+        r = http_new(&m->http, m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up libcurl: %m");
+        r = http_set_config(m->http, m->config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure libcurl: %m");
+
+        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, m);
+        if (r < 0)
+                return log_oom();
+        r = watch_start(m->watch);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        watch_free(m->watch);
+        http_free(m->http);
+        sd_event_source_disable_unref(m->sig_term);
+        sd_event_source_disable_unref(m->sig_int);
+        sd_event_source_disable_unref(m->sig_hup);
+        sd_event_source_disable_unref(m->shutdown_timer);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = watch_set_checks(m->watch, m->config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the checks: %m");
+        if (m->config->n_checks == 0)
+                log_warning("No checks configured; add a [unit.timer] section with url= and reload.");
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return r;
+}

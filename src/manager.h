@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "config.h"
+
+/* Owns the event loop and wires the modules together: config → watch (which runs ended) →
+ * the decision (only Result=success pings) → http (send it). Also signals and sd_notify. */
+
+typedef struct Manager Manager;
+
+typedef struct ManagerOptions {
+        bool user;
+        const char *config_file; /* --config: this file only, no drop-ins */
+} ManagerOptions;
+
+/* Loads the config (errors printed), connects, and returns a manager ready to run. */
+int manager_new(Manager **ret, const ManagerOptions *o);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+/* Runs until SIGTERM/SIGINT or a fatal error; returns the exit status. */
+int manager_run(Manager *m);
+
+/* Loads the config for `timerbeat check` and the daemon: prints every problem to stderr. */
+int manager_load_config(const ManagerOptions *o, Config **ret);
+
+/* The ping decision, exposed for tests: only a run whose Result is "success" (and whose unit
+ * did not end up failed) is reported. */
+bool manager_run_succeeded(const char *active_state, const char *result);

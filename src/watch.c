@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "log.h"
+#include "watch.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
+
+typedef struct Watcher Watcher;
+
+struct Watcher {
+        Watch *watch;
+        Watcher *next;
+
+        char *name;         /* config section: backup.timer or backup.service */
+        bool is_timer;
+        char *service;      /* resolved service name */
+        char *service_path;
+
+        sd_bus_slot *slot_call;  /* the resolution step in flight */
+        sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        bool resolving;
+        bool baselined;          /* initial state known: signals count from now on */
+
+        /* What systemd told us last. */
+        char active_state[32];
+        char sub_state[32];
+        char invocation[33];
+        char result[64];
+        bool have_result;        /* result/exec_main_* came with the latest state change */
+        int exec_main_code;
+        int exec_main_status;
+
+        char ended_invocation[33]; /* the last invocation whose run end we reported */
+};
+
+struct Watch {
+        sd_event *event;
+        sd_bus *bus;
+        bool user;
+        Watcher *watchers;
+        unsigned n_resolving;
+        sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe;
+
+        watch_run_end_t on_run_end;
+        watch_settled_t on_settled;
+        void *userdata;
+};
+
+bool watch_state_is_run_end(const char *active, const char *sub) {
+        if (!active)
+                return false;
+        if (streq(active, "inactive") || streq(active, "failed"))
+                return true;
+        /* RemainAfterExit=yes: the run is over once the unit sits in active/exited. */
+        return streq(active, "active") && sub && streq(sub, "exited");
+}
+
+static void watcher_resolve(Watcher *wr);
+
+static Watcher *watcher_free(Watcher *wr) {
+        if (!wr)
+                return NULL;
+        if (wr->resolving)
+                wr->watch->n_resolving--;
+        sd_bus_slot_unref(wr->slot_call);
+        sd_bus_slot_unref(wr->slot_match);
+        free(wr->name);
+        free(wr->service);
+        free(wr->service_path);
+        free(wr);
+        return NULL;
+}
+
+static void watch_maybe_settled(Watch *w) {
+        if (w->n_resolving == 0 && w->on_settled)
+                w->on_settled(w, w->userdata);
+}
+
+static void watcher_set_resolving(Watcher *wr, bool b) {
+        if (wr->resolving == b)
+                return;
+        wr->resolving = b;
+        if (b)
+                wr->watch->n_resolving++;
+        else {
+                wr->watch->n_resolving--;
+                watch_maybe_settled(wr->watch);
+        }
+}
+
+/* Reads an "ay" InvocationID into 32 hex characters; an empty array means "none". */
+static int read_invocation(sd_bus_message *m, char ret[static 33]) {
+        const void *p;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_read_array(m, 'y', &p, &n);
+        if (r < 0)
+                return r;
+        if (n == 0) {
+                ret[0] = 0;
+                return 0;
+        }
+        if (n != 16)
+                return -EBADMSG;
+        for (size_t i = 0; i < 16; i++)
+                sprintf(ret + 2 * i, "%02x", ((const uint8_t *) p)[i]);
+        return 0;
+}
+
+static int read_string_into(sd_bus_message *m, char *buf, size_t size) {
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &s);
+        if (r < 0)
+                return r;
+        snprintf(buf, size, "%s", s);
+        return 0;
+}
+
+typedef struct Props {
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load;
+        char active[32], sub[32], invocation[33], result[64], load[32];
+        int code, status;
+} Props;
+
+/* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
+ * with an unexpected type is skipped, never trusted. */
+static int read_props(sd_bus_message *m, Props *p) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *name, *contents;
+                char type;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read_basic(m, 's', &name);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (type != 'v')
+                        return -EBADMSG;
+
+#define IS(n, sig) (streq(name, n) && streq(contents, sig))
+                if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") || IS("LoadState", "s") ||
+                    IS("InvocationID", "ay") || IS("ExecMainCode", "i") || IS("ExecMainStatus", "i")) {
+                        r = sd_bus_message_enter_container(m, 'v', contents);
+                        if (r < 0)
+                                return r;
+                        if (streq(name, "ActiveState")) {
+                                r = read_string_into(m, p->active, sizeof(p->active));
+                                p->has_active = true;
+                        } else if (streq(name, "SubState")) {
+                                r = read_string_into(m, p->sub, sizeof(p->sub));
+                                p->has_sub = true;
+                        } else if (streq(name, "Result")) {
+                                r = read_string_into(m, p->result, sizeof(p->result));
+                                p->has_result = true;
+                        } else if (streq(name, "LoadState")) {
+                                r = read_string_into(m, p->load, sizeof(p->load));
+                                p->has_load = true;
+                        } else if (streq(name, "InvocationID")) {
+                                r = read_invocation(m, p->invocation);
+                                p->has_invocation = true;
+                        } else if (streq(name, "ExecMainCode")) {
+                                r = sd_bus_message_read_basic(m, 'i', &p->code);
+                                p->has_code = true;
+                        } else {
+                                r = sd_bus_message_read_basic(m, 'i', &p->status);
+                                p->has_status = true;
+                        }
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_exit_container(m);
+                } else
+                        r = sd_bus_message_skip(m, "v");
+#undef IS
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+static void watcher_apply(Watcher *wr, const Props *p) {
+        if (p->has_active)
+                snprintf(wr->active_state, sizeof(wr->active_state), "%s", p->active);
+        if (p->has_sub)
+                snprintf(wr->sub_state, sizeof(wr->sub_state), "%s", p->sub);
+        if (p->has_invocation)
+                memcpy(wr->invocation, p->invocation, sizeof(wr->invocation));
+        if (p->has_result) {
+                snprintf(wr->result, sizeof(wr->result), "%s", p->result);
+                wr->have_result = true;
+        }
+        if (p->has_code)
+                wr->exec_main_code = p->code;
+        if (p->has_status)
+                wr->exec_main_status = p->status;
+}
+
+/* A state change arrived: is it the end of a run we have not reported yet? systemd may fold
+ * several transitions of a fast job into one signal, so a new InvocationID in a terminal state
+ * counts as a run end even if we never saw the unit active. */
+static void watcher_evaluate(Watcher *wr) {
+        WatchRun run;
+
+        if (!watch_state_is_run_end(wr->active_state, wr->sub_state))
+                return;
+        if (isempty(wr->invocation))
+                return; /* never ran, or unloaded and loaded afresh */
+        if (streq(wr->invocation, wr->ended_invocation))
+                return; /* already reported: a repeated signal, or stopping a RemainAfterExit unit */
+
+        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
+        run = (WatchRun) {
+                .check = wr->name,
+                .service = wr->service,
+                .invocation = wr->invocation,
+                .active_state = wr->active_state,
+                .result = wr->have_result ? wr->result : NULL,
+                .exec_main_code = wr->exec_main_code,
+                .exec_main_status = wr->exec_main_status,
+        };
+        wr->have_result = false;
+        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        const char *iface;
+        Props p = {};
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &iface);
+        if (r >= 0)
+                r = read_props(m, &p);
+        if (r < 0) {
+                log_unit_errno(LOG_WARNING, r, wr->service, NULL, "Ignoring malformed PropertiesChanged signal: %m");
+                return 0;
+        }
+        if (!wr->baselined)
+                return 0; /* the GetAll reply in flight is newer than this */
+
+        /* systemd sends the Service interface first, then the Unit interface, for one change:
+         * take Result and ExecMain* from the first, decide on the second. */
+        if (streq(iface, "org.freedesktop.systemd1.Service")) {
+                p.has_active = p.has_sub = p.has_invocation = false;
+                watcher_apply(wr, &p);
+        } else if (streq(iface, "org.freedesktop.systemd1.Unit")) {
+                p.has_result = p.has_code = p.has_status = false;
+                watcher_apply(wr, &p);
+                if (p.has_active || p.has_invocation)
+                        watcher_evaluate(wr);
+        }
+        return 0;
+}
+
+static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        Props p = {};
+        int r;
+
+        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        if (e) {
+                log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
+                         wr->name, e->message ?: e->name);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        r = read_props(m, &p);
+        if (r < 0) {
+                log_unit_errno(LOG_WARNING, r, wr->service, NULL, "Failed to parse the state of %s: %m", wr->service);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+
+        watcher_apply(wr, &p);
+        wr->have_result = false;
+        /* Whatever state the service is in now is the baseline: a run that ended before we
+         * looked is not reported now. */
+        if (!wr->baselined && watch_state_is_run_end(wr->active_state, wr->sub_state))
+                memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
+        wr->baselined = true;
+
+        if (p.has_load && streq(p.load, "not-found"))
+                log_unit(LOG_WARNING, wr->service, NULL,
+                         "[%s]: %s does not exist (yet); it will be watched once it is installed.", wr->name,
+                         wr->service);
+        else
+                log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
+                         wr->active_state, wr->sub_state);
+        watcher_set_resolving(wr, false);
+        return 0;
+}
+
+static int watcher_watch_service(Watcher *wr, const char *service) {
+        Watch *w = wr->watch;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!unit_name_is_valid(service) || !endswith(service, ".service"))
+                return -EINVAL;
+
+        if (wr->service && streq(wr->service, service) && wr->slot_match) {
+                /* Unchanged: keep the match and what we know. */
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+
+        r = unit_dbus_path(service, &path);
+        if (r < 0)
+                return r;
+
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        wr->baselined = false;
+        wr->have_result = false;
+        wr->ended_invocation[0] = 0;
+        r = free_and_strdup(&wr->service, service);
+        if (r < 0)
+                return r;
+        free(wr->service_path);
+        wr->service_path = TAKE_PTR(path);
+
+        /* Match first, then read the state: the bus orders both, so no change falls between. */
+        r = sd_bus_match_signal_async(w->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
+                                      "PropertiesChanged", on_properties_changed, NULL, wr);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
+                                        "GetAll", on_service_state, wr, "s", "");
+}
+
+static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *unit;
+        int r;
+
+        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        if (e) {
+                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer's Unit= property: %s", wr->name,
+                         e->message ?: e->name);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(m, 'v', "s");
+        if (r >= 0)
+                r = sd_bus_message_read_basic(m, 's', &unit);
+        if (r < 0) {
+                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: malformed Unit property: %m", wr->name);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        if (isempty(unit)) {
+                log_unit(LOG_WARNING, wr->name, NULL,
+                         "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
+                         wr->name, wr->name);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        if (wr->service && !streq(wr->service, unit))
+                log_unit(LOG_INFO, wr->name, NULL, "[%s] now triggers %s (was %s).", wr->name, unit, wr->service);
+
+        r = watcher_watch_service(wr, unit);
+        if (r < 0) {
+                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot watch %s: %m", wr->name, unit);
+                watcher_set_resolving(wr, false);
+        }
+        return 0;
+}
+
+/* (Re)finds the service to watch: a service check names it; a timer check asks the timer. */
+static void watcher_resolve(Watcher *wr) {
+        Watch *w = wr->watch;
+        int r;
+
+        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        watcher_set_resolving(wr, true);
+
+        if (!wr->is_timer)
+                r = watcher_watch_service(wr, wr->name);
+        else {
+                _cleanup_free_ char *path = NULL;
+
+                r = unit_dbus_path(wr->name, &path);
+                if (r >= 0)
+                        /* Reading a property of a unit object loads the unit, like LoadUnit(). */
+                        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get",
+                                                     on_timer_unit, wr, "ss", "org.freedesktop.systemd1.Timer",
+                                                     "Unit");
+        }
+        if (r < 0) {
+                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: failed to resolve: %m", wr->name);
+                watcher_set_resolving(wr, false);
+        }
+}
+
+static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        int active, r;
+
+        r = sd_bus_message_read_basic(m, 'b', &active);
+        if (r < 0 || active)
+                return 0;
+        /* daemon-reload finished: a timer's Unit= may point elsewhere now. */
+        log_debug("systemd reloaded; re-resolving checks.");
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                if (wr->is_timer)
+                        watcher_resolve(wr);
+        return 0;
+}
+
+static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *id, *path;
+
+        if (sd_bus_message_read(m, "so", &id, &path) < 0)
+                return 0;
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                if (wr->is_timer && streq(wr->name, id) && !wr->resolving)
+                        watcher_resolve(wr);
+        return 0;
+}
+
+static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+
+        log_error("Lost the connection to the %s bus; exiting so that the service manager restarts us.",
+                  w->user ? "user" : "system");
+        sd_event_exit(w->event, EXIT_FAILURE);
+        return 0;
+}
+
+static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
+        if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed"))
+                log_warning("Subscribe() to systemd failed: %s; no run ends will be seen.", e->message ?: e->name);
+        return 0;
+}
+
+int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
+              void *userdata) {
+        Watch *w = calloc(1, sizeof(Watch));
+
+        if (!w)
+                return -ENOMEM;
+        w->event = sd_event_ref(event);
+        w->user = user;
+        w->on_run_end = on_run_end;
+        w->on_settled = on_settled;
+        w->userdata = userdata;
+        *ret = w;
+        return 0;
+}
+
+Watch *watch_free(Watch *w) {
+        if (!w)
+                return NULL;
+        while (w->watchers) {
+                Watcher *next = w->watchers->next;
+                watcher_free(w->watchers);
+                w->watchers = next;
+        }
+        sd_bus_slot_unref(w->slot_reloading);
+        sd_bus_slot_unref(w->slot_unit_new);
+        sd_bus_slot_unref(w->slot_disconnected);
+        sd_bus_slot_unref(w->slot_subscribe);
+        sd_bus_flush_close_unref(w->bus);
+        sd_event_unref(w->event);
+        free(w);
+        return NULL;
+}
+
+int watch_start(Watch *w) {
+        int r;
+
+        r = w->user ? sd_bus_open_user(&w->bus) : sd_bus_open_system(&w->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m", w->user ? "user" : "system");
+        (void) sd_bus_set_description(w->bus, "timerbeat");
+        r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+
+        r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                      "Reloading", on_reloading, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                              "UnitNew", on_unit_new, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal(w->bus, &w->slot_disconnected, "org.freedesktop.DBus.Local",
+                                        "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
+                                        on_disconnected, w);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add D-Bus matches: %m");
+
+        /* systemd only sends unit signals to clients that subscribed. */
+        r = sd_bus_call_method_async(w->bus, &w->slot_subscribe, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                     "Subscribe", on_subscribed, w, "");
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd: %m");
+        return 0;
+}
+
+int watch_set_checks(Watch *w, const Config *c) {
+        Watcher **pp;
+        bool any_new = false;
+
+        /* Drop watchers whose check is gone or disabled. */
+        for (pp = &w->watchers; *pp;) {
+                const Check *check = config_find_check(c, (*pp)->name);
+
+                if (!check || !check->enabled) {
+                        Watcher *dead = *pp;
+
+                        *pp = dead->next;
+                        log_debug("No longer watching [%s].", dead->name);
+                        watcher_free(dead);
+                } else
+                        pp = &(*pp)->next;
+        }
+
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *check = c->checks[i];
+                Watcher *wr;
+                bool found = false;
+
+                if (!check->enabled)
+                        continue;
+                for (wr = w->watchers; wr; wr = wr->next)
+                        if (streq(wr->name, check->name))
+                                found = true;
+                if (found)
+                        continue;
+
+                wr = calloc(1, sizeof(Watcher));
+                if (!wr)
+                        return -ENOMEM;
+                wr->watch = w;
+                wr->name = strdup(check->name);
+                if (!wr->name) {
+                        free(wr);
+                        return -ENOMEM;
+                }
+                wr->is_timer = endswith(check->name, ".timer");
+                wr->next = w->watchers;
+                w->watchers = wr;
+                watcher_resolve(wr);
+                any_new = true;
+        }
+
+        if (!any_new)
+                watch_maybe_settled(w);
+        return 0;
+}
+
+bool watch_is_settled(const Watch *w) {
+        return w->n_resolving == 0;
+}

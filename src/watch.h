@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+/* Watches systemd over D-Bus: resolves each configured check to the service it monitors (for a
+ * timer, the unit in its Unit= property), subscribes to that service's PropertiesChanged
+ * signals only, and reports each run end once. */
+
+typedef struct Watch Watch;
+
+typedef struct WatchRun {
+        const char *check;        /* the config section that asked for it */
+        const char *service;      /* the service whose run ended */
+        const char *invocation;   /* InvocationID, 32 hex characters */
+        const char *active_state; /* inactive, failed, or active (RemainAfterExit=yes) */
+        const char *result;       /* the service's Result, NULL when systemd did not tell */
+        int exec_main_code;       /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
+        int exec_main_status;
+} WatchRun;
+
+typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
+/* Called each time every check has been resolved (after start, reload, daemon-reload). */
+typedef void (*watch_settled_t)(Watch *w, void *userdata);
+
+int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
+              void *userdata);
+Watch *watch_free(Watch *w);
+static inline void watch_freep(Watch **w) {
+        watch_free(*w);
+}
+
+/* Connects to the bus and subscribes. */
+int watch_start(Watch *w);
+
+/* Makes the set of watched checks match the config's enabled checks. */
+int watch_set_checks(Watch *w, const Config *c);
+
+/* True when no resolution is in flight. */
+bool watch_is_settled(const Watch *w);
+
+/* For the parsers' unit tests: whether a state ends a run. */
+bool watch_state_is_run_end(const char *active_state, const char *sub_state);
