@@ -34,7 +34,8 @@ struct Watcher {
         int exec_main_code;
         int exec_main_status;
 
-        char ended_invocation[33]; /* the last invocation whose run end we reported */
+        char started_invocation[33]; /* the last invocation we saw activating or active */
+        char ended_invocation[33];   /* the last invocation whose run end we reported */
 };
 
 struct Watch {
@@ -215,16 +216,20 @@ static void watcher_apply(Watcher *wr, const Props *p) {
                 wr->exec_main_status = p->status;
 }
 
-/* A state change arrived: is it the end of a run we have not reported yet? systemd may fold
- * several transitions of a fast job into one signal, so a new InvocationID in a terminal state
- * counts as a run end even if we never saw the unit active. */
+/* A state change arrived: is it the end of a run we have not reported yet? systemd assigns
+ * the new InvocationID while the unit is still inactive (and still shows the previous run's
+ * Result), so only an invocation we have seen activating or active can end. */
 static void watcher_evaluate(Watcher *wr) {
         WatchRun run;
 
-        if (!watch_state_is_run_end(wr->active_state, wr->sub_state))
-                return;
         if (isempty(wr->invocation))
                 return; /* never ran, or unloaded and loaded afresh */
+        if (!watch_state_is_run_end(wr->active_state, wr->sub_state)) {
+                memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
+                return;
+        }
+        if (!streq(wr->invocation, wr->started_invocation))
+                return; /* a start being prepared, or a unit that never got going */
         if (streq(wr->invocation, wr->ended_invocation))
                 return; /* already reported: a repeated signal, or stopping a RemainAfterExit unit */
 
@@ -255,6 +260,11 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 log_unit_errno(LOG_WARNING, r, wr->service, NULL, "Ignoring malformed PropertiesChanged signal: %m");
                 return 0;
         }
+        log_unit(LOG_DEBUG, wr->service, NULL, "%s: %s%s%s%s%s%s%s%s%s", iface,
+                 p.has_active ? " ActiveState=" : "", p.has_active ? p.active : "", p.has_sub ? " SubState=" : "",
+                 p.has_sub ? p.sub : "", p.has_invocation ? " InvocationID=" : "",
+                 p.has_invocation ? p.invocation : "", p.has_result ? " Result=" : "", p.has_result ? p.result : "",
+                 wr->baselined ? "" : " (before baseline)");
         if (!wr->baselined)
                 return 0; /* the GetAll reply in flight is newer than this */
 
@@ -296,8 +306,12 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         wr->have_result = false;
         /* Whatever state the service is in now is the baseline: a run that ended before we
          * looked is not reported now. */
-        if (!wr->baselined && watch_state_is_run_end(wr->active_state, wr->sub_state))
-                memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
+        if (!wr->baselined) {
+                if (watch_state_is_run_end(wr->active_state, wr->sub_state))
+                        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
+                else /* running now: its end will be reported */
+                        memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
+        }
         wr->baselined = true;
 
         if (p.has_load && streq(p.load, "not-found"))
@@ -333,6 +347,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         wr->baselined = false;
         wr->have_result = false;
         wr->ended_invocation[0] = 0;
+        wr->started_invocation[0] = 0;
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;

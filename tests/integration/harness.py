@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Integration harness: a real systemd user manager on a private bus, a loopback HTTP
+receiver that records every request, and the timerbeat daemon under test.
+
+Each test runs in its own mount namespace (so /run/systemd can be a tmpfs), with its own
+HOME/XDG directories, dbus-daemon, systemd --user and receiver; all are torn down when the
+test ends, pass or fail. Standard library only."""
+
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SECRET = "5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"   # never allowed in any daemon output
+SYSTEMD = "/usr/lib/systemd/systemd"
+
+
+class Skip(Exception):
+    pass
+
+
+def reexec_in_namespace():
+    """Re-runs this script in a private mount namespace; returns only inside it."""
+    if os.environ.get("TIMERBEAT_TEST_NS") == "1":
+        return
+    if os.geteuid() != 0:
+        print("integration tests need root (for a private mount namespace)", file=sys.stderr)
+        sys.exit(77)
+    for tool in ("unshare", "dbus-daemon", "systemctl"):
+        if not shutil.which(tool):
+            print(f"integration tests need {tool}", file=sys.stderr)
+            sys.exit(77)
+    if not os.path.exists(SYSTEMD):
+        print(f"integration tests need {SYSTEMD}", file=sys.stderr)
+        sys.exit(77)
+    os.environ["TIMERBEAT_TEST_NS"] = "1"
+    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
+                          sys.executable] + sys.argv)
+
+
+class Request:
+    def __init__(self, method, path, headers, body, when):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.when = when
+
+    def __repr__(self):
+        return f"<{self.method} {self.path}>"
+
+
+class Receiver:
+    """A loopback HTTP server. `script` is a list of actions, one per request in order;
+    when it runs out, requests get 200. An action is an int (status), ("sleep", secs,
+    status) or ("close",) (drop the connection without an answer)."""
+
+    def __init__(self, port=0):
+        self.requests = []
+        self.script = []
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver.cond:
+                    receiver.requests.append(Request(self.command, self.path,
+                                                     {k.lower(): v for k, v in self.headers.items()},
+                                                     body, time.monotonic()))
+                    action = receiver.script.pop(0) if receiver.script else 200
+                    receiver.cond.notify_all()
+                status = action
+                if isinstance(action, tuple):
+                    if action[0] == "close":
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if action[0] == "sleep":
+                        time.sleep(action[1])
+                        status = action[2]
+                    if action[0] == "retry-after":
+                        self.send_response(action[2])
+                        self.send_header("Retry-After", str(action[1]))
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                payload = b"OK" if status == 200 else b"error"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_HEAD = do_PUT = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path=f"/ping/{SECRET}"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait(self, n, timeout=10):
+        """Waits until at least n requests arrived; returns all of them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {n} requests, got {len(self.requests)}: {self.requests}")
+                self.cond.wait(left)
+            return list(self.requests)
+
+    def count(self):
+        with self.lock:
+            return len(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Env:
+    def __init__(self, name):
+        self.name = name
+        self.procs = []
+        self.daemon = None
+        self.receivers = []
+        self.binary = os.environ.get("TIMERBEAT")
+        if not self.binary:
+            raise RuntimeError("TIMERBEAT must point at the timerbeat binary")
+
+    # --- setup and teardown -------------------------------------------------------------
+    def __enter__(self):
+        try:
+            self._setup()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _setup(self):
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/systemd"], check=True)
+        os.makedirs("/run/systemd/system", exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=f"timerbeat-{self.name}-")
+        d = self.dir
+        self.env = dict(os.environ)
+        self.env.update({
+            "HOME": f"{d}/home",
+            "XDG_RUNTIME_DIR": f"{d}/run",
+            "XDG_CONFIG_HOME": f"{d}/config",
+            "XDG_STATE_HOME": f"{d}/state",
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={d}/run/bus",
+            "SYSTEMD_LOG_LEVEL": "info",
+        })
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.env.pop("JOURNAL_STREAM", None)
+        for k in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+            os.makedirs(self.env[k])
+        os.makedirs(self.env["XDG_RUNTIME_DIR"], mode=0o700)
+        self.unit_dir = f"{d}/config/systemd/user"
+        self.conf_dir = f"{d}/config/timerbeat"
+        os.makedirs(self.unit_dir)
+        os.makedirs(f"{self.conf_dir}/conf.d")
+
+        self.spawn(["dbus-daemon", "--session", f"--address=unix:path={d}/run/bus", "--nofork",
+                    "--nopidfile"], "dbus.log")
+        self._wait_for(lambda: os.path.exists(f"{d}/run/bus"), 5, "dbus-daemon socket")
+        self.systemd = self.spawn([SYSTEMD, "--user"], "systemd.log")
+
+        def running():
+            r = subprocess.run(["systemctl", "--user", "is-system-running"], env=self.env,
+                               capture_output=True, text=True)
+            return r.stdout.strip() in ("running", "degraded")
+        self._wait_for(running, 15, "systemd --user")
+
+    def __exit__(self, *exc):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(5)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for r in self.receivers:
+            r.close()
+        if exc and exc[0] is not None:
+            self.dump()
+        self.check_no_secrets()
+        subprocess.run(["umount", "-l", "/run/systemd"], capture_output=True)
+        if getattr(self, "dir", None) and not os.environ.get("TIMERBEAT_TEST_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def dump(self):
+        for f in ("timerbeat.log", "systemd.log"):
+            path = f"{self.dir}/{f}"
+            if os.path.exists(path):
+                print(f"----- {f} -----", file=sys.stderr)
+                with open(path, errors="replace") as fh:
+                    print(fh.read()[-6000:], file=sys.stderr)
+
+    def check_no_secrets(self):
+        """Heartbeat URLs are secrets: no line the daemon wrote may contain one."""
+        path = f"{getattr(self, 'dir', '')}/timerbeat.log"
+        if os.path.exists(path):
+            with open(path, errors="replace") as fh:
+                text = fh.read()
+            if SECRET in text or SECRET[-12:] in text:
+                raise AssertionError("a heartbeat URL's secret appeared in timerbeat's output")
+
+    def spawn(self, argv, log, **kw):
+        out = open(f"{self.dir}/{log}", "ab")
+        p = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, **kw)
+        out.close()
+        self.procs.append(p)
+        return p
+
+    @staticmethod
+    def _wait_for(pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    # --- systemd ------------------------------------------------------------------------
+    def systemctl(self, *args, check=True):
+        r = subprocess.run(["systemctl", "--user", "--no-pager"] + list(args), env=self.env,
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError(f"systemctl {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def write_unit(self, name, text):
+        with open(f"{self.unit_dir}/{name}", "w") as f:
+            f.write(text)
+
+    def oneshot(self, name, cmd, extra=""):
+        self.write_unit(name, f"[Service]\nType=oneshot\nExecStart={cmd}\n{extra}")
+
+    def timer(self, name, extra):
+        self.write_unit(name, f"[Timer]\nAccuracySec=1ms\n{extra}\n")
+
+    def daemon_reload(self):
+        self.systemctl("daemon-reload")
+
+    def show(self, unit, prop):
+        return self.systemctl("show", unit, "-p", prop, "--value").stdout.strip()
+
+    # --- receiver -----------------------------------------------------------------------
+    def receiver(self, port=0):
+        r = Receiver(port)
+        self.receivers.append(r)
+        return r
+
+    # --- the daemon ---------------------------------------------------------------------
+    def write_config(self, text, name=None):
+        path = f"{self.conf_dir}/timerbeat.conf" if name is None else f"{self.conf_dir}/conf.d/{name}"
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start_daemon(self, *extra_args, wait_ready=True):
+        self.notify_path = f"{self.dir}/notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.notify_messages = []
+        env = dict(self.env, NOTIFY_SOCKET=self.notify_path)
+        out = open(f"{self.dir}/timerbeat.log", "ab")
+        self.daemon = subprocess.Popen([self.binary, "--user", "--log-level=debug"] + list(extra_args),
+                                       env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+        out.close()
+        if wait_ready:
+            self.wait_notify("READY=1")
+
+    def wait_notify(self, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.notify_messages):
+                if what in m.split("\n"):
+                    del self.notify_messages[: i + 1]
+                    return
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.daemon and self.daemon.poll() is not None):
+                raise AssertionError(f"timerbeat did not send {what} (exit={self.daemon.poll()}): "
+                                     f"{self.log()[-2000:]}")
+            self.notify.settimeout(min(left, 0.2))
+            try:
+                self.notify_messages.append(self.notify.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def reload_daemon(self):
+        self.daemon.send_signal(signal.SIGHUP)
+        self.wait_notify("RELOADING=1")
+        self.wait_notify("READY=1")
+
+    def log(self):
+        try:
+            with open(f"{self.dir}/timerbeat.log", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, timeout=10, count=1):
+        self._wait_for(lambda: self.log().count(text) >= count, timeout, f"'{text}' in timerbeat's log")
+
+    def run_tb(self, *args):
+        return subprocess.run([self.binary] + list(args), env=self.env, capture_output=True, text=True)
+
+
+def main(tests):
+    """Entry point for a test script: runs the test named in argv[1]."""
+    reexec_in_namespace()
+    if len(sys.argv) != 2 or sys.argv[1] not in tests:
+        print(f"usage: {sys.argv[0]} TEST; tests: {' '.join(sorted(tests))}", file=sys.stderr)
+        sys.exit(2)
+    name = sys.argv[1]
+    with Env(name) as env:
+        tests[name](env)
+    print(f"ok {name}")

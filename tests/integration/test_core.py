@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Core behaviour against a real systemd user manager and a loopback receiver.
+Run one test: test_core.py NAME (meson test runs each as its own test)."""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SECRET, free_port, main  # noqa: E402
+
+FAST = """[timerbeat]
+retry-delay = 100ms
+retry-max-delay = 400ms
+timeout = 2s
+connect-timeout = 1s
+"""
+
+QUIET = 0.5  # how long we watch for requests that must not come
+
+
+def setup_job(env, cmd="/bin/true", extra="", section="job.timer", url=None, keys=""):
+    """job.timer → job.service running cmd; config section for it; daemon started."""
+    rcv = env.receiver()
+    env.oneshot("job.service", cmd, extra)
+    env.timer("job.timer", "OnActiveSec=50ms")
+    env.daemon_reload()
+    env.write_config(FAST + f"[{section}]\nurl = {url or rcv.url()}\n{keys}")
+    env.start_daemon()
+    return rcv
+
+
+def fire_timer(env):
+    """Starts job.timer, which runs job.service once 50ms later."""
+    env.systemctl("start", "job.timer")
+
+
+def expect_no_ping(env, rcv, result):
+    env.wait_log(f"ended with result '{result}'")
+    time.sleep(QUIET)
+    assert rcv.count() == 0, f"pinged on a failed run: {rcv.requests}"
+
+
+def test_success_one_ping(env):
+    rcv = setup_job(env)
+    fire_timer(env)
+    reqs = rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+    r = reqs[0]
+    assert r.method == "GET" and r.path == f"/ping/{SECRET}", r
+    assert r.headers["user-agent"].startswith("timerbeat/"), r.headers
+    assert "origin" not in r.headers
+    inv = env.show("job.service", "InvocationID")
+    assert inv and f"Run {inv} of job.service succeeded" in env.log(), env.log()
+
+
+def test_exit_code_no_ping(env):
+    rcv = setup_job(env, cmd="/bin/sh -c 'exit 3'")
+    fire_timer(env)
+    expect_no_ping(env, rcv, "exit-code")
+    assert "status 3" in env.log()
+
+
+def test_signal_no_ping(env):
+    rcv = setup_job(env, cmd="/bin/sh -c 'kill -KILL $$$$'")
+    fire_timer(env)
+    expect_no_ping(env, rcv, "signal")
+    assert "(killed, status 9)" in env.log(), env.log()
+
+
+def test_timeout_no_ping(env):
+    rcv = setup_job(env, cmd="/bin/sleep 10", extra="TimeoutStartSec=300ms\n")
+    fire_timer(env)
+    expect_no_ping(env, rcv, "timeout")
+
+
+def test_start_limit_no_ping(env):
+    # An active timer references job.service, so systemd keeps it (and its start counter) loaded.
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true", "[Unit]\nStartLimitBurst=1\nStartLimitIntervalSec=1h\n")
+    env.timer("job.timer", "OnActiveSec=1h")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + f"[job.timer]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    env.systemctl("start", "job.service", check=False)
+    assert env.show("job.service", "Result") == "start-limit-hit"
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+
+
+def test_remain_after_exit(env):
+    rcv = setup_job(env, extra="RemainAfterExit=yes\n", section="job.service")
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    assert env.show("job.service", "SubState") == "exited"
+    env.systemctl("stop", "job.service")           # the end of the "active" state is no new run
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+    env.systemctl("start", "job.service")
+    rcv.wait(2)
+    env.systemctl("stop", "job.service")
+    time.sleep(QUIET)
+    assert rcv.count() == 2, rcv.requests
+
+
+def test_three_runs_three_pings(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.timer("job.timer", "OnActiveSec=50ms\nOnUnitInactiveSec=250ms")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.timer]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.systemctl("start", "job.timer")
+    rcv.wait(3, timeout=15)
+    env.systemctl("stop", "job.timer")
+    time.sleep(QUIET)
+    n = rcv.count()
+    assert n in (3, 4), rcv.requests    # the timer may have fired once more before it stopped
+    runs = [line for line in env.log().splitlines() if "succeeded; pinging" in line]
+    assert len(runs) == n and len({line.split()[2] for line in runs}) == n, runs
+
+
+def test_unconfigured_service_no_ping(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.oneshot("other.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.systemctl("start", "other.service")
+    time.sleep(QUIET)
+    assert rcv.count() == 0, rcv.requests
+    assert "other.service" not in env.log()        # not even woken for it
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+
+
+def test_retry_500_then_200(env):
+    rcv = setup_job(env)
+    rcv.script = [500, 500, 200]
+    fire_timer(env)
+    rcv.wait(3)
+    env.wait_log("Pinged ")
+    time.sleep(QUIET)
+    assert rcv.count() == 3, rcv.requests
+    assert env.log().count("failed (HTTP 500)") == 2
+
+
+def test_retry_429_retry_after(env):
+    rcv = setup_job(env)
+    rcv.script = [("retry-after", 1, 429), 200]
+    fire_timer(env)
+    reqs = rcv.wait(2)
+    gap = reqs[1].when - reqs[0].when
+    assert gap >= 0.95, f"Retry-After: 1 not honoured, retried after {gap:.3f}s"
+
+
+def test_unreachable_then_up(env):
+    port = free_port()
+    setup_job(env, url=f"http://127.0.0.1:{port}/ping/{SECRET}")
+    fire_timer(env)
+    env.wait_log("failed (Couldn't connect", count=2)
+    rcv = env.receiver(port)
+    rcv.wait(1, timeout=5)
+    env.wait_log("Pinged ")
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+
+
+def test_404_not_retried(env):
+    rcv = setup_job(env)
+    rcv.script = [404]
+    fire_timer(env)
+    rcv.wait(1)
+    env.wait_log("answered HTTP 404; not retrying")
+    time.sleep(QUIET * 2)
+    assert rcv.count() == 1, rcv.requests
+
+
+def test_timeout_then_retry(env):
+    rcv = setup_job(env)
+    rcv.script = [("sleep", 4, 200), 200]
+    fire_timer(env)
+    reqs = rcv.wait(2, timeout=10)
+    env.wait_log("Pinged ")
+    assert "Timeout was reached" in env.log(), env.log()
+    assert reqs[1].when - reqs[0].when >= 1.9
+
+
+def test_post_method(env):
+    rcv = setup_job(env, keys="method = POST\n")
+    fire_timer(env)
+    r = rcv.wait(1)[0]
+    assert r.method == "POST" and r.body == b"", r
+
+
+def test_headers(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.oneshot("two.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + "user-agent = acme-monitor/2\nsource = host-a\n"
+                     f"[job.service]\nurl = {rcv.url('/a/' + SECRET)}\n"
+                     f"[two.service]\nurl = {rcv.url('/b/' + SECRET)}\nsource = Checkly-Source\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env.systemctl("start", "two.service")
+    reqs = sorted(rcv.wait(2), key=lambda r: r.path)
+    assert reqs[0].headers["user-agent"] == "acme-monitor/2"
+    assert reqs[0].headers["origin"] == "host-a"
+    assert reqs[1].headers["origin"] == "Checkly-Source"
+
+
+def test_sighup_new_section(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.oneshot("new.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url('/job/' + SECRET)}\n")
+    env.start_daemon()
+    env.systemctl("start", "new.service")
+    time.sleep(QUIET)
+    assert rcv.count() == 0
+    env.write_config(f"[new.service]\nurl = {rcv.url('/new/' + SECRET)}\n", name="50-new.conf")
+    env.reload_daemon()
+    env.systemctl("start", "new.service")
+    assert rcv.wait(1)[0].path == f"/new/{SECRET}"
+
+
+def test_sighup_broken_keeps_old(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    path = env.write_config(FAST + f"[job.service]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url('/new/' + SECRET)}\nmethod = DELETE\n")
+    env.reload_daemon()
+    assert f"{path}:8: method= 'DELETE' is not supported" in env.log(), env.log()
+    assert "previous configuration stays in effect" in env.log()
+    env.systemctl("start", "job.service")
+    r = rcv.wait(1)[0]
+    assert r.path == f"/ping/{SECRET}" and r.method == "GET", r
+
+
+def test_daemon_reload_follows_unit(env):
+    rcv = env.receiver()
+    env.oneshot("a.service", "/bin/true")
+    env.oneshot("b.service", "/bin/true")
+    env.timer("job.timer", "OnActiveSec=1h\nUnit=a.service")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + f"[job.timer]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.systemctl("start", "a.service")
+    rcv.wait(1)
+    env.timer("job.timer", "OnActiveSec=1h\nUnit=b.service")
+    env.daemon_reload()
+    env.wait_log("[job.timer] now triggers b.service (was a.service)")
+    env.systemctl("start", "a.service")
+    time.sleep(QUIET)
+    assert rcv.count() == 1, "still watching the old service"
+    env.systemctl("start", "b.service")
+    rcv.wait(2)
+
+
+def test_timer_created_later(env):
+    rcv = env.receiver()
+    env.write_config(FAST + f"[late.timer]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    assert "late.timer does not exist" in env.log() or "triggers nothing" in env.log(), env.log()
+    env.oneshot("late.service", "/bin/true")
+    env.timer("late.timer", "OnActiveSec=50ms")
+    env.daemon_reload()
+    env.wait_log("watches late.service")
+    env.systemctl("start", "late.timer")
+    rcv.wait(1)
+
+
+def test_sigterm_clean_exit(env):
+    setup_job(env)
+    env.daemon.send_signal(signal.SIGTERM)
+    env.wait_notify("STOPPING=1")
+    assert env.daemon.wait(5) == 0
+    assert "Received SIGTERM, stopping." in env.log()
+
+
+def test_sigterm_grace_for_inflight(env):
+    rcv = setup_job(env)
+    rcv.script = [("sleep", 1, 200)]
+    fire_timer(env)
+    rcv.wait(1)
+    env.daemon.send_signal(signal.SIGTERM)
+    assert env.daemon.wait(5) == 0
+    assert "Pinged " in env.log(), "the in-flight ping was cut off"
+
+
+def test_bad_config_at_start(env):
+    path = env.write_config("[job.timer]\nurl = ftp://example.com/x\n")
+    env.start_daemon(wait_ready=False)
+    assert env.daemon.wait(5) == 78
+    assert f"{path}:2: url= ftp://example.com/…: only http:// and https:// URLs are allowed" in env.log(), env.log()
+
+
+def test_dropin_overrides_main(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url('/main/' + SECRET)}\n")
+    env.write_config(f"[job.service]\nurl = {rcv.url('/dropin/' + SECRET)}\nmethod = POST\n", name="10-a.conf")
+    rundir = f"{env.env['XDG_RUNTIME_DIR']}/timerbeat/conf.d"
+    os.makedirs(rundir)
+    # Same name in the runtime dir: masked by the one in the config dir.
+    with open(f"{rundir}/10-a.conf", "w") as f:
+        f.write("[job.service]\nmethod = GET\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    r = rcv.wait(1)[0]
+    assert r.path == f"/dropin/{SECRET}" and r.method == "POST", r
+
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
+
+if __name__ == "__main__":
+    main(TESTS)
