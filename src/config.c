@@ -144,6 +144,7 @@ typedef struct Parser {
         unsigned line;
         const char *line_start; /* the raw current line, for syntax checks */
         size_t line_len;
+        unsigned section_line;  /* where the current [section] header is */
 } Parser;
 
 _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {
@@ -196,8 +197,8 @@ static char *parser_read_line(char *str, int num, void *stream) {
 
         if (len + 2 > (size_t) num) {
                 parser_error(p, p->line,
-                             "line is %zu characters long, the limit is %d; shorten it (a long URL can go into "
-                             "a drop-in file on a line of its own)",
+                             "line is %zu characters long, the limit is %d; shorten it (the INI parser cannot "
+                             "read longer lines)",
                              len, num - 3);
                 str[0] = '\n';
                 str[1] = 0;
@@ -207,6 +208,7 @@ static char *parser_read_line(char *str, int num, void *stream) {
         if (*s == '[') {
                 const char *close = memchr(s, ']', len);
 
+                p->section_line = p->line;
                 if (!close)
                         parser_error(p, p->line, "section header is missing its closing ']'; write it as [name]");
                 else if (close + 1 < s + len) {
@@ -362,7 +364,7 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
         if (!check)
                 return -ENOMEM;
         check->enabled = true;
-        check->line = p->line;
+        check->line = p->section_line ?: p->line;
         check->name = strdup(name);
         check->file = strdup(p->path);
         n = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));

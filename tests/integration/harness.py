@@ -165,7 +165,47 @@ class Env:
             raise
         return self
 
+    def _own_cgroup(self):
+        """systemd --user manages the cgroup subtree it starts in; two test managers in one
+        cgroup would stop each other's units. So each test moves itself into a cgroup of its
+        own (in every hierarchy systemd uses) before starting its manager."""
+        self.cgroups = []
+        with open("/proc/self/cgroup") as f:
+            entries = [line.rstrip("\n").split(":", 2) for line in f]
+        for _, controllers, path in entries:
+            if controllers == "name=systemd":
+                base = "/sys/fs/cgroup/systemd"
+            elif controllers == "":
+                base = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+            else:
+                continue
+            parent = os.path.dirname(path.rstrip("/")) if path.endswith(".scope") else path
+            cg = f"{base}{parent.rstrip('/')}/timerbeat-test-{os.getpid()}"
+            try:
+                os.makedirs(cg, exist_ok=True)
+                with open(f"{cg}/cgroup.procs", "w") as f:
+                    f.write(str(os.getpid()))
+                self.cgroups.append(cg)
+            except OSError as e:
+                print(f"note: cannot use cgroup {cg}: {e}", file=sys.stderr)
+
+    def _release_cgroups(self):
+        for cg in getattr(self, "cgroups", []):
+            parent = os.path.dirname(cg)
+            try:
+                with open(f"{parent}/cgroup.procs", "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+            # Leftover children of a test manager, deepest first.
+            for root, dirs, _ in sorted(os.walk(cg, topdown=False), key=lambda x: -len(x[0])):
+                try:
+                    os.rmdir(root)
+                except OSError:
+                    pass
+
     def _setup(self):
+        self._own_cgroup()
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/systemd"], check=True)
         os.makedirs("/run/systemd/system", exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix=f"timerbeat-{self.name}-")
@@ -221,6 +261,7 @@ class Env:
             self.dump()
         self.check_no_secrets()
         subprocess.run(["umount", "-l", "/run/systemd"], capture_output=True)
+        self._release_cgroups()
         if getattr(self, "dir", None) and not os.environ.get("TIMERBEAT_TEST_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         return False
@@ -348,6 +389,9 @@ class Env:
 
 def main(tests):
     """Entry point for a test script: runs the test named in argv[1]."""
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(sorted(tests)))
+        return
     reexec_in_namespace()
     if len(sys.argv) != 2 or sys.argv[1] not in tests:
         print(f"usage: {sys.argv[0]} TEST; tests: {' '.join(sorted(tests))}", file=sys.stderr)

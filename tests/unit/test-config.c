@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "tests.h"
+
+#define URL "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"
+
+/* Parses text as /etc/x.conf and validates; returns the config or NULL with errors joined. */
+static Config *parse(const char *text, char **ret_errors) {
+        Strv errors = {};
+        Config *c = config_new();
+        size_t len = 0;
+        char *joined;
+        int r;
+
+        ASSERT(c);
+        r = config_parse_data(c, "/etc/x.conf", text, strlen(text), &errors);
+        if (r >= 0)
+                r = config_validate(c, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                len += strlen(errors.items[i]) + 1;
+        joined = calloc(1, len + 1);
+        for (size_t i = 0; i < errors.n; i++) {
+                strcat(joined, errors.items[i]);
+                strcat(joined, "\n");
+        }
+        ASSERT((r < 0) == (errors.n > 0));
+        strv_done(&errors);
+        *ret_errors = joined;
+        if (r < 0)
+                return config_free(c);
+        return c;
+}
+
+static void test_bad(void) {
+        static const struct {
+                const char *text, *error;
+        } table[] = {
+                { "[backup.timer]\nulr = " URL "\n", "/etc/x.conf:2: unknown key 'ulr' in [backup.timer]" },
+                { "[backup]\nurl = " URL "\n", "/etc/x.conf:2: unknown section [backup]" },
+                { "[backup.socket]\nurl = " URL "\n", "unknown section [backup.socket]" },
+                { "[../x.timer]\nurl = " URL "\n", "unknown section [../x.timer]" },
+                { "[*.timer]\nurl = " URL "\n", "unknown section [*.timer]" },
+                { "url = " URL "\n", "/etc/x.conf:1: 'url' is outside of any section" },
+                { "[backup.timer]\nurl = ftp://example.com/x\n", ":2: url= ftp://example.com/…: only http:// and https://" },
+                { "[backup.timer]\nurl = file:///etc/passwd\n", "only http:// and https://" },
+                { "[backup.timer]\nurl = gopher://x/1\n", "only http:// and https://" },
+                { "[backup.timer]\nurl = hc-ping.com/abc\n", "only http:// and https://" },
+                { "[backup.timer]\nurl = https://hc ping.com/abc\n", "whitespace or control characters" },
+                { "[backup.timer]\nurl = https://hc-ping.com/a%00b\n", "encoded NUL" },
+                { "[backup.timer]\nurl = https://\n", "/etc/x.conf:2: url=" },
+                { "[backup.timer]\nurl =\n", "the URL is empty" },
+                { "[backup.timer]\nmethod = POST\n", "/etc/x.conf:1: [backup.timer] has no url=" },
+                { "[backup.timer]\nurl = " URL "\nmethod = DELETE\n", ":3: method= 'DELETE' is not supported; use GET or POST" },
+                { "[backup.timer]\nurl = " URL "\nenabled = maybe\n", ":3: enabled= 'maybe' is not a boolean" },
+                { "[timerbeat]\ntimeout = soon\n", ":2: timeout= 'soon' is not a time span" },
+                { "[timerbeat]\ntimeout = 1h\n", ":2: timeout= 1h is out of range; use a value from 100ms to 10min" },
+                { "[timerbeat]\nretries = many\n", ":2: retries= 'many' is not a number" },
+                { "[timerbeat]\nretries = 1000\n", ":2: retries= 1000 is out of range" },
+                { "[timerbeat]\nmax-parallel = 0\n", "max-parallel= 0 is out of range" },
+                { "[timerbeat]\nuser-agent = Mozilla Slackbot 1.0\n", ":2: user-agent= contains 'slackbot'" },
+                { "[timerbeat]\nuser-agent = Twitterbot\n", "contains 'twitterbot'" },
+                { "[timerbeat]\nfrobnicate = 1\n", ":2: unknown key 'frobnicate' in [timerbeat]" },
+                { "[timerbeat]\nretry-delay = 10s\nretry-max-delay = 1s\n", "retry-max-delay= is smaller" },
+                { "[backup.timer\nurl = " URL "\n", "/etc/x.conf:1: section header is missing its closing ']'" },
+                { "[backup.timer]\njust some words\n", "/etc/x.conf:2: expected 'key = value'" },
+                { "[a.timer] trailing\nurl = " URL "\n", ":1: unexpected text after the section header" },
+                { "[backup.timer]\nurl = https://hc-ping.com/"
+                  "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+                  "01234567890123456789012345678901234567890123456789012345678901234567890123456789\n",
+                  "/etc/x.conf:2: line is 206 characters long, the limit is 197" },
+                { "\x7f" "ELF\x02\x01", "expected 'key = value'" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *errors = NULL;
+                Config *c = parse(table[i].text, &errors);
+
+                if (c)
+                        fprintf(stderr, "case %zu parsed, expected: %s\n", i, table[i].error);
+                ASSERT(!c);
+                ASSERT_CONTAINS(errors, table[i].error);
+        }
+}
+
+static void test_nul_bytes(void) {
+        static const char data[] = "[a.timer]\0url=x\n";
+        Strv errors = {};
+        Config *c = config_new();
+
+        ASSERT_EQ(config_parse_data(c, "/etc/x.conf", data, sizeof(data) - 1, &errors), -EINVAL);
+        ASSERT_EQ(errors.n, 1);
+        ASSERT_CONTAINS(errors.items[0], "/etc/x.conf:1: file contains NUL bytes");
+        strv_done(&errors);
+        config_free(c);
+}
+
+static void test_good(void) {
+        _cleanup_free_ char *errors = NULL;
+        Config *c = parse("\xef\xbb\xbf# comment\n"
+                          "; another\n"
+                          "[timerbeat]\n"
+                          "timeout = 5s\n"
+                          "Connect-Timeout = 500ms\n"
+                          "retries = 0\n"
+                          "retry-delay = 2s\n"
+                          "retry-max-delay = 1min\n"
+                          "max-parallel = 4\n"
+                          "max-queue = 50\n"
+                          "user-agent = acme/1\n"
+                          "source = host-a\n"
+                          "\n"
+                          "[backup.timer]\n"
+                          "    url = " URL "   # the heartbeat of backup\n"
+                          "method = post\n"
+                          "[db@main.service]\n"
+                          "URL = \"https://example.com/x?y=1\"\n"
+                          "source = Checkly\n"
+                          "[old.timer]\n"
+                          "enabled = no\n"
+                          "[backup.timer]\n"
+                          "source = later-wins\n",
+                          &errors);
+
+        ASSERT_STREQ(errors, "");
+        ASSERT(c);
+        ASSERT_EQ(c->timeout, 5 * USEC_PER_SEC);
+        ASSERT_EQ(c->connect_timeout, 500 * USEC_PER_MSEC);
+        ASSERT_EQ(c->retries, 0);
+        ASSERT_EQ(c->retry_delay, 2 * USEC_PER_SEC);
+        ASSERT_EQ(c->retry_max_delay, USEC_PER_MINUTE);
+        ASSERT_EQ(c->max_parallel, 4);
+        ASSERT_EQ(c->max_queue, 50);
+        ASSERT_STREQ(c->user_agent, "acme/1");
+        ASSERT_STREQ(c->source, "host-a");
+        ASSERT_EQ(c->n_checks, 3);
+
+        const Check *b = config_find_check(c, "backup.timer");
+        ASSERT(b);
+        ASSERT_STREQ(b->url, URL);
+        ASSERT_EQ(b->method, HTTP_METHOD_POST);
+        ASSERT_STREQ(b->source, "later-wins");
+        ASSERT_EQ(b->url_line, 15);
+        ASSERT(b->enabled);
+
+        const Check *d = config_find_check(c, "db@main.service");
+        ASSERT(d);
+        ASSERT_STREQ(d->url, "https://example.com/x?y=1");
+        ASSERT_EQ(d->method, HTTP_METHOD_GET);
+
+        const Check *o = config_find_check(c, "old.timer");
+        ASSERT(o && !o->enabled && !o->url);
+        config_free(c);
+}
+
+static void test_defaults(void) {
+        _cleanup_free_ char *errors = NULL;
+        Config *c = parse("", &errors);
+
+        ASSERT(c);
+        ASSERT_EQ(c->n_checks, 0);
+        ASSERT_EQ(c->timeout, 30 * USEC_PER_SEC);
+        ASSERT_EQ(c->retries, 5);
+        ASSERT_CONTAINS(c->user_agent, "timerbeat/");
+        config_free(c);
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        ASSERT(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* Drop-ins: a name in /etc masks /run and /usr/lib; files apply in lexical order; later wins. */
+static void test_dropins(void) {
+        char tmpl[] = "/tmp/test-config-XXXXXX", path[512];
+        char *d = mkdtemp(tmpl);
+        const char *dirs[] = { "etc", "run", "lib" };
+        Strv errors = {};
+        Config *c = NULL;
+
+        ASSERT(d);
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "%s/%s", d, dirs[i]);
+                ASSERT(mkdir(path, 0755) == 0);
+        }
+        snprintf(path, sizeof(path), "%s/main.conf", d);
+        write_file(path, "[a.timer]\nurl = https://a.example/main-0123456789\n[b.timer]\nurl = https://b.example/m\n");
+        snprintf(path, sizeof(path), "%s/etc/20-x.conf", d);
+        write_file(path, "[a.timer]\nurl = https://a.example/etc20-0123456789\n");
+        snprintf(path, sizeof(path), "%s/run/20-x.conf", d); /* masked by etc/20-x.conf */
+        write_file(path, "[a.timer]\nurl = https://a.example/run20-masked\n");
+        snprintf(path, sizeof(path), "%s/lib/10-y.conf", d); /* applied first */
+        write_file(path, "[a.timer]\nurl = https://a.example/lib10\nmethod = POST\n");
+        snprintf(path, sizeof(path), "%s/run/30-z.conf", d); /* applied last */
+        write_file(path, "[b.timer]\nenabled = no\n");
+        snprintf(path, sizeof(path), "%s/etc/40-masked.conf", d);
+        ASSERT(symlink("/dev/null", path) == 0);
+        snprintf(path, sizeof(path), "%s/lib/40-masked.conf", d);
+        write_file(path, "this is not valid\n");
+        snprintf(path, sizeof(path), "%s/etc/README", d); /* not *.conf: ignored */
+        write_file(path, "garbage\n");
+
+        char m[512], e[512], r[512], l[512];
+        snprintf(m, sizeof(m), "%s/main.conf", d);
+        snprintf(e, sizeof(e), "%s/etc", d);
+        snprintf(r, sizeof(r), "%s/run", d);
+        snprintf(l, sizeof(l), "%s/lib", d);
+        ConfigSource src = { .main_file = m, .dropin_dirs = { e, r, l, NULL } };
+
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        ASSERT_EQ(errors.n, 0);
+        const Check *a = config_find_check(c, "a.timer");
+        ASSERT_STREQ(a->url, "https://a.example/etc20-0123456789");
+        ASSERT_EQ(a->method, HTTP_METHOD_POST);
+        ASSERT(!config_find_check(c, "b.timer")->enabled);
+        ASSERT_EQ(c->files.n, 4); /* main, lib/10, etc/20, run/30 */
+        ASSERT_CONTAINS(c->files.items[1], "/lib/10-y.conf");
+        ASSERT_CONTAINS(c->files.items[3], "/run/30-z.conf");
+        config_free(c);
+        c = NULL;
+
+        /* A broken drop-in fails the whole load, naming the file and line. */
+        snprintf(path, sizeof(path), "%s/run/50-bad.conf", d);
+        write_file(path, "[a.timer]\nurl = https://a.example/x\nretries = 3\n");
+        ASSERT_EQ(config_load(&src, &c, &errors), -EINVAL);
+        ASSERT(!c);
+        ASSERT_EQ(errors.n, 1);
+        ASSERT_CONTAINS(errors.items[0], "/run/50-bad.conf:3: unknown key 'retries' in [a.timer]");
+        strv_done(&errors);
+
+        /* A missing main file is fine; an unreadable drop-in is an error. */
+        src.main_file = "/nonexistent/timerbeat.conf";
+        ASSERT(unlink(path) == 0);
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        config_free(c);
+
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+        ASSERT(system(cmd) == 0);
+}
+
+static void test_too_big(void) {
+        char tmpl[] = "/tmp/test-config-big-XXXXXX";
+        int fd = mkstemp(tmpl);
+        Strv errors = {};
+        Config *c = NULL;
+
+        ASSERT(fd >= 0);
+        ASSERT(ftruncate(fd, CONFIG_FILE_MAX + 1) == 0);
+        close(fd);
+        ConfigSource src = { .main_file = tmpl };
+        ASSERT_EQ(config_load(&src, &c, &errors), -EINVAL);
+        ASSERT_CONTAINS(errors.items[0], "is larger than 1048576 bytes");
+        strv_done(&errors);
+        unlink(tmpl);
+}
+
+int main(void) {
+        test_bad();
+        test_nul_bytes();
+        test_good();
+        test_defaults();
+        test_dropins();
+        test_too_big();
+        return 0;
+}
