@@ -326,6 +326,36 @@ def test_dropin_overrides_main(env):
     assert r.path == f"/dropin/{SECRET}" and r.method == "POST", r
 
 
+def test_user_unit(env):
+    """The shipped user unit runs the daemon under the user manager: Type=notify start,
+    reload, ping, stop."""
+    rcv = env.receiver()
+    with open(os.environ["TIMERBEAT_USER_UNIT"]) as f:
+        unit = f.read()
+    lines = [f"ExecStart={env.binary} --user --log-level=debug run" if line.startswith("ExecStart=") else line
+             for line in unit.splitlines()]
+    env.write_unit("timerbeat.service", "\n".join(lines) + "\n")
+    os.makedirs(f"{env.unit_dir}/timerbeat.service.d")
+    env.write_unit("timerbeat.service.d/log.conf",
+                   f"[Service]\nStandardOutput=append:{env.dir}/timerbeat.log\nStandardError=inherit\n")
+    env.oneshot("job.service", "/bin/true")
+    env.oneshot("two.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url('/job/' + SECRET)}\n")
+    env.systemctl("start", "timerbeat.service")          # returns once READY=1 arrived
+    assert env.show("timerbeat.service", "ActiveState") == "active"
+    env.systemctl("start", "job.service")
+    assert rcv.wait(1)[0].path == f"/job/{SECRET}"
+    env.write_config(f"[two.service]\nurl = {rcv.url('/two/' + SECRET)}\n", name="two.conf")
+    env.systemctl("reload", "timerbeat.service")
+    env.wait_log("Configuration reloaded")
+    env.systemctl("start", "two.service")
+    assert rcv.wait(2)[1].path == f"/two/{SECRET}"
+    env.systemctl("stop", "timerbeat.service")
+    assert env.show("timerbeat.service", "Result") == "success"
+    assert env.show("timerbeat.service", "ExecMainStatus") == "0"
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":
