@@ -9,6 +9,12 @@
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
+#define WATCH_CALLS_MAX 64U
+#define WATCH_BUCKETS 1024U
+/* dbus-daemon allows 512 matches per connection on the system bus by default; stay well
+ * below. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
+#define WATCH_MATCHES_MAX 400U
+
 typedef struct Watcher Watcher;
 
 struct Watcher {
@@ -22,6 +28,9 @@ struct Watcher {
 
         sd_bus_slot *slot_call;  /* the resolution step in flight */
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        Watcher *hash_next;      /* in Watch.buckets, by service_path */
+        Watcher *queue_next;     /* waiting for a free call slot */
+        bool queued;
         bool resolving;
         bool baselined;          /* initial state known: signals count from now on */
 
@@ -44,6 +53,19 @@ struct Watch {
         bool user;
         Watcher *watchers;
         unsigned n_resolving;
+
+        /* The system bus allows a client 128 calls awaiting replies (dbus-daemon's default);
+         * resolutions beyond WATCH_CALLS_MAX wait in this queue. */
+        unsigned n_calls;
+        Watcher *queue_head, *queue_tail;
+
+        /* One PropertiesChanged match per watched service, until the bus refuses more (512 per
+         * connection on the system bus by default): then one match for all units, dispatched
+         * by object path through this table. */
+        bool broad;
+        unsigned max_matches;
+        sd_bus_slot *slot_broad;
+        Watcher *buckets[WATCH_BUCKETS];
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe;
 
         watch_run_end_t on_run_end;
@@ -61,13 +83,82 @@ bool watch_state_is_run_end(const char *active, const char *sub) {
 }
 
 static void watcher_resolve(Watcher *wr);
+static void watcher_resolve_now(Watcher *wr);
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+static unsigned path_hash(const char *p) {
+        unsigned h = 5381;
+
+        for (; *p; p++)
+                h = h * 33 + (unsigned char) *p;
+        return h % WATCH_BUCKETS;
+}
+
+static void watcher_unhash(Watcher *wr) {
+        Watcher **pp;
+
+        if (!wr->service_path)
+                return;
+        for (pp = &wr->watch->buckets[path_hash(wr->service_path)]; *pp; pp = &(*pp)->hash_next)
+                if (*pp == wr) {
+                        *pp = wr->hash_next;
+                        wr->hash_next = NULL;
+                        return;
+                }
+}
+
+static void watcher_hash(Watcher *wr) {
+        unsigned h = path_hash(wr->service_path);
+
+        wr->hash_next = wr->watch->buckets[h];
+        wr->watch->buckets[h] = wr;
+}
+
+static void watcher_dequeue(Watcher *wr) {
+        Watch *w = wr->watch;
+        Watcher *prev = NULL;
+
+        if (!wr->queued)
+                return;
+        for (Watcher *i = w->queue_head; i; prev = i, i = i->queue_next)
+                if (i == wr) {
+                        if (prev)
+                                prev->queue_next = wr->queue_next;
+                        else
+                                w->queue_head = wr->queue_next;
+                        if (w->queue_tail == wr)
+                                w->queue_tail = prev;
+                        break;
+                }
+        wr->queue_next = NULL;
+        wr->queued = false;
+}
+
+/* The reply arrived or we gave up on it: the call slot is free again. */
+static void watcher_call_done(Watcher *wr) {
+        if (!wr->slot_call)
+                return;
+        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        wr->watch->n_calls--;
+}
+
+static void watch_dispatch_queue(Watch *w) {
+        while (w->queue_head && w->n_calls < WATCH_CALLS_MAX) {
+                Watcher *wr = w->queue_head;
+
+                watcher_dequeue(wr);
+                watcher_resolve_now(wr);
+        }
+}
 
 static Watcher *watcher_free(Watcher *wr) {
         if (!wr)
                 return NULL;
         if (wr->resolving)
                 wr->watch->n_resolving--;
-        sd_bus_slot_unref(wr->slot_call);
+        watcher_dequeue(wr);
+        watcher_unhash(wr);
+        watcher_call_done(wr);
         sd_bus_slot_unref(wr->slot_match);
         free(wr->name);
         free(wr->service);
@@ -89,6 +180,7 @@ static void watcher_set_resolving(Watcher *wr, bool b) {
                 wr->watch->n_resolving++;
         else {
                 wr->watch->n_resolving--;
+                watch_dispatch_queue(wr->watch);
                 watch_maybe_settled(wr->watch);
         }
 }
@@ -288,7 +380,7 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         Props p = {};
         int r;
 
-        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        watcher_call_done(wr);
         if (e) {
                 log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
                          wr->name, e->message ?: e->name);
@@ -325,6 +417,27 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         return 0;
 }
 
+static void watch_go_broad(Watch *w);
+
+/* The bus refused a per-service match (too many): switch to one match for all units. */
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (!e)
+                return 0;
+        log_notice("The bus refused another match (%s); watching all units with one match instead.",
+                   e->message ?: e->name);
+        watch_go_broad(wr->watch);
+        return 0;
+}
+
+static int watcher_add_match(Watcher *wr) {
+        return sd_bus_match_signal_async(wr->watch->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path,
+                                         DBUS_PROPERTIES, "PropertiesChanged", on_properties_changed,
+                                         on_match_installed, wr);
+}
+
 static int watcher_watch_service(Watcher *wr, const char *service) {
         Watch *w = wr->watch;
         _cleanup_free_ char *path = NULL;
@@ -333,7 +446,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (!unit_name_is_valid(service) || !endswith(service, ".service"))
                 return -EINVAL;
 
-        if (wr->service && streq(wr->service, service) && wr->slot_match) {
+        if (wr->service && streq(wr->service, service) && wr->baselined) {
                 /* Unchanged: keep the match and what we know. */
                 watcher_set_resolving(wr, false);
                 return 0;
@@ -344,6 +457,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                 return r;
 
         wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watcher_unhash(wr);
         wr->baselined = false;
         wr->have_result = false;
         wr->ended_invocation[0] = 0;
@@ -353,14 +467,19 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                 return r;
         free(wr->service_path);
         wr->service_path = TAKE_PTR(path);
+        watcher_hash(wr);
 
         /* Match first, then read the state: the bus orders both, so no change falls between. */
-        r = sd_bus_match_signal_async(w->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
-                                      "PropertiesChanged", on_properties_changed, NULL, wr);
-        if (r < 0)
-                return r;
-        return sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
-                                        "GetAll", on_service_state, wr, "s", "");
+        if (!w->broad) {
+                r = watcher_add_match(wr);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
+                                     "GetAll", on_service_state, wr, "s", "");
+        if (r >= 0)
+                w->n_calls++;
+        return r;
 }
 
 static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -369,7 +488,7 @@ static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         const char *unit;
         int r;
 
-        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        watcher_call_done(wr);
         if (e) {
                 log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer's Unit= property: %s", wr->name,
                          e->message ?: e->name);
@@ -405,10 +524,26 @@ static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 /* (Re)finds the service to watch: a service check names it; a timer check asks the timer. */
 static void watcher_resolve(Watcher *wr) {
         Watch *w = wr->watch;
-        int r;
 
-        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
+        watcher_call_done(wr); /* a newer resolution supersedes the one in flight */
         watcher_set_resolving(wr, true);
+        if (wr->queued)
+                return;
+        if (w->n_calls >= WATCH_CALLS_MAX) {
+                if (w->queue_tail)
+                        w->queue_tail->queue_next = wr;
+                else
+                        w->queue_head = wr;
+                w->queue_tail = wr;
+                wr->queued = true;
+                return;
+        }
+        watcher_resolve_now(wr);
+}
+
+static void watcher_resolve_now(Watcher *wr) {
+        Watch *w = wr->watch;
+        int r;
 
         if (!wr->is_timer)
                 r = watcher_watch_service(wr, wr->name);
@@ -421,11 +556,51 @@ static void watcher_resolve(Watcher *wr) {
                         r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get",
                                                      on_timer_unit, wr, "ss", "org.freedesktop.systemd1.Timer",
                                                      "Unit");
+                if (r >= 0)
+                        w->n_calls++;
         }
         if (r < 0) {
                 log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: failed to resolve: %m", wr->name);
                 watcher_set_resolving(wr, false);
         }
+}
+
+static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *path = sd_bus_message_get_path(m);
+        Watcher *wr, *next;
+
+        if (!path)
+                return 0;
+        for (wr = w->buckets[path_hash(path)]; wr; wr = next) {
+                next = wr->hash_next;
+                if (!wr->service_path || !streq(wr->service_path, path))
+                        continue;
+                if (sd_bus_message_rewind(m, true) < 0)
+                        return 0;
+                (void) on_properties_changed(m, wr, NULL);
+        }
+        return 0;
+}
+
+static void watch_go_broad(Watch *w) {
+        int r;
+
+        if (w->broad)
+                return;
+        /* Install the broad match before dropping the narrow ones: a change seen twice
+         * meanwhile is harmless (run ends are reported once per invocation). */
+        r = sd_bus_add_match_async(w->bus, &w->slot_broad,
+                                   "type='signal',sender='" SYSTEMD_DEST "',interface='" DBUS_PROPERTIES "',"
+                                   "member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'",
+                                   on_any_properties_changed, NULL, w);
+        if (r < 0) {
+                log_error_errno(r, "Failed to add a match for all units: %m; some run ends will be missed.");
+                return;
+        }
+        w->broad = true;
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
 }
 
 static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -477,6 +652,7 @@ static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
               void *userdata) {
         Watch *w = calloc(1, sizeof(Watch));
+        const char *e;
 
         if (!w)
                 return -ENOMEM;
@@ -485,6 +661,10 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->on_run_end = on_run_end;
         w->on_settled = on_settled;
         w->userdata = userdata;
+        w->max_matches = WATCH_MATCHES_MAX;
+        e = getenv("TIMERBEAT_MAX_MATCHES");
+        if (e)
+                (void) parse_unsigned(e, 0, UINT32_MAX, &w->max_matches);
         *ret = w;
         return 0;
 }
@@ -501,6 +681,7 @@ Watch *watch_free(Watch *w) {
         sd_bus_slot_unref(w->slot_unit_new);
         sd_bus_slot_unref(w->slot_disconnected);
         sd_bus_slot_unref(w->slot_subscribe);
+        sd_bus_slot_unref(w->slot_broad);
         sd_bus_flush_close_unref(w->bus);
         sd_event_unref(w->event);
         free(w);
@@ -554,6 +735,15 @@ int watch_set_checks(Watch *w, const Config *c) {
                         watcher_free(dead);
                 } else
                         pp = &(*pp)->next;
+        }
+
+        size_t n_enabled = 0;
+        for (size_t i = 0; i < c->n_checks; i++)
+                n_enabled += c->checks[i]->enabled;
+        if (n_enabled > w->max_matches && !w->broad) {
+                log_info("%zu checks: watching all units with one match instead of one match per service.",
+                         n_enabled);
+                watch_go_broad(w);
         }
 
         for (size_t i = 0; i < c->n_checks; i++) {

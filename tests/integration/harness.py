@@ -146,7 +146,27 @@ def free_port():
     return port
 
 
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <auth>EXTERNAL</auth>
+  <listen>{listen}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_match_rules_per_connection">{matches}</limit>
+  <limit name="max_replies_per_connection">{replies}</limit>
+</busconfig>
+"""
+
+
 class Env:
+    # (matches, replies) per connection; the system bus defaults are (512, 128).
+    bus_limits = (50000, 50000)
+
     def __init__(self, name):
         self.name = name
         self.procs = []
@@ -229,8 +249,11 @@ class Env:
         os.makedirs(self.unit_dir)
         os.makedirs(f"{self.conf_dir}/conf.d")
 
-        self.spawn(["dbus-daemon", "--session", f"--address=unix:path={d}/run/bus", "--nofork",
-                    "--nopidfile"], "dbus.log")
+        with open(f"{d}/bus.conf", "w") as f:
+            f.write(BUS_CONFIG.format(matches=self.bus_limits[0], replies=self.bus_limits[1],
+                                     listen=f"unix:path={d}/run/bus"))
+        self.spawn(["dbus-daemon", f"--config-file={d}/bus.conf",
+                    "--nofork", "--nopidfile"], "dbus.log")
         self._wait_for(lambda: os.path.exists(f"{d}/run/bus"), 5, "dbus-daemon socket")
         self.systemd = self.spawn([SYSTEMD, "--user"], "systemd.log")
 
@@ -397,6 +420,7 @@ def main(tests):
         print(f"usage: {sys.argv[0]} TEST; tests: {' '.join(sorted(tests))}", file=sys.stderr)
         sys.exit(2)
     name = sys.argv[1]
+    Env.bus_limits = getattr(tests[name], "bus_limits", Env.bus_limits)
     with Env(name) as env:
         tests[name](env)
     print(f"ok {name}")

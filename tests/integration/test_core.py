@@ -356,6 +356,35 @@ def test_user_unit(env):
     assert env.show("timerbeat.service", "ExecMainStatus") == "0"
 
 
+def test_many_checks_tight_bus(env):
+    """More checks than timerbeat uses matches for (TIMERBEAT_MAX_MATCHES scales the system
+    bus's 512 down) and than it makes calls at once: resolution is throttled, matching falls
+    back to one broad match, and still exactly the configured successful runs are pinged."""
+    rcv = env.receiver()
+    n = 120
+    sections = []
+    for i in range(n):
+        env.oneshot(f"s{i:03d}.service", "/bin/true" if i % 2 == 0 else "/bin/false")
+        sections.append(f"[s{i:03d}.service]\nurl = {rcv.url(f'/s{i:03d}/' + SECRET)}\n")
+    env.oneshot("unrelated.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + "".join(sections))
+    env.env["TIMERBEAT_MAX_MATCHES"] = "50"
+    env.start_daemon()
+    log = env.log()
+    assert "Failed to read the state" not in log, log[-3000:]
+    assert "120 checks: watching all units with one match instead" in log, log[-3000:]
+    for i in (0, 1, 2, 3, 118, 119):
+        env.systemctl("start", f"s{i:03d}.service", check=False)
+    env.systemctl("start", "unrelated.service")
+    reqs = rcv.wait(3)
+    time.sleep(QUIET)
+    assert sorted(r.path.split("/")[1] for r in rcv.requests) == ["s000", "s002", "s118"], rcv.requests
+
+
+test_many_checks_tight_bus.bus_limits = (60, 100)
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":
