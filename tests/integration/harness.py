@@ -305,6 +305,10 @@ class Env:
                 text = fh.read()
             if SECRET in text or SECRET[-12:] in text:
                 raise AssertionError("a heartbeat URL's secret appeared in timerbeat's output")
+            # In a sanitizer build, a report anywhere in the daemon's output fails the test.
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    raise AssertionError(f"sanitizer report in timerbeat's output:\n{text[-4000:]}")
 
     def spawn(self, argv, log, **kw):
         out = open(f"{self.dir}/{log}", "ab")
