@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -41,11 +42,13 @@ Config *config_new(void) {
         *c = (Config) {
                 .timeout = 30 * USEC_PER_SEC,
                 .connect_timeout = 10 * USEC_PER_SEC,
-                .retries = 5,
+                .retries = UINT_MAX,
                 .retry_delay = 1 * USEC_PER_SEC,
                 .retry_max_delay = 5 * USEC_PER_MINUTE,
                 .max_parallel = 16,
                 .max_queue = 1000,
+                .max_queue_per_check = 100,
+                .max_age = USEC_PER_DAY,
         };
         c->user_agent = strdup(DEFAULT_USER_AGENT);
         if (!c->user_agent)
@@ -309,8 +312,17 @@ static int parse_global(Parser *p, const char *key, const char *v) {
         if (strcasecmp(key, "connect-timeout") == 0)
                 return parse_span_key(p, "connect-timeout", v, 100 * USEC_PER_MSEC, 5 * USEC_PER_MINUTE,
                                       &c->connect_timeout);
-        if (strcasecmp(key, "retries") == 0)
-                return parse_unsigned_key(p, "retries", v, 0, 100, &c->retries);
+        if (strcasecmp(key, "retries") == 0) {
+                if (streq(v, "infinity")) {
+                        c->retries = UINT_MAX;
+                        return 0;
+                }
+                return parse_unsigned_key(p, "retries", v, 0, 1000, &c->retries);
+        }
+        if (strcasecmp(key, "max-age") == 0)
+                return parse_span_key(p, "max-age", v, USEC_PER_SEC, 30 * USEC_PER_DAY, &c->max_age);
+        if (strcasecmp(key, "max-queue-per-check") == 0)
+                return parse_unsigned_key(p, "max-queue-per-check", v, 1, 100000, &c->max_queue_per_check);
         if (strcasecmp(key, "retry-delay") == 0)
                 return parse_span_key(p, "retry-delay", v, 10 * USEC_PER_MSEC, USEC_PER_HOUR, &c->retry_delay);
         if (strcasecmp(key, "retry-max-delay") == 0)
@@ -345,7 +357,8 @@ static int parse_global(Parser *p, const char *key, const char *v) {
 
         parser_error(p, p->line,
                      "unknown key '%s' in [timerbeat]; known keys: timeout, connect-timeout, retries, "
-                     "retry-delay, retry-max-delay, max-parallel, max-queue, user-agent, source",
+                     "retry-delay, retry-max-delay, max-age, max-parallel, max-queue, max-queue-per-check, "
+                     "user-agent, source",
                      key);
         return 0;
 }

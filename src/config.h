@@ -36,11 +36,13 @@ typedef struct Check {
 typedef struct Config {
         usec_t timeout;
         usec_t connect_timeout;
-        unsigned retries;
+        unsigned retries; /* UINT_MAX: until max-age */
         usec_t retry_delay;
         usec_t retry_max_delay;
         unsigned max_parallel;
         unsigned max_queue;
+        unsigned max_queue_per_check;
+        usec_t max_age;
         char *user_agent;
         char *source;
 

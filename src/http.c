@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <strings.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <time.h>
 
@@ -20,10 +21,30 @@ typedef enum RequestState {
 } RequestState;
 
 typedef struct Request Request;
+typedef struct UrlQueue UrlQueue;
+
+/* Requests for one URL, oldest first: only the head may be sent. */
+struct UrlQueue {
+        char *url;
+        Request *head, *tail;
+        UrlQueue *hash_next;
+};
+
+#define URL_BUCKETS 1024U
+
 struct Request {
         Http *http;
-        Request *prev, *next;
+        Request *prev, *next;         /* all requests, oldest first */
+        Request *url_next;            /* in its UrlQueue */
+        Request *run_prev, *run_next; /* in Http.runnable */
+        bool runnable;
+        UrlQueue *uq;
         RequestState state;
+
+        char *id;      /* outbox entry, NULL if in memory only */
+        char *check;
+        usec_t created; /* realtime */
+        usec_t max_age;
 
         char *unit;
         char *invocation;
@@ -52,10 +73,16 @@ struct Http {
         sd_event_source *timer;
         Request *head, *tail; /* every request, in submission order */
         size_t n_requests, n_running;
+        Request *run_head, *run_tail; /* heads of their URL queue, ready to send */
+        UrlQueue *urls[URL_BUCKETS];
+
+        http_done_t on_done;
+        void *userdata;
 
         /* Settings for new requests, from the config. */
         usec_t timeout, connect_timeout, retry_delay, retry_max_delay;
-        unsigned retries, max_parallel, max_queue;
+        unsigned retries, max_parallel, max_queue, max_queue_per_check;
+        usec_t max_age;
         char *user_agent;
 
         bool shutting_down;
@@ -63,19 +90,121 @@ struct Http {
         void *on_idle_userdata;
 };
 
-static void request_free(Request *r) {
-        Http *h;
+static unsigned url_hash(const char *url) {
+        unsigned h = 5381;
 
-        if (!r)
+        for (; *url; url++)
+                h = h * 33 + (unsigned char) *url;
+        return h % URL_BUCKETS;
+}
+
+static void runnable_remove(Request *r) {
+        Http *h = r->http;
+
+        if (!r->runnable)
                 return;
-        h = r->http;
+        if (r->run_prev)
+                r->run_prev->run_next = r->run_next;
+        else
+                h->run_head = r->run_next;
+        if (r->run_next)
+                r->run_next->run_prev = r->run_prev;
+        else
+                h->run_tail = r->run_prev;
+        r->run_prev = r->run_next = NULL;
+        r->runnable = false;
+}
+
+static void runnable_push(Request *r) {
+        Http *h = r->http;
+
+        if (r->runnable)
+                return;
+        r->run_prev = h->run_tail;
+        r->run_next = NULL;
+        if (h->run_tail)
+                h->run_tail->run_next = r;
+        else
+                h->run_head = r;
+        h->run_tail = r;
+        r->runnable = true;
+}
+
+static void url_queue_remove(Request *r) {
+        UrlQueue *q = r->uq, **pp;
+        Request *prev = NULL;
+
+        if (!q)
+                return;
+        for (Request *i = q->head; i; prev = i, i = i->url_next)
+                if (i == r) {
+                        if (prev)
+                                prev->url_next = r->url_next;
+                        else
+                                q->head = r->url_next;
+                        if (q->tail == r)
+                                q->tail = prev;
+                        break;
+                }
+        r->uq = NULL;
+        r->url_next = NULL;
+
+        if (q->head) {
+                /* The next request for this URL may go now (unless it waits for a retry). */
+                if (!prev && q->head->state == REQUEST_QUEUED)
+                        runnable_push(q->head);
+                return;
+        }
+        for (pp = &r->http->urls[url_hash(q->url)]; *pp; pp = &(*pp)->hash_next)
+                if (*pp == q) {
+                        *pp = q->hash_next;
+                        break;
+                }
+        free(q->url);
+        free(q);
+}
+
+static int url_queue_add(Request *r) {
+        Http *h = r->http;
+        unsigned b = url_hash(r->url);
+        UrlQueue *q;
+
+        for (q = h->urls[b]; q; q = q->hash_next)
+                if (streq(q->url, r->url))
+                        break;
+        if (!q) {
+                q = calloc(1, sizeof(UrlQueue));
+                if (!q)
+                        return -ENOMEM;
+                q->url = strdup(r->url);
+                if (!q->url) {
+                        free(q);
+                        return -ENOMEM;
+                }
+                q->hash_next = h->urls[b];
+                h->urls[b] = q;
+        }
+        if (q->tail)
+                q->tail->url_next = r;
+        else
+                q->head = r;
+        q->tail = r;
+        r->uq = q;
+        return 0;
+}
+
+static void request_unlink(Request *r) {
+        Http *h = r->http;
+
         if (r->easy) {
                 curl_multi_remove_handle(h->multi, r->easy);
                 curl_easy_cleanup(r->easy);
+                r->easy = NULL;
                 h->n_running--;
         }
-        curl_slist_free_all(r->headers);
-        sd_event_source_disable_unref(r->retry_timer);
+        runnable_remove(r);
+        url_queue_remove(r);
+        r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
 
         if (r->prev)
                 r->prev->next = r->next;
@@ -86,7 +215,12 @@ static void request_free(Request *r) {
         else
                 h->tail = r->prev;
         h->n_requests--;
+}
 
+static void request_destroy(Request *r) {
+        curl_slist_free_all(r->headers);
+        free(r->id);
+        free(r->check);
         free(r->unit);
         free(r->invocation);
         free(r->url);
@@ -94,6 +228,24 @@ static void request_free(Request *r) {
         free(r->origin_header);
         free(r->user_agent);
         free(r);
+}
+
+/* The request ended for good: tell the owner (who removes it from the outbox), then free it. */
+static void request_finish(Request *r, HttpOutcome outcome) {
+        Http *h = r->http;
+
+        request_unlink(r);
+        if (h->on_done)
+                h->on_done(h, r->id, outcome, h->userdata);
+        request_destroy(r);
+}
+
+/* Forget a request without an outcome: it stays in the outbox for the next start. */
+static void request_free(Request *r) {
+        if (!r)
+                return;
+        request_unlink(r);
+        request_destroy(r);
 }
 
 static void http_maybe_idle(Http *h) {
@@ -150,6 +302,7 @@ static int on_retry_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
 
         r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
         r->state = REQUEST_QUEUED;
+        runnable_push(r); /* it is still the head of its URL queue */
         http_start_queued(r->http);
         return 0;
 }
@@ -157,37 +310,49 @@ static int on_retry_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
 static void request_schedule_retry(Request *r, const char *why) {
         Http *h = r->http;
         char buf[32];
-        usec_t delay;
+        usec_t delay, now = now_usec(CLOCK_REALTIME);
         int k;
 
         if (h->shutting_down) {
-                log_unit(LOG_WARNING, r->unit, r->invocation,
-                         "Ping to %s not delivered (%s) and timerbeat is stopping; it is lost.", r->masked, why);
+                log_unit(LOG_NOTICE, r->unit, r->invocation, "Ping to %s not delivered (%s); %s", r->masked, why,
+                         r->id ? "kept in the outbox for the next start." : "it is lost (not in the outbox).");
                 request_free(r);
                 return;
         }
-        if (r->attempt > r->retries) {
+        if (r->retries != UINT_MAX && r->attempt > r->retries) {
                 log_unit(LOG_ERR, r->unit, r->invocation,
                          "Ping to %s failed %u times (last: %s); giving up. Check the URL and the monitor.",
                          r->masked, r->attempt, why);
-                request_free(r);
+                request_finish(r, HTTP_EXPIRED);
                 return;
         }
 
         delay = retry_backoff(r->attempt - 1, r->retry_delay, r->retry_max_delay, random_unit());
         if (r->has_retry_after)
                 delay = MAX(delay, r->retry_after);
+        if (now + delay > r->created + r->max_age) {
+                log_unit(LOG_ERR, r->unit, r->invocation,
+                         "Ping to %s still failing (last: %s) and the run is older than max-age=%s; giving up.",
+                         r->masked, why, format_timespan(buf, sizeof(buf), r->max_age));
+                request_finish(r, HTTP_EXPIRED);
+                return;
+        }
 
         k = sd_event_add_time_relative(h->event, &r->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, r);
         if (k < 0) {
                 log_unit_errno(LOG_ERR, k, r->unit, r->invocation,
-                               "Failed to schedule a retry of the ping to %s, dropping it: %m", r->masked);
+                               "Failed to schedule a retry of the ping to %s: %m; it stays in the outbox.", r->masked);
                 request_free(r);
                 return;
         }
         r->state = REQUEST_BACKOFF;
-        log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u of %u in %s.", r->masked, why,
-                 r->attempt, r->retries, format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
+        if (r->retries == UINT_MAX)
+                log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u in %s.", r->masked,
+                         why, r->attempt, format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
+        else
+                log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u of %u in %s.",
+                         r->masked, why, r->attempt, r->retries,
+                         format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
 }
 
 static void request_done(Request *r, CURLcode code) {
@@ -214,7 +379,7 @@ static void request_done(Request *r, CURLcode code) {
                         log_unit(LOG_ERR, r->unit, r->invocation,
                                  "Ping to %s failed: %s; not retrying. Fix the URL or the redirect.", r->masked,
                                  why);
-                        request_free(r);
+                        request_finish(r, HTTP_REJECTED);
                         return;
                 default:
                         request_schedule_retry(r, why);
@@ -226,7 +391,7 @@ static void request_done(Request *r, CURLcode code) {
         case RETRY_DONE:
                 log_unit(LOG_INFO, r->unit, r->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked, status,
                          (unsigned long long) took);
-                request_free(r);
+                request_finish(r, HTTP_DELIVERED);
                 return;
         case RETRY_AGAIN:
                 snprintf(why, sizeof(why), "HTTP %ld", status);
@@ -237,7 +402,7 @@ static void request_done(Request *r, CURLcode code) {
                 log_unit(LOG_ERR, r->unit, r->invocation,
                          "Ping to %s answered HTTP %ld; not retrying. Check that the URL is right.", r->masked,
                          status);
-                request_free(r);
+                request_finish(r, HTTP_REJECTED);
                 return;
         }
 }
@@ -356,13 +521,17 @@ static int on_curl_timer(CURLM *multi _unused_, long timeout_ms, void *userp) {
         return 0;
 }
 
-int http_new(Http **ret, sd_event *event) {
+int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
         Http *h;
 
         h = calloc(1, sizeof(Http));
         if (!h)
                 return -ENOMEM;
         h->event = sd_event_ref(event);
+        h->on_done = on_done;
+        h->userdata = userdata;
+        h->max_age = USEC_PER_DAY;
+        h->max_queue_per_check = 100;
         h->timeout = 30 * USEC_PER_SEC;
         h->connect_timeout = 10 * USEC_PER_SEC;
         h->retry_delay = USEC_PER_SEC;
@@ -415,6 +584,8 @@ int http_set_config(Http *h, const Config *c) {
         h->retry_max_delay = c->retry_max_delay;
         h->max_parallel = c->max_parallel;
         h->max_queue = c->max_queue;
+        h->max_queue_per_check = c->max_queue_per_check;
+        h->max_age = c->max_age;
         (void) curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) c->max_parallel);
         http_start_queued(h);
         return 0;
@@ -483,31 +654,62 @@ fail:
 }
 
 static void http_start_queued(Http *h) {
-        Request *r, *next;
-
         if (h->shutting_down)
                 return;
-        for (r = h->head; r && h->n_running < h->max_parallel; r = next) {
+        while (h->run_head && h->n_running < h->max_parallel) {
+                Request *r = h->run_head;
                 int k;
 
-                next = r->next;
+                runnable_remove(r);
                 if (r->state != REQUEST_QUEUED)
                         continue;
+                if (now_usec(CLOCK_REALTIME) > r->created + r->max_age) {
+                        char buf[32];
+
+                        log_unit(LOG_ERR, r->unit, r->invocation,
+                                 "Ping to %s not sent: the run is older than max-age=%s; giving up.", r->masked,
+                                 format_timespan(buf, sizeof(buf), r->max_age));
+                        request_finish(r, HTTP_EXPIRED);
+                        continue;
+                }
                 k = request_start(r);
                 if (k < 0) {
-                        log_unit_errno(LOG_ERR, k, r->unit, r->invocation, "Failed to start the ping to %s: %m",
-                                       r->masked);
+                        log_unit_errno(LOG_ERR, k, r->unit, r->invocation,
+                                       "Failed to start the ping to %s: %m; it stays in the outbox.", r->masked);
                         request_free(r);
                 }
         }
 }
 
+/* Makes room by dropping the oldest request not in flight, of this check if check is set. */
+static bool http_drop_oldest(Http *h, const char *check) {
+        for (Request *r = h->head; r; r = r->next) {
+                if (r->state == REQUEST_RUNNING)
+                        continue;
+                if (check && !streq(r->check, check))
+                        continue;
+                log_unit(LOG_WARNING, r->unit, r->invocation,
+                         "Ping queue %s is full; dropping the oldest ping, to %s, to make room.",
+                         check ? "of this check" : "(max-queue)", r->masked);
+                request_finish(r, HTTP_DROPPED);
+                return true;
+        }
+        return false;
+}
+
 int http_submit(Http *h, const HttpPing *p) {
+        size_t n_check = 0;
         Request *r;
+        int k;
 
         if (h->shutting_down)
                 return -ESHUTDOWN;
-        if (h->n_requests >= h->max_queue)
+
+        for (Request *i = h->head; i && h->max_queue_per_check < h->max_queue; i = i->next)
+                n_check += streq(i->check, p->check);
+        if (n_check >= h->max_queue_per_check && !http_drop_oldest(h, p->check))
+                return -ENOBUFS;
+        if (h->n_requests >= h->max_queue && !http_drop_oldest(h, NULL))
                 return -ENOBUFS;
 
         r = calloc(1, sizeof(Request));
@@ -521,10 +723,15 @@ int http_submit(Http *h, const HttpPing *p) {
         r->retries = h->retries;
         r->retry_delay = h->retry_delay;
         r->retry_max_delay = h->retry_max_delay;
+        r->max_age = h->max_age;
+        r->created = p->created ?: now_usec(CLOCK_REALTIME);
+        r->check = strdup(p->check ?: p->unit);
         r->unit = strdup(p->unit);
         r->url = strdup(p->url);
         r->masked = url_mask(p->url);
         r->user_agent = strdup(h->user_agent ?: "timerbeat");
+        if (p->id)
+                r->id = strdup(p->id);
         if (p->invocation)
                 r->invocation = strdup(p->invocation);
         if (p->source && asprintf(&r->origin_header, "Origin: %s", p->source) < 0)
@@ -539,8 +746,8 @@ int http_submit(Http *h, const HttpPing *p) {
         h->tail = r;
         h->n_requests++;
 
-        if (!r->unit || !r->url || !r->masked || !r->user_agent || (p->invocation && !r->invocation) ||
-            (p->source && !r->origin_header)) {
+        if (!r->check || !r->unit || !r->url || !r->masked || !r->user_agent || (p->invocation && !r->invocation) ||
+            (p->source && !r->origin_header) || (p->id && !r->id)) {
                 request_free(r);
                 return -ENOMEM;
         }
@@ -551,6 +758,13 @@ int http_submit(Http *h, const HttpPing *p) {
                         return -ENOMEM;
                 }
         }
+        k = url_queue_add(r);
+        if (k < 0) {
+                request_free(r);
+                return k;
+        }
+        if (r->uq->head == r)
+                runnable_push(r);
 
         http_start_queued(h);
         return 0;
@@ -562,6 +776,7 @@ size_t http_pending(const Http *h) {
 
 void http_shutdown(Http *h, http_idle_t on_idle, void *userdata) {
         Request *r, *next;
+        size_t kept = 0, lost = 0;
 
         h->shutting_down = true;
         h->on_idle = on_idle;
@@ -570,9 +785,17 @@ void http_shutdown(Http *h, http_idle_t on_idle, void *userdata) {
                 next = r->next;
                 if (r->state == REQUEST_RUNNING)
                         continue;
-                log_unit(LOG_WARNING, r->unit, r->invocation,
-                         "Ping to %s not delivered yet and timerbeat is stopping; it is lost.", r->masked);
+                if (r->id)
+                        kept++;
+                else {
+                        lost++;
+                        log_unit(LOG_WARNING, r->unit, r->invocation,
+                                 "Ping to %s not delivered and not in the outbox (state directory not writable); it is lost.",
+                                 r->masked);
+                }
                 request_free(r);
         }
+        if (kept > 0)
+                log_info("%zu ping(s) not delivered yet; kept in the outbox for the next start.", kept);
         http_maybe_idle(h);
 }

@@ -12,14 +12,27 @@
 typedef struct Http Http;
 
 typedef struct HttpPing {
+        const char *check;      /* config section, for per-check limits */
         const char *unit;       /* for log fields */
         const char *invocation; /* may be NULL */
         const char *url;
         HttpMethod method;
         const char *source;     /* Origin: header, may be NULL */
+        const char *id;         /* outbox entry name, NULL if only in memory */
+        usec_t created;         /* CLOCK_REALTIME of the run end; 0 = now */
 } HttpPing;
 
-int http_new(Http **ret, sd_event *event);
+/* How a request ended for good. Shutting down is not an end: the entry stays in the outbox. */
+typedef enum HttpOutcome {
+        HTTP_DELIVERED, /* 2xx */
+        HTTP_REJECTED,  /* a permanent error: non-retryable status, bad URL or redirect */
+        HTTP_EXPIRED,   /* older than max-age, or out of retries */
+        HTTP_DROPPED,   /* pushed out of a full queue */
+} HttpOutcome;
+
+typedef void (*http_done_t)(Http *h, const char *id, HttpOutcome outcome, void *userdata);
+
+int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata);
 Http *http_free(Http *h);
 static inline void http_freep(Http **h) {
         http_free(*h);
@@ -28,13 +41,16 @@ static inline void http_freep(Http **h) {
 /* Timeouts, retries, limits and the user agent of requests submitted from now on. */
 int http_set_config(Http *h, const Config *c);
 
-/* Queues a request; -ENOBUFS when the queue is full. */
+/* Queues a request. When the queue (or the check's share of it) is full, the oldest request
+ * that is not in flight is dropped to make room (reported as HTTP_DROPPED); -ENOBUFS when
+ * nothing can be dropped. Requests for the same URL are sent in submission order, one at a
+ * time, so a start never overtakes the finish before it. */
 int http_submit(Http *h, const HttpPing *ping);
 
 /* Requests queued, waiting to retry or in flight. */
 size_t http_pending(const Http *h);
 
-/* Stops retries and new attempts: requests waiting are dropped with a warning; those in flight
- * may finish. on_idle is called once nothing is in flight any more. */
+/* Stops retries and new attempts; requests in flight may finish. on_idle is called once
+ * nothing is in flight any more. Requests not delivered stay in the outbox. */
 typedef void (*http_idle_t)(Http *h, void *userdata);
 void http_shutdown(Http *h, http_idle_t on_idle, void *userdata);

@@ -14,6 +14,7 @@
 
 static bool arg_user = false;
 static const char *arg_config = NULL;
+static const char *arg_state_dir = NULL;
 static const char *arg_command = "run";
 
 static void help(void) {
@@ -31,13 +32,14 @@ static void help(void) {
                "     --user            Watch the user's service manager, use the user's config\n"
                "     --system          Watch the system service manager (the default)\n"
                "  -c --config=FILE     Read only FILE, no drop-in directories\n"
+               "     --state-dir=DIR   Keep the outbox and run records in DIR\n"
                "     --log-level=LEVEL err, warning, notice, info (default) or debug\n"
                "\n"
                "See timerbeat(8) and timerbeat.conf(5).\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_USER, ARG_SYSTEM, ARG_LOG_LEVEL };
+        enum { ARG_VERSION = 0x100, ARG_USER, ARG_SYSTEM, ARG_LOG_LEVEL, ARG_STATE_DIR };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -45,6 +47,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "system", no_argument, NULL, ARG_SYSTEM },
                 { "config", required_argument, NULL, 'c' },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 {},
         };
         int c, l;
@@ -65,6 +68,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'c':
                         arg_config = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        arg_state_dir = optarg;
                         break;
                 case ARG_LOG_LEVEL:
                         l = log_level_from_string(optarg);
@@ -138,7 +144,7 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
 
-        o = (ManagerOptions) { .user = arg_user, .config_file = arg_config };
+        o = (ManagerOptions) { .user = arg_user, .config_file = arg_config, .state_dir = arg_state_dir };
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 log_error("Failed to initialize libcurl.");

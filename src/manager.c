@@ -8,6 +8,7 @@
 #include "http.h"
 #include "log.h"
 #include "manager.h"
+#include "outbox.h"
 #include "watch.h"
 
 /* How long in-flight pings may finish after SIGTERM. */
@@ -19,6 +20,9 @@ struct Manager {
         Config *config;
         Watch *watch;
         Http *http;
+        Outbox *outbox;
+        char *state_dir;
+        bool state_broken; /* the last write to the state directory failed */
 
         sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer;
         bool ready_sent;
@@ -45,43 +49,204 @@ static const char *exec_code_to_string(int code) {
         }
 }
 
+int manager_state_dir(const ManagerOptions *o, char **ret) {
+        const char *e;
+        char *p;
+
+        if (o->state_dir)
+                p = strdup(o->state_dir);
+        else if (o->user) {
+                e = getenv("XDG_STATE_HOME");
+                if (!isempty(e) && e[0] == '/') {
+                        if (asprintf(&p, "%s/timerbeat", e) < 0)
+                                p = NULL;
+                } else {
+                        e = getenv("HOME");
+                        if (isempty(e))
+                                return -ENXIO;
+                        if (asprintf(&p, "%s/.local/state/timerbeat", e) < 0)
+                                p = NULL;
+                }
+        } else {
+                e = getenv("STATE_DIRECTORY");
+                p = !isempty(e) ? strndup(e, strcspn(e, ":")) : strdup("/var/lib/timerbeat");
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+/* A write to the state directory failed: say so once, keep going from memory. */
+static void manager_state_write_result(Manager *m, int r, const char *what) {
+        if (r < 0 && !m->state_broken) {
+                log_warning_errno(r, "Cannot write %s in %s: %m. Pings are sent from memory and lost if timerbeat "
+                                     "stops before they are delivered; make the directory writable.",
+                                  what, m->state_dir);
+                m->state_broken = true;
+        } else if (r >= 0 && m->state_broken) {
+                log_notice("%s is writable again; pings are kept in the outbox again.", m->state_dir);
+                m->state_broken = false;
+        }
+}
+
+static void manager_record_run(Manager *m, const WatchRun *run) {
+        int r;
+
+        if (isempty(run->invocation))
+                return;
+        r = outbox_write_last(m->outbox, run->check, run->invocation, run->exit_timestamp);
+        manager_state_write_result(m, r, "the last run record");
+}
+
+/* For a run found ended at (re)connect: was it new, and should it be reported now? */
+static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check) {
+        char last[33];
+        usec_t last_exit = 0, now = now_usec(CLOCK_REALTIME);
+        char buf[32];
+        int r;
+
+        r = outbox_read_last(m->outbox, check->name, last, &last_exit);
+        if (isempty(run->invocation)) {
+                /* No run to report; a new check starts its record here, so that a run ending while
+                 * timerbeat is stopped is caught up at the next start. */
+                if (r == -ENOENT) {
+                        r = outbox_write_last(m->outbox, check->name, "00000000000000000000000000000000", 0);
+                        manager_state_write_result(m, r, "the last run record");
+                }
+                return false;
+        }
+        if (r == -ENOENT) {
+                /* Never seen this check before: what ended before it existed is not ours to report. */
+                log_unit(LOG_DEBUG, run->service, run->invocation, "[%s]: first run record.", check->name);
+                manager_record_run(m, run);
+                return false;
+        }
+        if (r >= 0 && streq(last, run->invocation))
+                return false; /* reported (or decided on) before */
+        if (r >= 0 && run->exit_timestamp > 0 && last_exit > 0 && run->exit_timestamp <= last_exit)
+                return false;
+
+        if (!manager_run_succeeded(run->active_state, run->result)) {
+                log_unit(LOG_NOTICE, run->service, run->invocation,
+                         "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
+                         run->invocation, run->service, strempty(run->result), check->name);
+                manager_record_run(m, run);
+                return false;
+        }
+        if (run->exit_timestamp == 0 || now > run->exit_timestamp + m->config->max_age) {
+                log_unit(LOG_WARNING, run->service, run->invocation,
+                         "Run %s of %s succeeded while timerbeat was not watching, but longer ago than max-age=%s; "
+                         "not pinging [%s].",
+                         run->invocation, run->service, format_timespan(buf, sizeof(buf), m->config->max_age),
+                         check->name);
+                manager_record_run(m, run);
+                return false;
+        }
+        log_unit(LOG_INFO, run->service, run->invocation,
+                 "Run %s of %s succeeded %llus ago while timerbeat was not watching; catching up.", run->invocation,
+                 run->service, (unsigned long long) ((now - run->exit_timestamp) / USEC_PER_SEC));
+        return true;
+}
+
+static void manager_send(Manager *m, const Check *check, const char *unit, const char *invocation, usec_t created) {
+        _cleanup_free_ char *id = NULL;
+        OutboxEntry e = {
+                .check = check->name,
+                .unit = (char *) unit,
+                .invocation = (char *) invocation,
+                .url = check->url,
+                .method = check->method,
+                .source = check->source ?: m->config->source,
+                .created = created ?: now_usec(CLOCK_REALTIME),
+        };
+        HttpPing ping;
+        int r;
+
+        /* Durable first: the entry is on disk before the first attempt. */
+        r = outbox_store(m->outbox, &e, &id);
+        manager_state_write_result(m, r, "an outbox entry");
+
+        ping = (HttpPing) {
+                .check = check->name,
+                .unit = unit,
+                .invocation = invocation,
+                .url = check->url,
+                .method = check->method,
+                .source = e.source,
+                .id = id,
+                .created = e.created,
+        };
+        r = http_submit(m->http, &ping);
+        if (r < 0) {
+                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", check->name);
+                if (id)
+                        (void) outbox_remove(m->outbox, id);
+        }
+}
+
 static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         Manager *m = userdata;
         const Check *check = config_find_check(m->config, run->check);
         _cleanup_free_ char *masked = NULL;
-        HttpPing ping;
-        int r;
 
         if (!check || !check->enabled || !check->url)
                 return;
 
-        if (!manager_run_succeeded(run->active_state, run->result)) {
+        if (run->catch_up) {
+                if (!manager_catch_up(m, run, check))
+                        return;
+        } else if (!manager_run_succeeded(run->active_state, run->result)) {
                 log_unit(LOG_NOTICE, run->service, run->invocation,
                          "Run %s of %s ended with result '%s' (%s, status %d); not pinging [%s].", run->invocation,
                          run->service, run->result ?: (streq(run->active_state, "failed") ? "failed" : "unknown"),
                          exec_code_to_string(run->exec_main_code), run->exec_main_status, check->name);
+                manager_record_run(m, run);
                 return;
         }
 
         masked = url_mask(check->url);
         log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
                  run->invocation, run->service, strempty(masked), check->name);
+        manager_send(m, check, run->service, run->invocation, run->exit_timestamp);
+        manager_record_run(m, run);
+}
 
-        ping = (HttpPing) {
-                .unit = run->service,
-                .invocation = run->invocation,
-                .url = check->url,
-                .method = check->method,
-                .source = check->source ?: m->config->source,
+static void on_http_done(Http *h _unused_, const char *id, HttpOutcome outcome _unused_, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!id)
+                return;
+        r = outbox_remove(m->outbox, id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove %s/%s: %m; it may be sent again after a restart.",
+                                  outbox_dir(m->outbox), id);
+}
+
+static void on_outbox_entry(Outbox *o _unused_, const char *name, const OutboxEntry *e, void *userdata) {
+        Manager *m = userdata;
+        HttpPing ping = {
+                .check = e->check,
+                .unit = e->unit,
+                .invocation = e->invocation,
+                .url = e->url,
+                .method = e->method,
+                .source = e->source,
+                .id = name,
+                .created = e->created,
         };
+        int r;
+
+        log_unit(LOG_INFO, e->unit, e->invocation, "Resending the ping of run %s of %s from the outbox.",
+                 strempty(e->invocation), e->unit);
         r = http_submit(m->http, &ping);
-        if (r == -ENOBUFS)
-                log_unit(LOG_ERR, run->service, run->invocation,
-                         "Ping queue is full (max-queue=%u); dropping the ping for [%s].", m->config->max_queue,
-                         check->name);
-        else if (r < 0)
-                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Failed to queue the ping for [%s]: %m",
-                               check->name);
+        if (r < 0)
+                log_unit_errno(LOG_ERR, r, e->unit, e->invocation, "Failed to queue %s from the outbox: %m", name);
+}
+
+static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
+        log_warning("Outbox entry %s/%s is %s; moved aside to %s.corrupt.", outbox_dir(o), name, why, name);
 }
 
 static void on_settled(Watch *w _unused_, void *userdata) {
@@ -239,12 +404,25 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
-        r = http_new(&m->http, m->event);
+        r = http_new(&m->http, m->event, on_http_done, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
         r = http_set_config(m->http, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to configure libcurl: %m");
+
+        r = manager_state_dir(o, &m->state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot determine the state directory: %m (set HOME or XDG_STATE_HOME)");
+        r = outbox_new(&m->outbox, m->state_dir);
+        if (r == -ENOMEM)
+                return log_oom();
+        manager_state_write_result(m, r, "the outbox directory");
+
+        /* Whatever a previous instance could not deliver goes first. */
+        r = outbox_replay(m->outbox, on_outbox_entry, on_outbox_corrupt, m);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
         r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, m);
         if (r < 0)
@@ -262,6 +440,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         watch_free(m->watch);
         http_free(m->http);
+        outbox_free(m->outbox);
+        free(m->state_dir);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

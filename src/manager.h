@@ -11,7 +11,12 @@ typedef struct Manager Manager;
 typedef struct ManagerOptions {
         bool user;
         const char *config_file; /* --config: this file only, no drop-ins */
+        const char *state_dir;   /* --state-dir, or NULL for the default */
 } ManagerOptions;
+
+/* The state directory: $STATE_DIRECTORY (set by StateDirectory=) or /var/lib/timerbeat for
+ * the system; $XDG_STATE_HOME/timerbeat (~/.local/state/timerbeat) for --user. */
+int manager_state_dir(const ManagerOptions *o, char **ret);
 
 /* Loads the config (errors printed), connects, and returns a manager ready to run. */
 int manager_new(Manager **ret, const ManagerOptions *o);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "retry.h"
 #include "watch.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
@@ -31,7 +32,9 @@ struct Watcher {
         Watcher *hash_next;      /* in Watch.buckets, by service_path */
         Watcher *queue_next;     /* waiting for a free call slot */
         bool queued;
+        bool again;              /* resolve again once the call in flight returns */
         bool resolving;
+        usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
         bool baselined;          /* initial state known: signals count from now on */
 
         /* What systemd told us last. */
@@ -42,6 +45,7 @@ struct Watcher {
         bool have_result;        /* result/exec_main_* came with the latest state change */
         int exec_main_code;
         int exec_main_status;
+        usec_t exit_timestamp;
 
         char started_invocation[33]; /* the last invocation we saw activating or active */
         char ended_invocation[33];   /* the last invocation whose run end we reported */
@@ -64,9 +68,12 @@ struct Watch {
          * by object path through this table. */
         bool broad;
         unsigned max_matches;
+        size_t n_watchers;
         sd_bus_slot *slot_broad;
         Watcher *buckets[WATCH_BUCKETS];
-        sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe;
+        sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe, *slot_owner;
+        sd_event_source *reconnect_timer;
+        unsigned reconnect_attempt;
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
@@ -84,6 +91,7 @@ bool watch_state_is_run_end(const char *active, const char *sub) {
 
 static void watcher_resolve(Watcher *wr);
 static void watcher_resolve_now(Watcher *wr);
+static bool watcher_reply_superseded(Watcher *wr);
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 
 static unsigned path_hash(const char *p) {
@@ -136,6 +144,7 @@ static void watcher_dequeue(Watcher *wr) {
 
 /* The reply arrived or we gave up on it: the call slot is free again. */
 static void watcher_call_done(Watcher *wr) {
+        wr->again = false;
         if (!wr->slot_call)
                 return;
         wr->slot_call = sd_bus_slot_unref(wr->slot_call);
@@ -217,9 +226,10 @@ static int read_string_into(sd_bus_message *m, char *buf, size_t size) {
 }
 
 typedef struct Props {
-        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load;
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit;
         char active[32], sub[32], invocation[33], result[64], load[32];
         int code, status;
+        uint64_t exit;
 } Props;
 
 /* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
@@ -250,7 +260,8 @@ static int read_props(sd_bus_message *m, Props *p) {
 
 #define IS(n, sig) (streq(name, n) && streq(contents, sig))
                 if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") || IS("LoadState", "s") ||
-                    IS("InvocationID", "ay") || IS("ExecMainCode", "i") || IS("ExecMainStatus", "i")) {
+                    IS("InvocationID", "ay") || IS("ExecMainCode", "i") || IS("ExecMainStatus", "i") ||
+                    IS("ExecMainExitTimestamp", "t")) {
                         r = sd_bus_message_enter_container(m, 'v', contents);
                         if (r < 0)
                                 return r;
@@ -272,6 +283,9 @@ static int read_props(sd_bus_message *m, Props *p) {
                         } else if (streq(name, "ExecMainCode")) {
                                 r = sd_bus_message_read_basic(m, 'i', &p->code);
                                 p->has_code = true;
+                        } else if (streq(name, "ExecMainExitTimestamp")) {
+                                r = sd_bus_message_read_basic(m, 't', &p->exit);
+                                p->has_exit = true;
                         } else {
                                 r = sd_bus_message_read_basic(m, 'i', &p->status);
                                 p->has_status = true;
@@ -306,6 +320,8 @@ static void watcher_apply(Watcher *wr, const Props *p) {
                 wr->exec_main_code = p->code;
         if (p->has_status)
                 wr->exec_main_status = p->status;
+        if (p->has_exit)
+                wr->exit_timestamp = p->exit;
 }
 
 /* A state change arrived: is it the end of a run we have not reported yet? systemd assigns
@@ -334,6 +350,7 @@ static void watcher_evaluate(Watcher *wr) {
                 .result = wr->have_result ? wr->result : NULL,
                 .exec_main_code = wr->exec_main_code,
                 .exec_main_status = wr->exec_main_status,
+                .exit_timestamp = wr->exit_timestamp,
         };
         wr->have_result = false;
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
@@ -363,10 +380,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         /* systemd sends the Service interface first, then the Unit interface, for one change:
          * take Result and ExecMain* from the first, decide on the second. */
         if (streq(iface, "org.freedesktop.systemd1.Service")) {
-                p.has_active = p.has_sub = p.has_invocation = false;
+                p.has_active = p.has_sub = p.has_invocation = p.has_load = false;
                 watcher_apply(wr, &p);
         } else if (streq(iface, "org.freedesktop.systemd1.Unit")) {
-                p.has_result = p.has_code = p.has_status = false;
+                p.has_result = p.has_code = p.has_status = p.has_exit = false;
                 watcher_apply(wr, &p);
                 if (p.has_active || p.has_invocation)
                         watcher_evaluate(wr);
@@ -380,7 +397,8 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         Props p = {};
         int r;
 
-        watcher_call_done(wr);
+        if (watcher_reply_superseded(wr))
+                return 0;
         if (e) {
                 log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
                          wr->name, e->message ?: e->name);
@@ -395,15 +413,42 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         }
 
         watcher_apply(wr, &p);
-        wr->have_result = false;
-        /* Whatever state the service is in now is the baseline: a run that ended before we
-         * looked is not reported now. */
+        /* The state we find is the baseline. A run that ended before we looked is handed over
+         * as catch_up: the manager knows from its records whether it was reported already. */
         if (!wr->baselined) {
-                if (watch_state_is_run_end(wr->active_state, wr->sub_state))
-                        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
-                else /* running now: its end will be reported */
+                bool ended = watch_state_is_run_end(wr->active_state, wr->sub_state);
+
+                if (!ended)
                         memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
+                if (!ended || isempty(wr->invocation)) {
+                        /* Nothing ended: still tell the manager, so it starts a record for a new check. */
+                        WatchRun run = {
+                                .check = wr->name,
+                                .service = wr->service,
+                                .invocation = "",
+                                .active_state = wr->active_state,
+                                .catch_up = true,
+                        };
+                        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
+                } else if (!streq(wr->invocation, wr->ended_invocation)) {
+                        WatchRun run = {
+                                .check = wr->name,
+                                .service = wr->service,
+                                .invocation = wr->invocation,
+                                .active_state = wr->active_state,
+                                .result = p.has_result ? wr->result : NULL,
+                                .exec_main_code = wr->exec_main_code,
+                                .exec_main_status = wr->exec_main_status,
+                                .exit_timestamp = wr->exit_timestamp,
+                                .catch_up = true,
+                        };
+
+                        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
+                        wr->baselined = true;
+                        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
+                }
         }
+        wr->have_result = false;
         wr->baselined = true;
 
         if (p.has_load && streq(p.load, "not-found"))
@@ -460,8 +505,10 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         watcher_unhash(wr);
         wr->baselined = false;
         wr->have_result = false;
-        wr->ended_invocation[0] = 0;
-        wr->started_invocation[0] = 0;
+        if (!streq_ptr(wr->service, service)) {
+                wr->ended_invocation[0] = 0;
+                wr->started_invocation[0] = 0;
+        }
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;
@@ -488,7 +535,8 @@ static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         const char *unit;
         int r;
 
-        watcher_call_done(wr);
+        if (watcher_reply_superseded(wr))
+                return 0;
         if (e) {
                 log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer's Unit= property: %s", wr->name,
                          e->message ?: e->name);
@@ -504,6 +552,7 @@ static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
         }
         if (isempty(unit)) {
+                wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
                 log_unit(LOG_WARNING, wr->name, NULL,
                          "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
                          wr->name, wr->name);
@@ -521,12 +570,9 @@ static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-/* (Re)finds the service to watch: a service check names it; a timer check asks the timer. */
-static void watcher_resolve(Watcher *wr) {
+static void watcher_enqueue_or_run(Watcher *wr) {
         Watch *w = wr->watch;
 
-        watcher_call_done(wr); /* a newer resolution supersedes the one in flight */
-        watcher_set_resolving(wr, true);
         if (wr->queued)
                 return;
         if (w->n_calls >= WATCH_CALLS_MAX) {
@@ -539,6 +585,33 @@ static void watcher_resolve(Watcher *wr) {
                 return;
         }
         watcher_resolve_now(wr);
+}
+
+/* (Re)finds the service to watch: a service check names it; a timer check asks the timer. A
+ * call in flight is not cancelled (the bus would still count it against our pending-reply
+ * limit): we resolve again when it returns. */
+static void watcher_resolve(Watcher *wr) {
+        Watch *w = wr->watch;
+
+        if (!w->bus)
+                return; /* disconnected: everything is re-read once we are back */
+        watcher_set_resolving(wr, true);
+        if (wr->slot_call) {
+                wr->again = true;
+                return;
+        }
+        watcher_enqueue_or_run(wr);
+}
+
+/* Called first thing in a reply handler: true if the reply is stale and a new call was made. */
+static bool watcher_reply_superseded(Watcher *wr) {
+        bool again = wr->again;
+
+        watcher_call_done(wr);
+        if (!again)
+                return false;
+        watcher_enqueue_or_run(wr);
+        return true;
 }
 
 static void watcher_resolve_now(Watcher *wr) {
@@ -583,24 +656,40 @@ static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_e
         return 0;
 }
 
+static int on_broad_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (!e)
+                return 0;
+        log_error("The bus refused the match for all units too (%s): no run end can be seen. Raise the bus's "
+                  "max_match_rules_per_connection, or watch fewer units.",
+                  e->message ?: e->name);
+        w->slot_broad = sd_bus_slot_unref(w->slot_broad);
+        return 0;
+}
+
+static void watch_rebaseline(Watch *w);
+
 static void watch_go_broad(Watch *w) {
         int r;
 
-        if (w->broad)
+        if (w->broad || !w->bus)
                 return;
-        /* Install the broad match before dropping the narrow ones: a change seen twice
-         * meanwhile is harmless (run ends are reported once per invocation). */
+        /* Drop the narrow matches first: the bus may be at its limit, and the RemoveMatch calls
+         * reach it before our AddMatch. A run that ends in between is caught up below. */
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
         r = sd_bus_add_match_async(w->bus, &w->slot_broad,
                                    "type='signal',sender='" SYSTEMD_DEST "',interface='" DBUS_PROPERTIES "',"
                                    "member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'",
-                                   on_any_properties_changed, NULL, w);
+                                   on_any_properties_changed, on_broad_installed, w);
         if (r < 0) {
-                log_error_errno(r, "Failed to add a match for all units: %m; some run ends will be missed.");
+                log_error_errno(r, "Failed to add a match for all units: %m; no run end can be seen.");
                 return;
         }
         w->broad = true;
-        for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watch_rebaseline(w);
 }
 
 static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -621,21 +710,92 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *id, *path;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
 
         if (sd_bus_message_read(m, "so", &id, &path) < 0)
                 return 0;
+        /* Only a timer we could not resolve yet cares (a transient timer appearing); a change of
+         * Unit= comes with Reloading. Reading a missing timer loads it, which sends UnitNew, and
+         * systemd unloads it again: ignore the UnitNew that our own read caused. */
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (wr->is_timer && streq(wr->name, id) && !wr->resolving)
+                if (wr->is_timer && !wr->service && !wr->resolving && streq(wr->name, id) &&
+                    now >= wr->quiet_until)
                         watcher_resolve(wr);
         return 0;
 }
 
+static int watch_connect(Watch *w);
+static void watch_disconnect(Watch *w);
+
+/* Every watcher reads its service again: after a reconnect, or when systemd re-executed. */
+static void watch_rebaseline(Watch *w) {
+        for (Watcher *wr = w->watchers; wr; wr = wr->next) {
+                wr->baselined = false;
+                watcher_resolve(wr);
+        }
+}
+
+static int on_reconnect_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Watch *w = userdata;
+        int r;
+
+        w->reconnect_timer = sd_event_source_disable_unref(w->reconnect_timer);
+        if (w->bus)
+                watch_disconnect(w);
+        r = watch_connect(w);
+        if (r < 0) {
+                char buf[32];
+                usec_t delay = retry_backoff(++w->reconnect_attempt, 100 * USEC_PER_MSEC, 30 * USEC_PER_SEC,
+                                             random_unit());
+
+                log_warning_errno(r, "Cannot reconnect to the %s bus: %m; trying again in %s.",
+                                  w->user ? "user" : "system", format_timespan(buf, sizeof(buf), delay));
+                r = sd_event_add_time_relative(w->event, &w->reconnect_timer, CLOCK_MONOTONIC, delay, 0,
+                                               on_reconnect_timer, w);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to schedule a reconnect: %m; exiting.");
+                        sd_event_exit(w->event, EXIT_FAILURE);
+                }
+                return 0;
+        }
+        log_info("Reconnected to the %s bus.", w->user ? "user" : "system");
+        w->reconnect_attempt = 0;
+        watch_rebaseline(w);
+        return 0;
+}
+
+/* Drops the connection and everything tied to it; watchers keep what they know. */
+static void watch_disconnect(Watch *w) {
+        for (Watcher *wr = w->watchers; wr; wr = wr->next) {
+                watcher_call_done(wr);
+                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                wr->baselined = false;
+        }
+        w->slot_reloading = sd_bus_slot_unref(w->slot_reloading);
+        w->slot_unit_new = sd_bus_slot_unref(w->slot_unit_new);
+        w->slot_disconnected = sd_bus_slot_unref(w->slot_disconnected);
+        w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
+        w->slot_owner = sd_bus_slot_unref(w->slot_owner);
+        w->slot_broad = sd_bus_slot_unref(w->slot_broad);
+        w->broad = false;
+        w->n_calls = 0;
+        w->bus = sd_bus_flush_close_unref(w->bus);
+}
+
 static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
+        int r;
 
-        log_error("Lost the connection to the %s bus; exiting so that the service manager restarts us.",
-                  w->user ? "user" : "system");
-        sd_event_exit(w->event, EXIT_FAILURE);
+        /* Tear the connection down from the timer, not from inside its own dispatch. */
+        log_warning("Lost the connection to the %s bus; reconnecting.", w->user ? "user" : "system");
+        if (w->reconnect_timer)
+                return 0;
+        r = sd_event_add_time_relative(w->event, &w->reconnect_timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, 0,
+                                       on_reconnect_timer, w);
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule a reconnect: %m; exiting.");
+                sd_event_exit(w->event, EXIT_FAILURE);
+        }
         return 0;
 }
 
@@ -647,6 +807,67 @@ static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed"))
                 log_warning("Subscribe() to systemd failed: %s; no run ends will be seen.", e->message ?: e->name);
         return 0;
+}
+
+static int watch_subscribe(Watch *w) {
+        w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
+        return sd_bus_call_method_async(w->bus, &w->slot_subscribe, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                        "Subscribe", on_subscribed, w, "");
+}
+
+/* systemd came back (daemon-reexec, or a restart of the manager): its subscriber list and our
+ * view of the units may be stale, so subscribe again and re-read every service. */
+static int on_systemd_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *name, *old_owner, *new_owner;
+        int r;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, SYSTEMD_DEST))
+                return 0;
+        if (isempty(new_owner)) {
+                log_info("systemd left the bus; waiting for it to come back.");
+                return 0;
+        }
+        log_info("systemd is on the bus again; resubscribing and catching up.");
+        r = watch_subscribe(w);
+        if (r < 0)
+                log_warning_errno(r, "Failed to subscribe again: %m");
+        watch_rebaseline(w);
+        return 0;
+}
+
+static int watch_connect(Watch *w) {
+        int r;
+
+        r = w->user ? sd_bus_open_user(&w->bus) : sd_bus_open_system(&w->bus);
+        if (r < 0)
+                return r;
+        (void) sd_bus_set_description(w->bus, "timerbeat");
+        r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH,
+                                              SYSTEMD_MANAGER, "Reloading", on_reloading, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                              "UnitNew", on_unit_new, NULL, w);
+        if (r >= 0)
+                r = sd_bus_add_match_async(w->bus, &w->slot_owner,
+                                           "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                           "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                           "arg0='" SYSTEMD_DEST "'",
+                                           on_systemd_owner, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal(w->bus, &w->slot_disconnected, "org.freedesktop.DBus.Local",
+                                        "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
+                                        on_disconnected, w);
+        /* systemd only sends unit signals to clients that subscribed. */
+        if (r >= 0)
+                r = watch_subscribe(w);
+        if (r >= 0 && w->max_matches < w->n_watchers)
+                watch_go_broad(w);
+        if (r < 0)
+                watch_disconnect(w);
+        return r;
 }
 
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
@@ -677,12 +898,8 @@ Watch *watch_free(Watch *w) {
                 watcher_free(w->watchers);
                 w->watchers = next;
         }
-        sd_bus_slot_unref(w->slot_reloading);
-        sd_bus_slot_unref(w->slot_unit_new);
-        sd_bus_slot_unref(w->slot_disconnected);
-        sd_bus_slot_unref(w->slot_subscribe);
-        sd_bus_slot_unref(w->slot_broad);
-        sd_bus_flush_close_unref(w->bus);
+        watch_disconnect(w);
+        sd_event_source_disable_unref(w->reconnect_timer);
         sd_event_unref(w->event);
         free(w);
         return NULL;
@@ -691,31 +908,10 @@ Watch *watch_free(Watch *w) {
 int watch_start(Watch *w) {
         int r;
 
-        r = w->user ? sd_bus_open_user(&w->bus) : sd_bus_open_system(&w->bus);
+        r = watch_connect(w);
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the %s bus: %m", w->user ? "user" : "system");
-        (void) sd_bus_set_description(w->bus, "timerbeat");
-        r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
-
-        r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                      "Reloading", on_reloading, NULL, w);
-        if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                              "UnitNew", on_unit_new, NULL, w);
-        if (r >= 0)
-                r = sd_bus_match_signal(w->bus, &w->slot_disconnected, "org.freedesktop.DBus.Local",
-                                        "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
-                                        on_disconnected, w);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add D-Bus matches: %m");
-
-        /* systemd only sends unit signals to clients that subscribed. */
-        r = sd_bus_call_method_async(w->bus, &w->slot_subscribe, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                     "Subscribe", on_subscribed, w, "");
-        if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to systemd: %m");
+                return log_error_errno(r, "Failed to connect to the %s bus and subscribe to systemd: %m",
+                                       w->user ? "user" : "system");
         return 0;
 }
 
@@ -740,7 +936,8 @@ int watch_set_checks(Watch *w, const Config *c) {
         size_t n_enabled = 0;
         for (size_t i = 0; i < c->n_checks; i++)
                 n_enabled += c->checks[i]->enabled;
-        if (n_enabled > w->max_matches && !w->broad) {
+        w->n_watchers = n_enabled;
+        if (n_enabled > w->max_matches && !w->broad && w->bus) {
                 log_info("%zu checks: watching all units with one match instead of one match per service.",
                          n_enabled);
                 watch_go_broad(w);

@@ -20,6 +20,8 @@ typedef struct WatchRun {
         const char *result;       /* the service's Result, NULL when systemd did not tell */
         int exec_main_code;       /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
         int exec_main_status;
+        usec_t exit_timestamp;    /* ExecMainExitTimestamp, CLOCK_REALTIME; 0 if unknown */
+        bool catch_up;            /* found ended when we (re)connected, not seen ending */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -33,7 +35,9 @@ static inline void watch_freep(Watch **w) {
         watch_free(*w);
 }
 
-/* Connects to the bus and subscribes. */
+/* Connects to the bus and subscribes. If the connection is lost later, it reconnects with
+ * back-off, resubscribes and re-reads every service (reporting runs that ended meanwhile as
+ * catch_up); the same happens when systemd re-executes. */
 int watch_start(Watch *w);
 
 /* Makes the set of watched checks match the config's enabled checks. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -58,7 +59,7 @@ static void test_bad(void) {
                 { "[timerbeat]\ntimeout = soon\n", ":2: timeout= 'soon' is not a time span" },
                 { "[timerbeat]\ntimeout = 1h\n", ":2: timeout= 1h is out of range; use a value from 100ms to 10min" },
                 { "[timerbeat]\nretries = many\n", ":2: retries= 'many' is not a number" },
-                { "[timerbeat]\nretries = 1000\n", ":2: retries= 1000 is out of range" },
+                { "[timerbeat]\nretries = 1001\n", ":2: retries= 1001 is out of range" },
                 { "[timerbeat]\nmax-parallel = 0\n", "max-parallel= 0 is out of range" },
                 { "[timerbeat]\nuser-agent = Mozilla Slackbot 1.0\n", ":2: user-agent= contains 'slackbot'" },
                 { "[timerbeat]\nuser-agent = Twitterbot\n", "contains 'twitterbot'" },
@@ -162,7 +163,7 @@ static void test_defaults(void) {
         ASSERT(c);
         ASSERT_EQ(c->n_checks, 0);
         ASSERT_EQ(c->timeout, 30 * USEC_PER_SEC);
-        ASSERT_EQ(c->retries, 5);
+        ASSERT_EQ(c->retries, UINT_MAX);
         ASSERT_CONTAINS(c->user_agent, "timerbeat/");
         config_free(c);
 }

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "outbox.h"
+
+#define OUTBOX_MAGIC "timerbeat-outbox 1\n"
+
+struct Outbox {
+        char *dir;      /* .../outbox */
+        char *last_dir; /* .../last */
+        uint64_t seq;
+};
+
+uint32_t crc32_compute(const void *data, size_t size) {
+        const uint8_t *p = data;
+        uint32_t crc = 0xffffffffU;
+
+        for (size_t i = 0; i < size; i++) {
+                crc ^= p[i];
+                for (int k = 0; k < 8; k++)
+                        crc = (crc >> 1) ^ (0xedb88320U & (0U - (crc & 1U)));
+        }
+        return ~crc;
+}
+
+void outbox_entry_done(OutboxEntry *e) {
+        free(e->check);
+        free(e->unit);
+        free(e->invocation);
+        free(e->url);
+        free(e->source);
+        *e = (OutboxEntry) {};
+}
+
+static bool value_ok(const char *v) {
+        for (; v && *v; v++)
+                if ((unsigned char) *v < 0x20 || *v == 0x7f)
+                        return false;
+        return true;
+}
+
+int outbox_entry_format(const OutboxEntry *e, char **ret) {
+        _cleanup_free_ char *body = NULL;
+        char *full;
+        int n;
+
+        if (!e->check || !e->unit || !e->url || !value_ok(e->check) || !value_ok(e->unit) || !value_ok(e->url) ||
+            !value_ok(e->invocation) || !value_ok(e->source))
+                return -EINVAL;
+        n = asprintf(&body,
+                     OUTBOX_MAGIC "check=%s\nunit=%s\ninvocation=%s\nurl=%s\nmethod=%s\nsource=%s\ncreated=%" PRIu64
+                                  "\n",
+                     e->check, e->unit, strempty(e->invocation), e->url, http_method_to_string(e->method),
+                     strempty(e->source), (uint64_t) e->created);
+        if (n < 0)
+                return -ENOMEM;
+        if ((size_t) n > OUTBOX_ENTRY_MAX - 32)
+                return -E2BIG;
+        if (asprintf(&full, "%scrc=%08" PRIx32 "\n", body, crc32_compute(body, (size_t) n)) < 0)
+                return -ENOMEM;
+        *ret = full;
+        return 0;
+}
+
+int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret) {
+        OutboxEntry e = { .method = _HTTP_METHOD_MAX };
+        const char *crc_line, *p, *end = data + size;
+        unsigned long crc;
+        char *crc_end;
+        bool have_created = false;
+        int r = -EBADMSG;
+
+        if (size < strlen(OUTBOX_MAGIC) || size > OUTBOX_ENTRY_MAX || memchr(data, 0, size) ||
+            memcmp(data, OUTBOX_MAGIC, strlen(OUTBOX_MAGIC)) != 0)
+                return -EBADMSG;
+
+        /* The checksum line is the last line; it covers everything before it. */
+        if (data[size - 1] != '\n')
+                return -EBADMSG;
+        crc_line = NULL;
+        for (p = end - 1; p > data; p--)
+                if (p[-1] == '\n') {
+                        crc_line = p;
+                        break;
+                }
+        if (!crc_line || end - crc_line != 13 || strncmp(crc_line, "crc=", 4) != 0)
+                return -EBADMSG;
+        errno = 0;
+        crc = strtoul(crc_line + 4, &crc_end, 16);
+        if (errno != 0 || crc_end != end - 1 || crc != crc32_compute(data, (size_t) (crc_line - data)))
+                return -EBADMSG;
+
+        for (p = data + strlen(OUTBOX_MAGIC); p < crc_line;) {
+                const char *nl = memchr(p, '\n', (size_t) (crc_line - p)), *eq;
+                _cleanup_free_ char *value = NULL;
+                size_t klen;
+
+                if (!nl)
+                        goto fail;
+                eq = memchr(p, '=', (size_t) (nl - p));
+                if (!eq)
+                        goto fail;
+                klen = (size_t) (eq - p);
+                value = strndup(eq + 1, (size_t) (nl - eq - 1));
+                if (!value) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+#define KEY(k) (klen == strlen(k) && strncmp(p, k, klen) == 0)
+                if (KEY("check"))
+                        free(e.check), e.check = TAKE_PTR(value);
+                else if (KEY("unit"))
+                        free(e.unit), e.unit = TAKE_PTR(value);
+                else if (KEY("invocation")) {
+                        free(e.invocation);
+                        e.invocation = isempty(value) ? NULL : TAKE_PTR(value);
+                } else if (KEY("url"))
+                        free(e.url), e.url = TAKE_PTR(value);
+                else if (KEY("source")) {
+                        free(e.source);
+                        e.source = isempty(value) ? NULL : TAKE_PTR(value);
+                } else if (KEY("method")) {
+                        e.method = streq(value, "GET") ? HTTP_METHOD_GET
+                                   : streq(value, "POST") ? HTTP_METHOD_POST
+                                                          : _HTTP_METHOD_MAX;
+                } else if (KEY("created")) {
+                        char *x;
+                        errno = 0;
+                        e.created = strtoull(value, &x, 10);
+                        if (errno != 0 || *x || isempty(value))
+                                goto fail;
+                        have_created = true;
+                }
+                /* Unknown keys: written by a newer version; ignore. */
+#undef KEY
+                p = nl + 1;
+        }
+
+        if (!e.check || !e.unit || !e.url || e.method == _HTTP_METHOD_MAX || !have_created)
+                goto fail;
+        *ret = e;
+        return 0;
+
+fail:
+        outbox_entry_done(&e);
+        return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const char *data, size_t size) {
+        _cleanup_free_ char *tmp = NULL, *final = NULL;
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        size_t done = 0;
+        int r;
+
+        if (asprintf(&tmp, "%s/.#%s.tmp", dir, name) < 0 || asprintf(&final, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        while (done < size) {
+                ssize_t k = write(fd, data + done, size - done);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                done += (size_t) k;
+        }
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (rename(tmp, final) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /* Make the rename itself durable. */
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+int outbox_new(Outbox **ret, const char *state_dir) {
+        Outbox *o;
+        int r;
+
+        o = calloc(1, sizeof(Outbox));
+        if (!o)
+                return -ENOMEM;
+        if (asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0) {
+                outbox_free(o);
+                return -ENOMEM;
+        }
+        r = mkdir_p(o->dir, 0700);
+        if (r >= 0)
+                r = mkdir_p(o->last_dir, 0700);
+        /* A read-only state directory is not fatal: pings are still sent from memory. */
+        *ret = o;
+        return r < 0 ? r : 0;
+}
+
+Outbox *outbox_free(Outbox *o) {
+        if (!o)
+                return NULL;
+        free(o->dir);
+        free(o->last_dir);
+        free(o);
+        return NULL;
+}
+
+const char *outbox_dir(const Outbox *o) {
+        return o->dir;
+}
+
+int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name) {
+        _cleanup_free_ char *data = NULL, *name = NULL;
+        int r;
+
+        r = outbox_entry_format(e, &data);
+        if (r < 0)
+                return r;
+        /* Zero-padded creation time first: names sort in the order the runs ended. */
+        if (asprintf(&name, "%020" PRIu64 "-%06" PRIu64 ".ping", (uint64_t) e->created, o->seq++ % 1000000) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(o->dir, name, data, strlen(data));
+        if (r == -ENOENT && mkdir_p(o->dir, 0700) >= 0) /* created late: it was not writable at start */
+                r = write_file_atomic(o->dir, name, data, strlen(data));
+        if (r < 0)
+                return r;
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+int outbox_remove(Outbox *o, const char *name) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s", o->dir, name) < 0)
+                return -ENOMEM;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, void *userdata) {
+        _cleanup_(closedirp_) DIR *d = NULL;
+        _cleanup_(strv_done) Strv names = {};
+        struct dirent *de;
+        int r;
+
+        d = opendir(o->dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                if (!endswith(de->d_name, ".ping") || de->d_name[0] == '.')
+                        continue;
+                r = strv_push(&names, de->d_name);
+                if (r < 0)
+                        return r;
+        }
+        if (names.n > 1)
+                qsort(names.items, names.n, sizeof(char *), cmp_names);
+
+        for (size_t i = 0; i < names.n; i++) {
+                _cleanup_free_ char *path = NULL, *data = NULL, *aside = NULL;
+                OutboxEntry e = {};
+                size_t size = 0;
+
+                if (asprintf(&path, "%s/%s", o->dir, names.items[i]) < 0)
+                        return -ENOMEM;
+                r = read_full_file(path, OUTBOX_ENTRY_MAX, &data, &size);
+                if (r >= 0)
+                        r = outbox_entry_parse(data, size, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        /* Keep it for a human to look at, out of the way of the next replay. */
+                        if (asprintf(&aside, "%s.corrupt", path) < 0)
+                                return -ENOMEM;
+                        (void) rename(path, aside);
+                        on_corrupt(o, names.items[i], r == -EFBIG ? "too large" : "unreadable or damaged",
+                                   userdata);
+                        continue;
+                }
+                cb(o, names.items[i], &e, userdata);
+                outbox_entry_done(&e);
+        }
+        return 0;
+}
+
+int outbox_read_last(Outbox *o, const char *check, char ret_invocation[static 33], usec_t *ret_exit) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        unsigned long long t;
+        char inv[33];
+        int r;
+
+        if (asprintf(&path, "%s/%s", o->last_dir, check) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 256, &data, NULL);
+        if (r < 0)
+                return r;
+        if (sscanf(data, "invocation=%32[0-9a-f]\nexit=%llu\n", inv, &t) != 2 || strlen(inv) != 32)
+                return -EBADMSG;
+        memcpy(ret_invocation, inv, 33);
+        *ret_exit = t;
+        return 0;
+}
+
+int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec_t exit_usec) {
+        char buf[128];
+        int n;
+
+        int r;
+
+        n = snprintf(buf, sizeof(buf), "invocation=%s\nexit=%" PRIu64 "\n", invocation, (uint64_t) exit_usec);
+        if (n < 0 || (size_t) n >= sizeof(buf))
+                return -EINVAL;
+        r = write_file_atomic(o->last_dir, check, buf, (size_t) n);
+        if (r == -ENOENT && mkdir_p(o->last_dir, 0700) >= 0)
+                r = write_file_atomic(o->last_dir, check, buf, (size_t) n);
+        return r;
+}

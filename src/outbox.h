@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "config.h"
+
+/* The durable outbox: one file per ping not yet answered, written atomically (temporary file,
+ * fsync, rename, fsync of the directory) before the first attempt and removed once the
+ * monitor answered for good. Each file carries a CRC-32 so that a torn or edited file is
+ * recognised and moved aside instead of sent. Also the per-check record of the last run
+ * reported, for catching up after a restart. */
+
+#define OUTBOX_ENTRY_MAX 8192U
+
+typedef struct OutboxEntry {
+        char *check;      /* config section */
+        char *unit;       /* service */
+        char *invocation; /* may be NULL */
+        char *url;
+        HttpMethod method;
+        char *source;     /* may be NULL */
+        usec_t created;   /* CLOCK_REALTIME of the run end */
+} OutboxEntry;
+
+void outbox_entry_done(OutboxEntry *e);
+
+/* Pure (de)serialization, unit-tested and fuzzed. */
+int outbox_entry_format(const OutboxEntry *e, char **ret);
+int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret);
+
+uint32_t crc32_compute(const void *data, size_t size);
+
+typedef struct Outbox Outbox;
+
+/* dir is created if missing (mode 0700). */
+int outbox_new(Outbox **ret, const char *dir);
+Outbox *outbox_free(Outbox *o);
+static inline void outbox_freep(Outbox **o) {
+        outbox_free(*o);
+}
+const char *outbox_dir(const Outbox *o);
+
+/* Stores an entry; returns its name (owned by the caller). */
+int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name);
+int outbox_remove(Outbox *o, const char *name);
+
+/* Calls cb for each stored entry in creation order. A file that cannot be parsed is renamed
+ * to NAME.corrupt and reported through on_corrupt. */
+typedef void (*outbox_entry_cb)(Outbox *o, const char *name, const OutboxEntry *e, void *userdata);
+typedef void (*outbox_corrupt_cb)(Outbox *o, const char *name, const char *why, void *userdata);
+int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, void *userdata);
+
+/* The last run end processed for a check: its InvocationID and exit time (realtime). */
+int outbox_read_last(Outbox *o, const char *check, char ret_invocation[static 33], usec_t *ret_exit);
+int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec_t exit_usec);
+
+/* Writes data to dir/name atomically. */
+int write_file_atomic(const char *dir, const char *name, const char *data, size_t size);

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""No heartbeat lost: the outbox, catch-up, and recovery from bus and systemd restarts.
+Each test states what must arrive and checks it arrived exactly once."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SECRET, free_port, main  # noqa: E402
+
+FAST = """[timerbeat]
+retry-delay = 100ms
+retry-max-delay = 400ms
+timeout = 2s
+connect-timeout = 1s
+"""
+QUIET = 0.5
+
+
+def job(env, url, extra_global=""):
+    env.oneshot("job.service", "/bin/true")
+    env.timer("job.timer", "OnActiveSec=1h")     # holds job.service loaded between runs
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + extra_global + f"[job.timer]\nurl = {url}\n")
+
+
+def paths(rcv):
+    return [r.path for r in rcv.requests]
+
+
+def outbox(env):
+    return sorted(glob.glob(f"{env.state_dir()}/outbox/*"))
+
+
+def test_receiver_down_10s(env):
+    port = free_port()
+    job(env, f"http://127.0.0.1:{port}/ping/{SECRET}")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env.wait_log("failed (Couldn't connect")
+    assert len(outbox(env)) == 1, "not in the outbox while undelivered"
+    time.sleep(10)
+    rcv = env.receiver(port)
+    rcv.wait(1, timeout=5)
+    env.wait_log("Pinged ")
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+    assert outbox(env) == [], "delivered ping left in the outbox"
+
+
+def test_503_retry_after(env):
+    rcv = env.receiver()
+    rcv.script = [("retry-after", 2, 503)]
+    job(env, rcv.url())
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    reqs = rcv.wait(2, timeout=8)
+    assert reqs[1].when - reqs[0].when >= 1.95, f"retried after {reqs[1].when - reqs[0].when:.2f}s"
+    time.sleep(QUIET)
+    assert rcv.count() == 2
+
+
+def test_kill9_before_delivery(env):
+    port = free_port()
+    job(env, f"http://127.0.0.1:{port}/ping/{SECRET}")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env.wait_log("failed (Couldn't connect")
+    env.stop_daemon(signal.SIGKILL, expect=None)       # no chance to clean up
+    rcv = env.receiver(port)
+    env.start_daemon()
+    rcv.wait(1)
+    env.wait_log("Pinged ")
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+    assert "Resending the ping of run" in env.log()
+    assert outbox(env) == []
+
+
+def test_sigterm_keeps_outbox(env):
+    port = free_port()
+    job(env, f"http://127.0.0.1:{port}/ping/{SECRET}")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env.wait_log("failed (Couldn't connect")
+    env.stop_daemon()
+    assert "kept in the outbox for the next start" in env.log()
+    assert len(outbox(env)) == 1
+    rcv = env.receiver(port)
+    env.start_daemon()
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+
+
+def test_catch_up_once(env):
+    rcv = env.receiver()
+    job(env, rcv.url())
+    env.start_daemon()
+    env.stop_daemon()
+    env.systemctl("start", "job.service")          # succeeds while timerbeat is not running
+    assert rcv.count() == 0
+    env.start_daemon()
+    rcv.wait(1)
+    assert "while timerbeat was not watching; catching up" in env.log()
+    env.stop_daemon()
+    env.start_daemon()                              # second restart: nothing new
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+    env.systemctl("start", "job.service")          # and live runs still count
+    rcv.wait(2)
+
+
+def test_catch_up_failed_run_not_sent(env):
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/false")
+    env.timer("job.timer", "OnActiveSec=1h")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + f"[job.timer]\nurl = {rcv.url()}\n")
+    env.start_daemon()
+    env.stop_daemon()
+    env.systemctl("start", "job.service", check=False)
+    env.start_daemon()
+    env.wait_log("ended while timerbeat was not watching, with result 'exit-code'; not pinging")
+    time.sleep(QUIET)
+    assert rcv.count() == 0
+
+
+def test_older_than_max_age(env):
+    rcv = env.receiver()
+    job(env, rcv.url(), extra_global="max-age = 2s\n")
+    env.start_daemon()
+    env.stop_daemon()
+    env.systemctl("start", "job.service")
+    time.sleep(2.5)
+    env.start_daemon()
+    env.wait_log("but longer ago than max-age=2s; not pinging")
+    time.sleep(QUIET)
+    assert rcv.count() == 0
+
+
+def test_outbox_entry_too_old(env):
+    """An undelivered ping is given up once its run is older than max-age."""
+    port = free_port()
+    job(env, f"http://127.0.0.1:{port}/ping/{SECRET}", extra_global="max-age = 2s\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env.wait_log("the run is older than max-age=2s; giving up", timeout=10)
+    assert outbox(env) == []
+
+
+def test_bus_restart(env):
+    rcv = env.receiver()
+    job(env, rcv.url())
+    env.start_daemon()
+    env.restart_bus()
+    env.systemctl("daemon-reexec")                 # systemd connects to the new bus
+    env.wait_log("Lost the connection to the user bus; reconnecting.")
+    env.wait_log("Reconnected to the user bus.", timeout=15)
+    env._wait_for(lambda: env.show("job.service", "ActiveState") == "inactive", 5, "systemd")
+    time.sleep(QUIET)
+    env.systemctl("start", "job.service")
+    rcv.wait(1, timeout=10)
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+    assert env.daemon.poll() is None
+
+
+def test_daemon_reexec(env):
+    rcv = env.receiver()
+    job(env, rcv.url())
+    env.start_daemon()
+    env.systemctl("daemon-reexec")
+    env.wait_log("systemd is on the bus again", timeout=10)
+    time.sleep(QUIET)
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+
+
+def test_burst_500(env):
+    rcv = env.receiver()
+    n = 500
+    for i in range(n):
+        env.oneshot(f"b{i:03d}.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + "".join(f"[b{i:03d}.service]\nurl = {rcv.url(f'/b{i:03d}/' + SECRET)}\n"
+                                    for i in range(n)))
+    env.start_daemon()
+    env.systemctl("start", "--no-block", *[f"b{i:03d}.service" for i in range(n)])
+    rcv.wait(n, timeout=60)
+    time.sleep(1)
+    got = paths(rcv)
+    assert len(got) == n and len(set(got)) == n, f"{len(got)} requests, {len(set(got))} distinct"
+
+
+def test_corrupt_outbox_entry(env):
+    rcv = env.receiver()
+    job(env, rcv.url())
+    os.makedirs(f"{env.state_dir()}/outbox")
+    with open(f"{env.state_dir()}/outbox/00000000000000000001-000000.ping", "wb") as f:
+        f.write(b"timerbeat-outbox 1\ncheck=job.timer\nurl=http://127.0.0.1:1/x\x00\xff garbage")
+    with open(f"{env.state_dir()}/outbox/00000000000000000002-000000.ping", "wb") as f:
+        f.write(b"")                                    # truncated to nothing
+    env.start_daemon()
+    assert env.log().count("moved aside") == 2, env.log()
+    assert sorted(os.path.basename(p) for p in outbox(env)) == [
+        "00000000000000000001-000000.ping.corrupt", "00000000000000000002-000000.ping.corrupt"]
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1
+
+
+def test_state_dir_read_only(env):
+    rcv = env.receiver()
+    job(env, rcv.url())
+    state = env.state_dir()
+    os.makedirs(state)
+    subprocess.run(["mount", "--bind", state, state], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", state], check=True)
+    try:
+        env.start_daemon()
+        env.systemctl("start", "job.service")
+        rcv.wait(1)
+        env.systemctl("start", "job.service")
+        rcv.wait(2)
+        assert env.log().count("Cannot write") == 1, env.log()      # said once, not per ping
+    finally:
+        subprocess.run(["umount", state], check=True)
+    env.systemctl("start", "job.service")
+    rcv.wait(3)
+    env.wait_log("is writable again")
+
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
+
+if __name__ == "__main__":
+    main(TESTS)
