@@ -101,10 +101,16 @@ def test_sigterm_keeps_outbox(env):
 
 def test_catch_up_once(env):
     rcv = env.receiver()
-    job(env, rcv.url())
+    env.oneshot("job.service", "/bin/sleep 1")
+    env.timer("job.timer", "OnActiveSec=1h")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + f"[job.timer]\nurl = {rcv.url()}\n")
     env.start_daemon()
-    env.stop_daemon()
-    env.systemctl("start", "job.service")          # succeeds while timerbeat is not running
+    env.systemctl("start", "--no-block", "job.service")
+    env._wait_for(lambda: env.show("job.service", "ActiveState") == "activating", 5, "job running")
+    env.stop_daemon()                               # stopped while the job runs
+    env._wait_for(lambda: env.show("job.service", "ActiveState") == "inactive", 5, "job done")
     assert rcv.count() == 0
     env.start_daemon()
     rcv.wait(1)
@@ -115,6 +121,34 @@ def test_catch_up_once(env):
     assert rcv.count() == 1, rcv.requests
     env.systemctl("start", "job.service")          # and live runs still count
     rcv.wait(2)
+
+
+def test_per_url_order(env):
+    """Two pings for one URL: the second is not sent before the first is answered."""
+    rcv = env.receiver()
+    rcv.script = [("sleep", 1, 200), 200]
+    job(env, rcv.url())
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    env.systemctl("start", "job.service")          # ends while the first ping is held
+    reqs = rcv.wait(2, timeout=5)
+    assert reqs[1].when - reqs[0].when >= 0.95, "second ping overtook the first"
+
+
+def test_queue_per_check_bounded(env):
+    """A monitor down for long: per check, the oldest waiting pings give way to new ones."""
+    port = free_port()
+    job(env, f"http://127.0.0.1:{port}/ping/{SECRET}", extra_global="max-queue-per-check = 2\n")
+    env.start_daemon()
+    for _ in range(4):
+        env.systemctl("start", "job.service")
+    env.wait_log("dropping the oldest ping", count=2)
+    assert len(outbox(env)) == 2, outbox(env)     # dropped ones leave the outbox too
+    rcv = env.receiver(port)
+    rcv.wait(2, timeout=5)
+    time.sleep(QUIET)
+    assert rcv.count() == 2
 
 
 def test_catch_up_failed_run_not_sent(env):
