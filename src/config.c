@@ -9,8 +9,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <fnmatch.h>
+
 #include "build-config.h"
 #include "config.h"
+#include "template.h"
 
 #define DEFAULT_USER_AGENT "timerbeat/" PROJECT_VERSION
 
@@ -22,7 +25,7 @@ const char *http_method_to_string(HttpMethod m) {
         return m < _HTTP_METHOD_MAX ? table[m] : NULL;
 }
 
-static Check *check_free(Check *c) {
+Check *check_free(Check *c) {
         if (!c)
                 return NULL;
         free(c->name);
@@ -148,6 +151,12 @@ typedef struct Parser {
         const char *line_start; /* the raw current line, for syntax checks */
         size_t line_len;
         unsigned section_line;  /* where the current [section] header is */
+
+        /* Annotation mode: a unit file; only [X-Timerbeat] is ours, everything else is
+         * systemd's and skipped unread. */
+        bool annotation;
+        bool in_annotation;
+        Check *annotation_check;
 } Parser;
 
 _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {
@@ -190,6 +199,27 @@ static char *parser_read_line(char *str, int num, void *stream) {
         /* Strip "\r\n" and "\n": we add "\n" back below. */
         while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
                 len--;
+
+        if (p->annotation && len > 0 && *s == '[') {
+                const char *close = memchr(s, ']', len);
+
+                p->in_annotation = close && (size_t) (close - s - 1) == strlen("X-Timerbeat") &&
+                                   strncasecmp(s + 1, "X-Timerbeat", strlen("X-Timerbeat")) == 0;
+                if (p->in_annotation)
+                        p->section_line = p->line;
+                /* inih only ever sees our own section's header. */
+                str[0] = '\n';
+                str[1] = 0;
+                if (p->in_annotation) {
+                        memcpy(str, "[X-Timerbeat]\n", 15);
+                }
+                return str;
+        }
+        if (p->annotation && !p->in_annotation) {
+                str[0] = '\n';
+                str[1] = 0;
+                return str;
+        }
 
         if (len == 0 || *s == '#' || *s == ';') {
                 /* Blank or comment: hand inih an empty line, whatever its length. */
@@ -378,6 +408,8 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
                 return -ENOMEM;
         check->enabled = true;
         check->line = p->section_line ?: p->line;
+        check->pattern = !unit_name_is_valid(name);
+        check->order = (unsigned) c->n_checks;
         check->name = strdup(name);
         check->file = strdup(p->path);
         n = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
@@ -398,7 +430,22 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
         int r;
 
         if (strcasecmp(key, "url") == 0) {
-                if (url_validate(v, &reason) < 0) {
+                _cleanup_free_ char *bad = NULL, *sample = NULL;
+
+                if (template_validate(v, &reason, &bad) < 0) {
+                        _cleanup_free_ char *masked = url_mask(v);
+                        if (bad)
+                                parser_error(p, p->line, "url= %s: unknown placeholder {%s}; known: {unit}, "
+                                             "{unit_prefix}, {hostname}", strempty(masked), bad);
+                        else
+                                parser_error(p, p->line, "url= %s: %s", strempty(masked), reason);
+                        return 0;
+                }
+                /* Validate what it expands to, with a unit name full of characters to encode. */
+                r = template_expand(v, &(TemplateVars) { .unit = "db@x:1\\x2d.timer", .hostname = "host" }, &sample);
+                if (r < 0)
+                        return r;
+                if (url_validate(sample, &reason) < 0) {
                         _cleanup_free_ char *masked = url_mask(v);
                         parser_error(p, p->line, "url= %s: %s; write e.g. url = https://hc-ping.com/<uuid>",
                                      strempty(masked), reason);
@@ -441,6 +488,10 @@ static int parser_handler(void *user, const char *section, const char *name, con
         if (!v)
                 return 0;
 
+        if (p->annotation) {
+                r = parse_check_key(p, p->annotation_check, name, v);
+                return r < 0 ? 0 : 1;
+        }
         if (isempty(section)) {
                 parser_error(p, p->line, "'%s' is outside of any section; put it under [timerbeat] or [unit.timer]",
                              name);
@@ -448,7 +499,7 @@ static int parser_handler(void *user, const char *section, const char *name, con
         }
         if (streq(section, "timerbeat"))
                 r = parse_global(p, name, v);
-        else if (!unit_name_is_valid(section)) {
+        else if (!unit_name_is_valid(section) && !unit_pattern_is_valid(section)) {
                 /* Report each bad section once, at its first key. */
                 _cleanup_free_ char *tag = NULL;
 
@@ -457,8 +508,8 @@ static int parser_handler(void *user, const char *section, const char *name, con
                 if (!strv_contains(p->errors, tag)) {
                         (void) strv_push(p->errors, tag);
                         parser_error(p, p->line,
-                                     "unknown section [%s]; a section is [timerbeat] or a unit name ending in "
-                                     ".timer or .service, e.g. [backup.timer]",
+                                     "unknown section [%s]; a section is [timerbeat], a unit name ending in "
+                                     ".timer or .service, e.g. [backup.timer], or a pattern such as [*.timer]",
                                      section);
                 }
                 return 1;
@@ -692,4 +743,134 @@ int config_source_default(ConfigSource *ret, bool user, Strv *storage) {
         s.dropin_dirs[n] = NULL;
         *ret = s;
         return 0;
+}
+
+static unsigned literal_chars(const char *pattern) {
+        unsigned n = 0;
+        bool in_class = false;
+
+        for (const char *p = pattern; *p; p++) {
+                if (*p == '[')
+                        in_class = true;
+                else if (*p == ']')
+                        in_class = false;
+                else if (!in_class && *p != '*' && *p != '?')
+                        n++;
+        }
+        return n;
+}
+
+const Check *config_match(const Config *c, const char *unit) {
+        const Check *best = NULL;
+        unsigned best_literal = 0;
+
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (!c->checks[i]->pattern && streq(c->checks[i]->name, unit))
+                        return c->checks[i];
+
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *k = c->checks[i];
+                unsigned l;
+
+                if (!k->pattern || fnmatch(k->name, unit, 0) != 0)
+                        continue;
+                l = literal_chars(k->name);
+                /* More literal characters is more specific; on a tie the later section wins. */
+                if (!best || l > best_literal || (l == best_literal && k->order > best->order)) {
+                        best = k;
+                        best_literal = l;
+                }
+        }
+        return best;
+}
+
+bool config_has_patterns(const Config *c) {
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (c->checks[i]->pattern)
+                        return true;
+        return false;
+}
+
+int config_parse_annotation(const Config *c _unused_, const char *unit, char *const *files, size_t n_files,
+                            Check **ret, Strv *errors) {
+        _cleanup_(check_freep) Check *check = NULL;
+        size_t n_errors = errors->n;
+        bool found = false;
+        int r;
+
+        check = calloc(1, sizeof(Check));
+        if (!check)
+                return -ENOMEM;
+        check->enabled = true;
+        check->origin = CHECK_FROM_ANNOTATION;
+        check->name = strdup(unit);
+        if (!check->name)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n_files; i++) {
+                _cleanup_free_ char *data = NULL;
+                size_t size;
+                Parser p = {
+                        .errors = errors,
+                        .path = files[i],
+                        .annotation = true,
+                        .annotation_check = check,
+                };
+
+                if (isempty(files[i]))
+                        continue;
+                r = read_full_file(files[i], CONFIG_FILE_MAX, &data, &size);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0) {
+                        _cleanup_free_ char *msg = NULL;
+
+                        errno = -r;
+                        if (asprintf(&msg, "%s: cannot read: %m; its [X-Timerbeat] section is ignored", files[i]) >= 0)
+                                (void) strv_push(errors, msg);
+                        continue;
+                }
+                /* Cheap test first: most unit files have no annotation. */
+                if (!strcasestr(data, "[X-Timerbeat]"))
+                        continue;
+                found = true;
+                if (!check->file) {
+                        check->file = strdup(files[i]);
+                        if (!check->file)
+                                return -ENOMEM;
+                }
+                p.data = data;
+                p.size = memchr(data, 0, size) ? (size_t) ((char *) memchr(data, 0, size) - data) : size;
+                r = ini_parse_stream(parser_read_line, &p, parser_handler, &p);
+                if (r == -2)
+                        return -ENOMEM;
+                if (check->line == 0)
+                        check->line = p.section_line;
+        }
+
+        if (errors->n > n_errors)
+                return -EINVAL;
+        if (!found) {
+                *ret = NULL;
+                return 0;
+        }
+        if (check->enabled && !check->url) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (asprintf(&msg, "%s:%u: [X-Timerbeat] has no URL=; add URL=https://… or Enabled=no", check->file,
+                             check->line) >= 0)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(check);
+        return 0;
+}
+
+int check_url_for(const Check *c, const char *unit, char **ret) {
+        char host[256] = "";
+
+        if (!template_has_placeholders(c->url))
+                return (*ret = strdup(c->url)) ? 0 : -ENOMEM;
+        (void) gethostname(host, sizeof(host) - 1);
+        return template_expand(c->url, &(TemplateVars) { .unit = unit, .hostname = host }, ret);
 }

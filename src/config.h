@@ -20,8 +20,13 @@ typedef enum HttpMethod {
 
 const char *http_method_to_string(HttpMethod m);
 
+typedef enum CheckOrigin {
+        CHECK_FROM_CONFIG,     /* a section of timerbeat.conf or a drop-in */
+        CHECK_FROM_ANNOTATION, /* [X-Timerbeat] in the unit's own files */
+} CheckOrigin;
+
 typedef struct Check {
-        char *name;   /* the section: "backup.timer" or "backup.service" */
+        char *name;   /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
         HttpMethod method;
         char *source; /* sent as Origin:, NULL for the global one */
@@ -31,6 +36,10 @@ typedef struct Check {
         unsigned line;
         char *url_file; /* where url= was set last */
         unsigned url_line;
+
+        bool pattern;   /* name is a glob */
+        unsigned order; /* position among sections, for ties between patterns */
+        CheckOrigin origin;
 } Check;
 
 typedef struct Config {
@@ -77,6 +86,24 @@ static inline void config_freep(Config **c) {
 }
 
 const Check *config_find_check(const Config *c, const char *name);
+
+/* The check that applies to a unit: the section named exactly after it, else the best
+ * matching pattern (the most literal characters; on a tie, the one defined last). May be a
+ * disabled check (an exclusion). NULL if none applies. */
+const Check *config_match(const Config *c, const char *unit);
+bool config_has_patterns(const Config *c);
+
+/* Reads [X-Timerbeat] from a unit's files (fragment first, then drop-ins in order; later keys
+ * override). *ret is NULL when no file has the section. Errors name the unit file and line. */
+int config_parse_annotation(const Config *c, const char *unit, char *const *files, size_t n_files, Check **ret,
+                            Strv *errors);
+Check *check_free(Check *c);
+static inline void check_freep(Check **c) {
+        check_free(*c);
+}
+
+/* The URL of a check for a unit, with placeholders expanded. */
+int check_url_for(const Check *c, const char *unit, char **ret);
 
 /* Validates a heartbeat URL: http or https, a host, no whitespace or control characters. On
  * failure returns -EINVAL and a static explanation in *reason. */

@@ -309,3 +309,22 @@ bool strv_contains(const Strv *v, const char *s) {
                         return true;
         return false;
 }
+
+bool unit_pattern_is_valid(const char *name) {
+        const char *suffix;
+        bool glob = false;
+
+        if (isempty(name) || strlen(name) > 255 || strstr(name, ".."))
+                return false;
+        for (const char *p = name; *p; p++) {
+                if (strchr("*?[]!^", *p))
+                        glob = true;
+                else if (!isalnum((unsigned char) *p) && !strchr(":_.\\@-", *p))
+                        return false;
+        }
+        if (!glob)
+                return false;
+        /* The type must be spelled out: [*.timer], not [*]. */
+        suffix = strrchr(name, '.');
+        return suffix && suffix != name && (streq(suffix, ".timer") || streq(suffix, ".service"));
+}

@@ -19,6 +19,8 @@ int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret);
 
 /* Unit names as systemd accepts them: [A-Za-z0-9:_.\\@-], at most 255 bytes, a known suffix. */
 bool unit_name_is_valid(const char *name);
+/* A glob of unit names ([*.timer], [backup-?.timer], [db@*.service]); the suffix is literal. */
+bool unit_pattern_is_valid(const char *name);
 const char *unit_suffix(const char *name);
 
 /* Escapes a unit name into the object path systemd serves it under. */

@@ -43,7 +43,10 @@ static void test_bad(void) {
                 { "[backup]\nurl = " URL "\n", "/etc/x.conf:2: unknown section [backup]" },
                 { "[backup.socket]\nurl = " URL "\n", "unknown section [backup.socket]" },
                 { "[../x.timer]\nurl = " URL "\n", "unknown section [../x.timer]" },
-                { "[*.timer]\nurl = " URL "\n", "unknown section [*.timer]" },
+                { "[*]\nurl = " URL "\n", "unknown section [*]" },
+                { "[../*.timer]\nurl = " URL "\n", "unknown section [../*.timer]" },
+                { "[a.timer]\nurl = https://x.example/{unit}/{nope}\n", ":2: url= https://x.example/…ope}: unknown placeholder {nope}" },
+                { "[a.timer]\nurl = https://x.example/{unit\n", "a '{' without '}'" },
                 { "url = " URL "\n", "/etc/x.conf:1: 'url' is outside of any section" },
                 { "[backup.timer]\nurl = ftp://example.com/x\n", ":2: url= ftp://example.com/…: only http:// and https://" },
                 { "[backup.timer]\nurl = file:///etc/passwd\n", "only http:// and https://" },
@@ -260,7 +263,98 @@ static void test_too_big(void) {
         unlink(tmpl);
 }
 
+/* Exact names win over patterns; among patterns the most literal characters win, then the
+ * later section; enabled = no in a more specific section excludes. */
+static void test_match(void) {
+        _cleanup_free_ char *errors = NULL;
+        Config *c = parse("[*.timer]\nurl = https://hc-ping.com/key/{unit_prefix}\n"
+                          "[backup-*.timer]\nurl = https://b.example/{unit}\n"
+                          "[backup-?.timer]\nurl = https://q.example/x\n"
+                          "[backup-old.timer]\nenabled = no\n"
+                          "[db@*.service]\nurl = https://d.example/{unit_prefix}/{hostname}\n"
+                          "[*-daily.timer]\nurl = https://daily.example/x\n",
+                          &errors);
+        ASSERT_STREQ(errors, "");
+        ASSERT(c);
+        ASSERT_STREQ(config_match(c, "foo.timer")->name, "*.timer");
+        ASSERT_STREQ(config_match(c, "backup-home.timer")->name, "backup-*.timer");
+        ASSERT_STREQ(config_match(c, "backup-1.timer")->name, "backup-?.timer"); /* 13 literals each: the later wins */
+        ASSERT(!config_match(c, "backup-old.timer")->enabled);
+        ASSERT_STREQ(config_match(c, "db@main.service")->name, "db@*.service");
+        ASSERT(config_match(c, "other.service") == NULL);
+        /* Tie in literal count (backup-*.timer vs *-daily.timer: 13 vs 12) */
+        ASSERT_STREQ(config_match(c, "backup-daily.timer")->name, "backup-*.timer");
+
+        _cleanup_free_ char *u1 = NULL, *u2 = NULL;
+        ASSERT_EQ(check_url_for(config_match(c, "nightly-sync.timer"), "nightly-sync.timer", &u1), 0);
+        ASSERT_STREQ(u1, "https://hc-ping.com/key/nightly-sync");
+        ASSERT_EQ(check_url_for(config_match(c, "db@x:1\\x2d.service"), "db@x:1\\x2d.service", &u2), 0);
+        ASSERT(strncmp(u2, "https://d.example/db%40x%3A1%5Cx2d/", 35) == 0);
+        config_free(c);
+
+        /* Same literal count: the later section wins. */
+        c = parse("[a*.timer]\nurl = https://1.example/x\n[*a.timer]\nurl = https://2.example/x\n", &errors);
+        ASSERT_STREQ(config_match(c, "aa.timer")->name, "*a.timer");
+        config_free(c);
+}
+
+static void test_annotation(void) {
+        char tmpl[] = "/tmp/test-annot-XXXXXX", frag[512], d1[512], d2[512];
+        char *d = mkdtemp(tmpl);
+        Strv errors = {};
+        Check *k = NULL;
+        Config *c = config_new();
+
+        ASSERT(d);
+        snprintf(frag, sizeof(frag), "%s/backup.timer", d);
+        write_file(frag, "[Unit]\nDescription=x\n[Timer]\nOnCalendar=daily\n"
+                         "ExecStart=/bin/very-long-line-" /* long lines outside [X-Timerbeat] are systemd's business */
+                         "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                         "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\n"
+                         "[X-Timerbeat]\nURL=https://hc-ping.com/frag-0123456789\nMethod=POST\n");
+        snprintf(d1, sizeof(d1), "%s/10-a.conf", d);
+        write_file(d1, "[x-timerbeat]\nurl=https://hc-ping.com/dropin-0123456789\n[Timer]\nURL=not ours\n");
+        snprintf(d2, sizeof(d2), "%s/20-b.conf", d);
+        write_file(d2, "[Timer]\nPersistent=true\n");
+        char *files[] = { frag, d1, d2 };
+
+        ASSERT_EQ(config_parse_annotation(c, "backup.timer", files, 3, &k, &errors), 0);
+        ASSERT(k);
+        ASSERT_STREQ(k->url, "https://hc-ping.com/dropin-0123456789");
+        ASSERT_EQ(k->method, HTTP_METHOD_POST);
+        ASSERT_EQ(k->origin, CHECK_FROM_ANNOTATION);
+        ASSERT_STREQ(k->url_file, d1);
+        ASSERT_EQ(k->url_line, 2);
+        k = check_free(k);
+
+        /* No annotation anywhere: none. */
+        char *plain[] = { d2 };
+        ASSERT_EQ(config_parse_annotation(c, "backup.timer", plain, 1, &k, &errors), 0);
+        ASSERT(!k);
+
+        /* A bad annotation names the unit file and line. */
+        write_file(d2, "[Timer]\nPersistent=true\n[X-Timerbeat]\nURL=ftp://x/y\nColour=blue\n");
+        ASSERT_EQ(config_parse_annotation(c, "backup.timer", files, 3, &k, &errors), -EINVAL);
+        ASSERT_EQ(errors.n, 2);
+        ASSERT_CONTAINS(errors.items[0], "/20-b.conf:4: url= ftp://x/…: only http:// and https://");
+        ASSERT_CONTAINS(errors.items[1], "/20-b.conf:5: unknown key 'Colour'");
+        strv_done(&errors);
+
+        /* Enabled=no without a URL is an exclusion, not an error. */
+        write_file(d2, "[X-Timerbeat]\nEnabled=no\n");
+        ASSERT_EQ(config_parse_annotation(c, "backup.timer", plain, 1, &k, &errors), 0);
+        ASSERT(k && !k->enabled);
+        check_free(k);
+        config_free(c);
+
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+        ASSERT(system(cmd) == 0);
+}
+
 int main(void) {
+        test_match();
+        test_annotation();
         test_bad();
         test_nul_bytes();
         test_good();
