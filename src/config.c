@@ -52,6 +52,7 @@ Config *config_new(void) {
                 .max_queue = 1000,
                 .max_queue_per_check = 100,
                 .max_age = USEC_PER_DAY,
+                .annotations = true,
         };
         c->user_agent = strdup(DEFAULT_USER_AGENT);
         if (!c->user_agent)
@@ -364,6 +365,15 @@ static int parse_global(Parser *p, const char *key, const char *v) {
                 return parse_unsigned_key(p, "max-queue", v, 1, 100000, &c->max_queue);
         if (strcasecmp(key, "source") == 0)
                 return parse_source(p, "source", v, &c->source);
+        if (strcasecmp(key, "annotations") == 0) {
+                int b = parse_boolean(v);
+
+                if (b < 0)
+                        parser_error(p, p->line, "annotations= '%s' is not a boolean; use yes or no", v);
+                else
+                        c->annotations = b;
+                return 0;
+        }
         if (strcasecmp(key, "user-agent") == 0) {
                 if (isempty(v)) {
                         parser_error(p, p->line, "user-agent= is empty; remove the line to use the default");
@@ -388,7 +398,7 @@ static int parse_global(Parser *p, const char *key, const char *v) {
         parser_error(p, p->line,
                      "unknown key '%s' in [timerbeat]; known keys: timeout, connect-timeout, retries, "
                      "retry-delay, retry-max-delay, max-age, max-parallel, max-queue, max-queue-per-check, "
-                     "user-agent, source",
+                     "user-agent, source, annotations",
                      key);
         return 0;
 }
@@ -553,6 +563,7 @@ int config_parse_data(Config *cfg, const char *path, const char *data, size_t si
                         free(errors->items[i]);
                         memmove(errors->items + i, errors->items + i + 1, (errors->n - i - 1) * sizeof(char *));
                         errors->n--;
+                        errors->items[errors->n] = NULL;
                 } else
                         i++;
 

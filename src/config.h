@@ -54,6 +54,7 @@ typedef struct Config {
         usec_t max_age;
         char *user_agent;
         char *source;
+        bool annotations; /* read [X-Timerbeat] from unit files */
 
         Check **checks;
         size_t n_checks;

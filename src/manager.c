@@ -14,8 +14,17 @@
 /* How long in-flight pings may finish after SIGTERM. */
 #define SHUTDOWN_GRACE_USEC (3 * USEC_PER_SEC)
 
+/* [X-Timerbeat] checks read from unit files, by unit. */
+typedef struct Annotation Annotation;
+struct Annotation {
+        char *unit;
+        Check *check;
+        Annotation *next;
+};
+
 struct Manager {
         ManagerOptions options;
+        Annotation *annotations;
         sd_event *event;
         Config *config;
         Watch *watch;
@@ -106,12 +115,12 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
         char buf[32];
         int r;
 
-        r = outbox_read_last(m->outbox, check->name, last, &last_exit);
+        r = outbox_read_last(m->outbox, run->check, last, &last_exit);
         if (isempty(run->invocation)) {
                 /* No run to report; a new check starts its record here, so that a run ending while
                  * timerbeat is stopped is caught up at the next start. */
                 if (r == -ENOENT) {
-                        r = outbox_write_last(m->outbox, check->name, "00000000000000000000000000000000", 0);
+                        r = outbox_write_last(m->outbox, run->check, "00000000000000000000000000000000", 0);
                         manager_state_write_result(m, r, "the last run record");
                 }
                 return false;
@@ -149,13 +158,14 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
         return true;
 }
 
-static void manager_send(Manager *m, const Check *check, const char *unit, const char *invocation, usec_t created) {
+static void manager_send(Manager *m, const Check *check, const char *name, const char *url, const char *unit,
+                         const char *invocation, usec_t created) {
         _cleanup_free_ char *id = NULL;
         OutboxEntry e = {
-                .check = check->name,
+                .check = (char *) name,
                 .unit = (char *) unit,
                 .invocation = (char *) invocation,
-                .url = check->url,
+                .url = (char *) url,
                 .method = check->method,
                 .source = check->source ?: m->config->source,
                 .created = created ?: now_usec(CLOCK_REALTIME),
@@ -168,10 +178,10 @@ static void manager_send(Manager *m, const Check *check, const char *unit, const
         manager_state_write_result(m, r, "an outbox entry");
 
         ping = (HttpPing) {
-                .check = check->name,
+                .check = name,
                 .unit = unit,
                 .invocation = invocation,
-                .url = check->url,
+                .url = url,
                 .method = check->method,
                 .source = e.source,
                 .id = id,
@@ -179,16 +189,109 @@ static void manager_send(Manager *m, const Check *check, const char *unit, const
         };
         r = http_submit(m->http, &ping);
         if (r < 0) {
-                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", check->name);
+                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", name);
                 if (id)
                         (void) outbox_remove(m->outbox, id);
         }
 }
 
+static Annotation *manager_find_annotation(Manager *m, const char *unit) {
+        for (Annotation *a = m->annotations; a; a = a->next)
+                if (streq(a->unit, unit))
+                        return a;
+        return NULL;
+}
+
+static void manager_drop_annotation(Manager *m, const char *unit) {
+        for (Annotation **pp = &m->annotations; *pp; pp = &(*pp)->next)
+                if (streq((*pp)->unit, unit)) {
+                        Annotation *a = *pp;
+
+                        *pp = a->next;
+                        free(a->unit);
+                        check_free(a->check);
+                        free(a);
+                        return;
+                }
+}
+
+static void manager_free_annotations(Manager *m) {
+        while (m->annotations)
+                manager_drop_annotation(m, m->annotations->unit);
+}
+
+/* The check for a unit. Precedence: a timerbeat.conf section named after the unit, then the
+ * unit's [X-Timerbeat] annotation, then the best matching pattern section. */
+static const Check *manager_check_for(Manager *m, const char *unit) {
+        const Check *c = config_find_check(m->config, unit);
+        Annotation *a;
+
+        if (c && !c->pattern)
+                return c;
+        a = manager_find_annotation(m, unit);
+        if (a)
+                return a->check;
+        return config_match(m->config, unit);
+}
+
+static int manager_read_annotation(Manager *m, const char *unit, const Strv *files, Check **ret) {
+        _cleanup_(strv_done) Strv errors = {};
+        int r;
+
+        r = config_parse_annotation(m->config, unit, files->items, files->n, ret, &errors);
+        for (size_t i = 0; i < errors.n; i++)
+                log_unit(LOG_ERR, unit, NULL, "%s", errors.items[i]);
+        if (r == -EINVAL)
+                log_unit(LOG_ERR, unit, NULL,
+                         "The [X-Timerbeat] annotation of %s is invalid and ignored; fix the lines above and run "
+                         "systemctl daemon-reload.",
+                         unit);
+        return r;
+}
+
+static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
+        Manager *m = userdata;
+        const Check *exact = config_find_check(m->config, info->unit), *c;
+        Check *k = NULL;
+        int r;
+
+        manager_drop_annotation(m, info->unit);
+        if (exact && !exact->pattern)
+                return exact->enabled; /* timerbeat.conf wins over annotations */
+
+        if (m->config->annotations) {
+                /* The timer's own files first; its service's if the timer has none. */
+                r = manager_read_annotation(m, info->unit, info->timer_files, &k);
+                if (r >= 0 && !k && info->service_files)
+                        r = manager_read_annotation(m, info->unit, info->service_files, &k);
+                if (k) {
+                        Annotation *a = calloc(1, sizeof(Annotation));
+
+                        if (!a || !(a->unit = strdup(info->unit))) {
+                                free(a);
+                                check_free(k);
+                                log_oom();
+                                return false;
+                        }
+                        a->check = k;
+                        a->next = m->annotations;
+                        m->annotations = a;
+                }
+        }
+
+        c = manager_check_for(m, info->unit);
+        if (c && c->enabled)
+                log_unit(info->discovered ? LOG_INFO : LOG_DEBUG, info->service, NULL, "%s is monitored (%s%s%s:%u).",
+                         info->unit, c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "",
+                         c->pattern ? "pattern " : "", c->file, c->line);
+        return c && c->enabled;
+}
+
 static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         Manager *m = userdata;
-        const Check *check = config_find_check(m->config, run->check);
-        _cleanup_free_ char *masked = NULL;
+        const Check *check = manager_check_for(m, run->check);
+        _cleanup_free_ char *masked = NULL, *url = NULL;
+        int r;
 
         if (!check || !check->enabled || !check->url)
                 return;
@@ -200,15 +303,20 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
                 log_unit(LOG_NOTICE, run->service, run->invocation,
                          "Run %s of %s ended with result '%s' (%s, status %d); not pinging [%s].", run->invocation,
                          run->service, run->result ?: (streq(run->active_state, "failed") ? "failed" : "unknown"),
-                         exec_code_to_string(run->exec_main_code), run->exec_main_status, check->name);
+                         exec_code_to_string(run->exec_main_code), run->exec_main_status, run->check);
                 manager_record_run(m, run);
                 return;
         }
 
-        masked = url_mask(check->url);
+        r = check_url_for(check, run->check, &url);
+        if (r < 0) {
+                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the URL for %s: %m", run->check);
+                return;
+        }
+        masked = url_mask(url);
         log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
-                 run->invocation, run->service, strempty(masked), check->name);
-        manager_send(m, check, run->service, run->invocation, run->exit_timestamp);
+                 run->invocation, run->service, strempty(masked), run->check);
+        manager_send(m, check, run->check, url, run->service, run->invocation, run->exit_timestamp);
         manager_record_run(m, run);
 }
 
@@ -320,7 +428,7 @@ static void manager_reload(Manager *m) {
         config_free(m->config);
         m->config = TAKE_PTR(c);
         m->reloading = true;
-        r = watch_set_checks(m->watch, m->config);
+        r = watch_set_checks(m->watch, m->config, m->config->annotations || config_has_patterns(m->config));
         if (r < 0)
                 log_error_errno(r, "Failed to watch the new checks: %m");
         if (watch_is_settled(m->watch))
@@ -424,7 +532,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
-        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, m);
+        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, m);
         if (r < 0)
                 return log_oom();
         r = watch_start(m->watch);
@@ -442,6 +550,7 @@ Manager *manager_free(Manager *m) {
         http_free(m->http);
         outbox_free(m->outbox);
         free(m->state_dir);
+        manager_free_annotations(m);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);
@@ -455,7 +564,7 @@ Manager *manager_free(Manager *m) {
 int manager_run(Manager *m) {
         int r;
 
-        r = watch_set_checks(m->watch, m->config);
+        r = watch_set_checks(m->watch, m->config, m->config->annotations || config_has_patterns(m->config));
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the checks: %m");
         if (m->config->n_checks == 0)

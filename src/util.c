@@ -277,13 +277,15 @@ int strv_push(Strv *v, const char *s) {
         c = strdup(s);
         if (!c)
                 return -ENOMEM;
-        n = realloc(v->items, sizeof(char *) * (v->n + 1));
+        /* Always NULL-terminated, so items can be passed where a strv is expected. */
+        n = realloc(v->items, sizeof(char *) * (v->n + 2));
         if (!n) {
                 free(c);
                 return -ENOMEM;
         }
         v->items = n;
         v->items[v->n++] = c;
+        v->items[v->n] = NULL;
         return 0;
 }
 

@@ -34,6 +34,7 @@ double random_unit(void);
 
 usec_t now_usec(clockid_t clock);
 
+/* A growing list of strings; items is NULL-terminated (or NULL while empty). */
 typedef struct Strv {
         char **items;
         size_t n;

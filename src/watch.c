@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fnmatch.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -22,8 +23,12 @@ struct Watcher {
         Watch *watch;
         Watcher *next;
 
-        char *name;         /* config section: backup.timer or backup.service */
+        char *name;         /* the unit: backup.timer or backup.service */
         bool is_timer;
+        bool discovered;    /* found by a pattern or annotation scan, not named in the config */
+        bool monitored;     /* the manager wants its runs (decided after each resolution) */
+        bool listed;        /* seen in the latest discovery */
+        Strv timer_files;   /* the timer's FragmentPath and DropInPaths */
         char *service;      /* resolved service name */
         char *service_path;
 
@@ -77,7 +82,14 @@ struct Watch {
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
+        watch_want_t want;
         void *userdata;
+
+        /* Discovery: units matching these globs are candidates (timers for annotations and
+         * patterns, services for service patterns). */
+        Strv discover;
+        sd_bus_slot *slot_discover;
+        bool discovering;
 };
 
 bool watch_state_is_run_end(const char *active, const char *sub) {
@@ -93,6 +105,11 @@ static void watcher_resolve(Watcher *wr);
 static void watcher_resolve_now(Watcher *wr);
 static bool watcher_reply_superseded(Watcher *wr);
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static bool w_want(Watch *w, const WatchUnitInfo *info);
+static void watch_discover(Watch *w);
+static Watcher *watch_find(Watch *w, const char *unit);
+static bool watch_wants_name(Watch *w, const char *unit);
+static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret);
 
 static unsigned path_hash(const char *p) {
         unsigned h = 5381;
@@ -172,6 +189,7 @@ static Watcher *watcher_free(Watcher *wr) {
         free(wr->name);
         free(wr->service);
         free(wr->service_path);
+        strv_done(&wr->timer_files);
         free(wr);
         return NULL;
 }
@@ -226,11 +244,36 @@ static int read_string_into(sd_bus_message *m, char *buf, size_t size) {
 }
 
 typedef struct Props {
-        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit;
-        char active[32], sub[32], invocation[33], result[64], load[32];
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
+        char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
         int code, status;
         uint64_t exit;
+        Strv files; /* FragmentPath, then DropInPaths */
+        char *fragment;
 } Props;
+
+static void props_done(Props *p) {
+        strv_done(&p->files);
+        free(p->fragment);
+}
+
+/* FragmentPath first, then the drop-ins in systemd's order. */
+static int props_files(Props *p, Strv *ret) {
+        int r;
+
+        strv_done(ret);
+        if (!isempty(p->fragment)) {
+                r = strv_push(ret, p->fragment);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < p->files.n; i++) {
+                r = strv_push(ret, p->files.items[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 /* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
  * with an unexpected type is skipped, never trusted. */
@@ -259,9 +302,40 @@ static int read_props(sd_bus_message *m, Props *p) {
                         return -EBADMSG;
 
 #define IS(n, sig) (streq(name, n) && streq(contents, sig))
-                if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") || IS("LoadState", "s") ||
-                    IS("InvocationID", "ay") || IS("ExecMainCode", "i") || IS("ExecMainStatus", "i") ||
-                    IS("ExecMainExitTimestamp", "t")) {
+                if (IS("DropInPaths", "as")) {
+                        r = sd_bus_message_enter_container(m, 'v', "as");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_enter_container(m, 'a', "s");
+                        if (r < 0)
+                                return r;
+                        for (;;) {
+                                const char *f;
+
+                                r = sd_bus_message_read_basic(m, 's', &f);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        break;
+                                if (p->files.n < 64 && strv_push(&p->files, f) < 0)
+                                        return -ENOMEM;
+                        }
+                        r = sd_bus_message_exit_container(m);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                } else if (IS("FragmentPath", "s")) {
+                        const char *f;
+
+                        r = sd_bus_message_enter_container(m, 'v', "s");
+                        if (r >= 0)
+                                r = sd_bus_message_read_basic(m, 's', &f);
+                        if (r >= 0 && free_and_strdup(&p->fragment, f) < 0)
+                                r = -ENOMEM;
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                } else if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") ||
+                           IS("LoadState", "s") || IS("InvocationID", "ay") || IS("ExecMainCode", "i") ||
+                           IS("ExecMainStatus", "i") || IS("ExecMainExitTimestamp", "t") || IS("Unit", "s")) {
                         r = sd_bus_message_enter_container(m, 'v', contents);
                         if (r < 0)
                                 return r;
@@ -277,6 +351,9 @@ static int read_props(sd_bus_message *m, Props *p) {
                         } else if (streq(name, "LoadState")) {
                                 r = read_string_into(m, p->load, sizeof(p->load));
                                 p->has_load = true;
+                        } else if (streq(name, "Unit")) {
+                                r = read_string_into(m, p->unit, sizeof(p->unit));
+                                p->has_unit = true;
                         } else if (streq(name, "InvocationID")) {
                                 r = read_invocation(m, p->invocation);
                                 p->has_invocation = true;
@@ -359,7 +436,7 @@ static void watcher_evaluate(Watcher *wr) {
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const char *iface;
-        Props p = {};
+        _cleanup_(props_done) Props p = {};
         int r;
 
         r = sd_bus_message_read_basic(m, 's', &iface);
@@ -394,7 +471,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        Props p = {};
+        _cleanup_(props_done) Props p = {};
         int r;
 
         if (watcher_reply_superseded(wr))
@@ -413,6 +490,31 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         }
 
         watcher_apply(wr, &p);
+
+        /* Is this unit monitored? The manager decides from the config, patterns and the
+         * [X-Timerbeat] annotations in the unit files. */
+        {
+                _cleanup_(strv_done) Strv service_files = {};
+                WatchUnitInfo info = {
+                        .unit = wr->name,
+                        .service = wr->service,
+                        .timer_files = &wr->timer_files,
+                        .service_files = &service_files,
+                        .discovered = wr->discovered,
+                };
+
+                if (props_files(&p, &service_files) < 0)
+                        log_oom();
+                wr->monitored = w_want(wr->watch, &info);
+        }
+        if (!wr->monitored) {
+                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                wr->baselined = true;
+                log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+
         /* The state we find is the baseline. A run that ended before we looked is handed over
          * as catch_up: the manager knows from its records whether it was reported already. */
         if (!wr->baselined) {
@@ -464,6 +566,10 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
 
 static void watch_go_broad(Watch *w);
 
+static bool w_want(Watch *w, const WatchUnitInfo *info) {
+        return w->want ? w->want(w, info, w->userdata) : true;
+}
+
 /* The bus refused a per-service match (too many): switch to one match for all units. */
 static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
@@ -491,7 +597,8 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (!unit_name_is_valid(service) || !endswith(service, ".service"))
                 return -EINVAL;
 
-        if (wr->service && streq(wr->service, service) && wr->baselined) {
+        if (wr->service && streq(wr->service, service) && wr->baselined && wr->monitored && wr->slot_match &&
+            !wr->discovered && !wr->is_timer) {
                 /* Unchanged: keep the match and what we know. */
                 watcher_set_resolving(wr, false);
                 return 0;
@@ -529,42 +636,44 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         return r;
 }
 
-static int on_timer_unit(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *unit;
+        _cleanup_(props_done) Props p = {};
         int r;
 
         if (watcher_reply_superseded(wr))
                 return 0;
         if (e) {
-                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer's Unit= property: %s", wr->name,
+                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name,
                          e->message ?: e->name);
                 watcher_set_resolving(wr, false);
                 return 0;
         }
-        r = sd_bus_message_enter_container(m, 'v', "s");
+        r = read_props(m, &p);
         if (r >= 0)
-                r = sd_bus_message_read_basic(m, 's', &unit);
+                r = props_files(&p, &wr->timer_files);
         if (r < 0) {
-                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: malformed Unit property: %m", wr->name);
+                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot parse the timer's properties: %m",
+                               wr->name);
                 watcher_set_resolving(wr, false);
                 return 0;
         }
-        if (isempty(unit)) {
+        if (isempty(p.unit) || (p.has_load && !streq(p.load, "loaded"))) {
                 wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
-                log_unit(LOG_WARNING, wr->name, NULL,
-                         "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
-                         wr->name, wr->name);
+                if (!wr->discovered)
+                        log_unit(LOG_WARNING, wr->name, NULL,
+                                 "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
+                                 wr->name, wr->name);
                 watcher_set_resolving(wr, false);
                 return 0;
         }
-        if (wr->service && !streq(wr->service, unit))
-                log_unit(LOG_INFO, wr->name, NULL, "[%s] now triggers %s (was %s).", wr->name, unit, wr->service);
+        if (wr->service && !streq(wr->service, p.unit))
+                log_unit(LOG_INFO, wr->name, NULL, "[%s] now triggers %s (was %s).", wr->name, p.unit, wr->service);
 
-        r = watcher_watch_service(wr, unit);
+        r = watcher_watch_service(wr, p.unit);
         if (r < 0) {
-                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot watch %s: %m", wr->name, unit);
+                log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot watch %s: %m", wr->name, p.unit);
                 watcher_set_resolving(wr, false);
         }
         return 0;
@@ -626,9 +735,8 @@ static void watcher_resolve_now(Watcher *wr) {
                 r = unit_dbus_path(wr->name, &path);
                 if (r >= 0)
                         /* Reading a property of a unit object loads the unit, like LoadUnit(). */
-                        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get",
-                                                     on_timer_unit, wr, "ss", "org.freedesktop.systemd1.Timer",
-                                                     "Unit");
+                        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, path, DBUS_PROPERTIES,
+                                                     "GetAll", on_timer_state, wr, "s", "");
                 if (r >= 0)
                         w->n_calls++;
         }
@@ -699,11 +807,13 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         r = sd_bus_message_read_basic(m, 'b', &active);
         if (r < 0 || active)
                 return 0;
-        /* daemon-reload finished: a timer's Unit= may point elsewhere now. */
-        log_debug("systemd reloaded; re-resolving checks.");
+        /* daemon-reload finished: a timer's Unit= may point elsewhere, unit files (and their
+         * [X-Timerbeat] sections) may have changed, units may have come or gone. */
+        log_debug("systemd reloaded; re-resolving.");
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (wr->is_timer)
+                if (wr->is_timer || wr->discovered)
                         watcher_resolve(wr);
+        watch_discover(w);
         return 0;
 }
 
@@ -711,16 +821,26 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         Watch *w = userdata;
         const char *id, *path;
         usec_t now = now_usec(CLOCK_MONOTONIC);
+        Watcher *wr;
 
         if (sd_bus_message_read(m, "so", &id, &path) < 0)
                 return 0;
+        wr = watch_find(w, id);
         /* Only a timer we could not resolve yet cares (a transient timer appearing); a change of
          * Unit= comes with Reloading. Reading a missing timer loads it, which sends UnitNew, and
          * systemd unloads it again: ignore the UnitNew that our own read caused. */
-        for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (wr->is_timer && !wr->service && !wr->resolving && streq(wr->name, id) &&
-                    now >= wr->quiet_until)
+        if (wr) {
+                if (wr->is_timer && !wr->service && !wr->resolving && now >= wr->quiet_until)
                         watcher_resolve(wr);
+                return 0;
+        }
+        /* A unit we would discover (a new timer, a service matching a pattern). */
+        if (unit_name_is_valid(id) && watch_wants_name(w, id)) {
+                if (watch_add(w, id, true, &wr) < 0)
+                        return log_oom(), 0;
+                log_debug("%s appeared; examining it.", id);
+                watcher_resolve(wr);
+        }
         return 0;
 }
 
@@ -777,6 +897,11 @@ static void watch_disconnect(Watch *w) {
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
         w->slot_owner = sd_bus_slot_unref(w->slot_owner);
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
+        w->slot_discover = sd_bus_slot_unref(w->slot_discover);
+        if (w->discovering) {
+                w->discovering = false;
+                w->n_resolving--;
+        }
         w->broad = false;
         w->n_calls = 0;
         w->bus = sd_bus_flush_close_unref(w->bus);
@@ -871,7 +996,7 @@ static int watch_connect(Watch *w) {
 }
 
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
-              void *userdata) {
+              watch_want_t want, void *userdata) {
         Watch *w = calloc(1, sizeof(Watch));
         const char *e;
 
@@ -881,6 +1006,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->user = user;
         w->on_run_end = on_run_end;
         w->on_settled = on_settled;
+        w->want = want;
         w->userdata = userdata;
         w->max_matches = WATCH_MATCHES_MAX;
         e = getenv("TIMERBEAT_MAX_MATCHES");
@@ -900,6 +1026,7 @@ Watch *watch_free(Watch *w) {
         }
         watch_disconnect(w);
         sd_event_source_disable_unref(w->reconnect_timer);
+        strv_done(&w->discover);
         sd_event_unref(w->event);
         free(w);
         return NULL;
@@ -915,63 +1042,208 @@ int watch_start(Watch *w) {
         return 0;
 }
 
-int watch_set_checks(Watch *w, const Config *c) {
-        Watcher **pp;
-        bool any_new = false;
+static Watcher *watch_find(Watch *w, const char *unit) {
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                if (streq(wr->name, unit))
+                        return wr;
+        return NULL;
+}
 
-        /* Drop watchers whose check is gone or disabled. */
-        for (pp = &w->watchers; *pp;) {
-                const Check *check = config_find_check(c, (*pp)->name);
+static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret) {
+        Watcher *wr = calloc(1, sizeof(Watcher));
 
-                if (!check || !check->enabled) {
-                        Watcher *dead = *pp;
+        if (!wr)
+                return -ENOMEM;
+        wr->watch = w;
+        wr->name = strdup(unit);
+        if (!wr->name) {
+                free(wr);
+                return -ENOMEM;
+        }
+        wr->is_timer = endswith(unit, ".timer");
+        wr->discovered = discovered;
+        wr->monitored = true;
+        wr->listed = true;
+        wr->next = w->watchers;
+        w->watchers = wr;
+        w->n_watchers++;
+        if (ret)
+                *ret = wr;
+        return 0;
+}
 
+static void watch_remove(Watch *w, Watcher *dead) {
+        for (Watcher **pp = &w->watchers; *pp; pp = &(*pp)->next)
+                if (*pp == dead) {
                         *pp = dead->next;
-                        log_debug("No longer watching [%s].", dead->name);
+                        w->n_watchers--;
                         watcher_free(dead);
-                } else
-                        pp = &(*pp)->next;
+                        return;
+                }
+}
+
+static bool watch_wants_name(Watch *w, const char *unit) {
+        for (size_t i = 0; i < w->discover.n; i++)
+                if (fnmatch(w->discover.items[i], unit, 0) == 0)
+                        return true;
+        return false;
+}
+
+static void watch_discovery_done(Watch *w) {
+        if (!w->discovering)
+                return;
+        w->discovering = false;
+        w->n_resolving--;
+        watch_maybe_settled(w);
+}
+
+static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        Watcher *wr, *next;
+        int r;
+
+        w->slot_discover = sd_bus_slot_unref(w->slot_discover);
+        if (e) {
+                log_warning("Cannot list units for patterns and annotations: %s", e->message ?: e->name);
+                watch_discovery_done(w);
+                return 0;
         }
 
-        size_t n_enabled = 0;
+        for (wr = w->watchers; wr; wr = wr->next)
+                wr->listed = false;
+
+        r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
+        while (r > 0) {
+                const char *id;
+
+                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                if (r <= 0)
+                        break;
+                if (!unit_name_is_valid(id) || !watch_wants_name(w, id))
+                        continue;
+                wr = watch_find(w, id);
+                if (wr) {
+                        wr->listed = true;
+                        if (wr->discovered)
+                                watcher_resolve(wr); /* its files or Unit= may have changed */
+                        continue;
+                }
+                if (watch_add(w, id, true, &wr) < 0) {
+                        log_oom();
+                        break;
+                }
+                watcher_resolve(wr);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to parse the list of units: %m");
+
+        /* Units that are gone (removed, unloaded) are no longer watched. */
+        for (wr = w->watchers; wr; wr = next) {
+                next = wr->next;
+                if (wr->discovered && !wr->listed) {
+                        log_debug("%s is gone; no longer watching it.", wr->name);
+                        watch_remove(w, wr);
+                }
+        }
+        if (w->n_watchers > w->max_matches && !w->broad) {
+                log_info("%zu units: watching all units with one match instead of one match per service.",
+                         w->n_watchers);
+                watch_go_broad(w);
+        }
+        watch_discovery_done(w);
+        return 0;
+}
+
+static void watch_discover(Watch *w) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
+        int r;
+
+        if (!w->bus || w->discover.n == 0)
+                return;
+        w->slot_discover = sd_bus_slot_unref(w->slot_discover);
+        r = sd_bus_message_new_method_call(w->bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "ListUnitsByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, NULL);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, w->discover.items);
+        if (r >= 0)
+                r = sd_bus_call_async(w->bus, &w->slot_discover, req, on_discovered, w, 0);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list units for patterns and annotations: %m");
+                return;
+        }
+        if (!w->discovering) {
+                w->discovering = true;
+                w->n_resolving++;
+        }
+}
+
+int watch_set_checks(Watch *w, const Config *c, bool discover) {
+        Watcher *wr, *next;
+        bool any_new = false;
+        int r;
+
+        /* What to discover: every timer (annotations, timer patterns) and the service patterns. */
+        strv_done(&w->discover);
+        if (discover) {
+                r = strv_push(&w->discover, "*.timer");
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < c->n_checks; i++)
+                        if (c->checks[i]->pattern && endswith(c->checks[i]->name, ".service")) {
+                                r = strv_push(&w->discover, c->checks[i]->name);
+                                if (r < 0)
+                                        return r;
+                        }
+        }
+
+        /* Drop watchers no longer wanted: named ones whose section is gone or disabled, found
+         * ones when nothing is discovered any more. The others are re-examined below. */
+        for (wr = w->watchers; wr; wr = next) {
+                const Check *check = config_find_check(c, wr->name);
+                bool named = check && !check->pattern && check->enabled;
+
+                next = wr->next;
+                if (named)
+                        wr->discovered = false;
+                else if (!wr->discovered && !watch_wants_name(w, wr->name)) {
+                        log_debug("No longer watching %s.", wr->name);
+                        watch_remove(w, wr);
+                } else
+                        wr->discovered = true;
+        }
+
+        size_t n_named = 0;
         for (size_t i = 0; i < c->n_checks; i++)
-                n_enabled += c->checks[i]->enabled;
-        w->n_watchers = n_enabled;
-        if (n_enabled > w->max_matches && !w->broad && w->bus) {
+                n_named += !c->checks[i]->pattern && c->checks[i]->enabled;
+        if (n_named > w->max_matches && !w->broad && w->bus) {
                 log_info("%zu checks: watching all units with one match instead of one match per service.",
-                         n_enabled);
+                         n_named);
                 watch_go_broad(w);
         }
 
         for (size_t i = 0; i < c->n_checks; i++) {
                 const Check *check = c->checks[i];
-                Watcher *wr;
-                bool found = false;
 
-                if (!check->enabled)
+                if (!check->enabled || check->pattern || watch_find(w, check->name))
                         continue;
-                for (wr = w->watchers; wr; wr = wr->next)
-                        if (streq(wr->name, check->name))
-                                found = true;
-                if (found)
-                        continue;
-
-                wr = calloc(1, sizeof(Watcher));
-                if (!wr)
-                        return -ENOMEM;
-                wr->watch = w;
-                wr->name = strdup(check->name);
-                if (!wr->name) {
-                        free(wr);
-                        return -ENOMEM;
-                }
-                wr->is_timer = endswith(check->name, ".timer");
-                wr->next = w->watchers;
-                w->watchers = wr;
+                r = watch_add(w, check->name, false, &wr);
+                if (r < 0)
+                        return r;
                 watcher_resolve(wr);
                 any_new = true;
         }
+        /* Watchers found earlier: their check may have changed with the config. */
+        for (wr = w->watchers; wr; wr = wr->next)
+                if (wr->discovered)
+                        watcher_resolve(wr);
 
+        if (discover) {
+                watch_discover(w);
+                any_new = true;
+        }
         if (!any_new)
                 watch_maybe_settled(w);
         return 0;

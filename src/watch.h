@@ -13,7 +13,7 @@
 typedef struct Watch Watch;
 
 typedef struct WatchRun {
-        const char *check;        /* the config section that asked for it */
+        const char *check;        /* the unit the watcher is for (timer or service) */
         const char *service;      /* the service whose run ended */
         const char *invocation;   /* InvocationID, 32 hex characters */
         const char *active_state; /* inactive, failed, or active (RemainAfterExit=yes) */
@@ -25,11 +25,21 @@ typedef struct WatchRun {
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
+
+/* What the manager needs to decide whether a unit is monitored. */
+typedef struct WatchUnitInfo {
+        const char *unit;          /* the timer or service the watcher is for */
+        const char *service;       /* the service whose runs count */
+        const Strv *timer_files;   /* a timer's FragmentPath and DropInPaths (empty for a service) */
+        const Strv *service_files; /* the service's */
+        bool discovered;           /* found by a scan, not named in the config */
+} WatchUnitInfo;
+typedef bool (*watch_want_t)(Watch *w, const WatchUnitInfo *info, void *userdata);
 /* Called each time every check has been resolved (after start, reload, daemon-reload). */
 typedef void (*watch_settled_t)(Watch *w, void *userdata);
 
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
-              void *userdata);
+              watch_want_t want, void *userdata);
 Watch *watch_free(Watch *w);
 static inline void watch_freep(Watch **w) {
         watch_free(*w);
@@ -40,8 +50,10 @@ static inline void watch_freep(Watch **w) {
  * catch_up); the same happens when systemd re-executes. */
 int watch_start(Watch *w);
 
-/* Makes the set of watched checks match the config's enabled checks. */
-int watch_set_checks(Watch *w, const Config *c);
+/* Makes the set of watched units match the config: every enabled section named after a unit,
+ * plus, when discover is set, every loaded timer (for annotations and timer patterns) and
+ * every loaded service matching a service pattern — and those that appear later. */
+int watch_set_checks(Watch *w, const Config *c, bool discover);
 
 /* True when no resolution is in flight. */
 bool watch_is_settled(const Watch *w);
