@@ -63,6 +63,9 @@ struct Request {
         sd_event_source *retry_timer;
         size_t body_size;
         bool body_truncated;
+        long last_status;
+        char last_error[CURL_ERROR_SIZE];
+        usec_t last_elapsed;
         bool has_retry_after;
         usec_t retry_after;
 };
@@ -235,8 +238,20 @@ static void request_finish(Request *r, HttpOutcome outcome) {
         Http *h = r->http;
 
         request_unlink(r);
-        if (h->on_done)
-                h->on_done(h, r->id, outcome, h->userdata);
+        if (h->on_done) {
+                HttpResult res = {
+                        .id = r->id,
+                        .check = r->check,
+                        .unit = r->unit,
+                        .invocation = r->invocation,
+                        .outcome = outcome,
+                        .status = r->last_status,
+                        .error = r->last_error[0] ? r->last_error : NULL,
+                        .elapsed = r->last_elapsed,
+                        .attempts = r->attempt,
+                };
+                h->on_done(h, &res, h->userdata);
+        }
         request_destroy(r);
 }
 
@@ -361,6 +376,9 @@ static void request_done(Request *r, CURLcode code) {
         usec_t took = (now_usec(CLOCK_MONOTONIC) - r->started) / USEC_PER_MSEC;
 
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        r->last_status = status;
+        r->last_elapsed = now_usec(CLOCK_MONOTONIC) - r->started;
+        r->last_error[0] = 0;
         curl_multi_remove_handle(r->http->multi, r->easy);
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
@@ -372,6 +390,7 @@ static void request_done(Request *r, CURLcode code) {
 
         if (code != CURLE_OK) {
                 snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
+                snprintf(r->last_error, sizeof(r->last_error), "%.200s", curl_easy_strerror(code));
                 switch (code) {
                 case CURLE_UNSUPPORTED_PROTOCOL:
                 case CURLE_URL_MALFORMAT:
@@ -569,6 +588,11 @@ Http *http_free(Http *h) {
         free(h->user_agent);
         free(h);
         return NULL;
+}
+
+int http_set_retries(Http *h, unsigned retries) {
+        h->retries = retries;
+        return 0;
 }
 
 int http_set_config(Http *h, const Config *c) {

@@ -30,7 +30,19 @@ typedef enum HttpOutcome {
         HTTP_DROPPED,   /* pushed out of a full queue */
 } HttpOutcome;
 
-typedef void (*http_done_t)(Http *h, const char *id, HttpOutcome outcome, void *userdata);
+typedef struct HttpResult {
+        const char *id;    /* outbox entry, may be NULL */
+        const char *check;
+        const char *unit;
+        const char *invocation;
+        HttpOutcome outcome;
+        long status;       /* the last HTTP status, 0 if none */
+        const char *error; /* the last transport error, NULL if none */
+        usec_t elapsed;    /* of the last attempt */
+        unsigned attempts;
+} HttpResult;
+
+typedef void (*http_done_t)(Http *h, const HttpResult *result, void *userdata);
 
 int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata);
 Http *http_free(Http *h);
@@ -39,6 +51,7 @@ static inline void http_freep(Http **h) {
 }
 
 /* Timeouts, retries, limits and the user agent of requests submitted from now on. */
+int http_set_retries(Http *h, unsigned retries);
 int http_set_config(Http *h, const Config *c);
 
 /* Queues a request. When the queue (or the check's share of it) is full, the oldest request

@@ -5,6 +5,7 @@
 #include <sysexits.h>
 
 #include "build-config.h"
+#include "cli.h"
 #include "log.h"
 #include "manager.h"
 
@@ -16,6 +17,11 @@ static bool arg_user = false;
 static const char *arg_config = NULL;
 static const char *arg_state_dir = NULL;
 static const char *arg_command = "run";
+static const char *arg_unit = NULL;
+static const char *arg_event = "success";
+static bool arg_json = false;
+static bool arg_dry_run = false;
+static bool arg_show_secrets = false;
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"
@@ -24,7 +30,9 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  run              Run the daemon (the default)\n"
-               "  check            Validate the configuration and print the resolved checks\n"
+               "  check            Validate the configuration and annotations, print each check and its origin\n"
+               "  list             Every timer, its check (or none), last run and last ping\n"
+               "  ping UNIT        Send UNIT's heartbeat request now and print the answer\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -34,12 +42,26 @@ static void help(void) {
                "  -c --config=FILE     Read only FILE, no drop-in directories\n"
                "     --state-dir=DIR   Keep the outbox and run records in DIR\n"
                "     --log-level=LEVEL err, warning, notice, info (default) or debug\n"
+               "     --json            list: print JSON\n"
+               "     --event=EVENT     ping: success (the default), start or failure\n"
+               "     --dry-run         ping: print the request instead of sending it\n"
+               "     --show-secrets    ping --dry-run: print the URL whole\n"
                "\n"
                "See timerbeat(8) and timerbeat.conf(5).\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_USER, ARG_SYSTEM, ARG_LOG_LEVEL, ARG_STATE_DIR };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_USER,
+                ARG_SYSTEM,
+                ARG_LOG_LEVEL,
+                ARG_STATE_DIR,
+                ARG_JSON,
+                ARG_EVENT,
+                ARG_DRY_RUN,
+                ARG_SHOW_SECRETS,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -48,6 +70,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "config", required_argument, NULL, 'c' },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "event", required_argument, NULL, ARG_EVENT },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "show-secrets", no_argument, NULL, ARG_SHOW_SECRETS },
                 {},
         };
         int c, l;
@@ -72,6 +98,18 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_STATE_DIR:
                         arg_state_dir = optarg;
                         break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ARG_EVENT:
+                        arg_event = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_SHOW_SECRETS:
+                        arg_show_secrets = true;
+                        break;
                 case ARG_LOG_LEVEL:
                         l = log_level_from_string(optarg);
                         if (l < 0) {
@@ -88,50 +126,32 @@ static int parse_argv(int argc, char *argv[]) {
 
         if (optind < argc) {
                 arg_command = argv[optind++];
-                if (!streq(arg_command, "run") && !streq(arg_command, "check")) {
+                if (!streq(arg_command, "run") && !streq(arg_command, "check") && !streq(arg_command, "list") &&
+                    !streq(arg_command, "ping")) {
                         log_error("Unknown command '%s'; see timerbeat --help.", arg_command);
                         return -EINVAL;
                 }
+        }
+        if (streq(arg_command, "ping")) {
+                if (optind >= argc) {
+                        log_error("ping needs a unit: timerbeat ping backup.timer");
+                        return -EINVAL;
+                }
+                arg_unit = argv[optind++];
+                if (!unit_name_is_valid(arg_unit)) {
+                        log_error("'%s' is not a timer or service name.", arg_unit);
+                        return -EINVAL;
+                }
+        }
+        if (arg_show_secrets && !arg_dry_run) {
+                log_error("--show-secrets only goes with ping --dry-run.");
+                return -EINVAL;
         }
         if (optind < argc) {
                 log_error("Too many arguments; see timerbeat --help.");
                 return -EINVAL;
         }
         return 1;
-}
-
-static int run_check(const ManagerOptions *o) {
-        _cleanup_(config_freep) Config *c = NULL;
-        size_t enabled = 0;
-        int r;
-
-        r = manager_load_config(o, &c);
-        if (r == -EINVAL) {
-                log_error("Configuration is invalid; fix the lines above.");
-                return EXIT_CONFIG;
-        }
-        if (r < 0)
-                return EXIT_FAILURE;
-
-        for (size_t i = 0; i < c->files.n; i++)
-                printf("# %s\n", c->files.items[i]);
-        if (c->files.n == 0)
-                printf("# no configuration file found\n");
-        for (size_t i = 0; i < c->n_checks; i++) {
-                const Check *k = c->checks[i];
-                _cleanup_free_ char *masked = url_mask(k->url);
-
-                if (!k->enabled) {
-                        printf("[%s] disabled (%s:%u)\n", k->name, k->file, k->line);
-                        continue;
-                }
-                enabled++;
-                printf("[%s] %s %s%s%s (%s:%u)\n", k->name, http_method_to_string(k->method), strempty(masked),
-                       (k->source ?: c->source) ? " origin=" : "", strempty(k->source ?: c->source), k->url_file,
-                       k->url_line);
-        }
-        printf("%zu check%s OK.\n", enabled, enabled == 1 ? "" : "s");
-        return EXIT_SUCCESS;
 }
 
 int main(int argc, char *argv[]) {
@@ -151,8 +171,21 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
+        CliOptions co = {
+                .manager = &o,
+                .json = arg_json,
+                .dry_run = arg_dry_run,
+                .show_secrets = arg_show_secrets,
+                .event = arg_event,
+                .unit = arg_unit,
+        };
+
         if (streq(arg_command, "check"))
-                r = run_check(&o);
+                r = cli_check(&co);
+        else if (streq(arg_command, "list"))
+                r = cli_list(&co);
+        else if (streq(arg_command, "ping"))
+                r = cli_ping(&co);
         else {
                 r = manager_new(&m, &o);
                 if (r == -EINVAL)

@@ -320,16 +320,37 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         manager_record_run(m, run);
 }
 
-static void on_http_done(Http *h _unused_, const char *id, HttpOutcome outcome _unused_, void *userdata) {
+static const char *outcome_to_string(HttpOutcome o) {
+        switch (o) {
+        case HTTP_DELIVERED:
+                return "delivered";
+        case HTTP_REJECTED:
+                return "rejected";
+        case HTTP_EXPIRED:
+                return "expired";
+        case HTTP_DROPPED:
+                return "dropped";
+        default:
+                return "unknown";
+        }
+}
+
+static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata) {
         Manager *m = userdata;
         int r;
 
-        if (!id)
+        /* What `timerbeat list` shows as the last ping of the check. */
+        if (res->check) {
+                r = outbox_write_ping(m->outbox, res->check, outcome_to_string(res->outcome), res->status,
+                                      now_usec(CLOCK_REALTIME), strempty(res->invocation));
+                manager_state_write_result(m, r, "the last ping record");
+        }
+        if (!res->id)
                 return;
-        r = outbox_remove(m->outbox, id);
+        r = outbox_remove(m->outbox, res->id);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove %s/%s: %m; it may be sent again after a restart.",
-                                  outbox_dir(m->outbox), id);
+                                  outbox_dir(m->outbox), res->id);
 }
 
 static void on_outbox_entry(Outbox *o _unused_, const char *name, const OutboxEntry *e, void *userdata) {

@@ -12,6 +12,7 @@
 struct Outbox {
         char *dir;      /* .../outbox */
         char *last_dir; /* .../last */
+        char *ping_dir; /* .../pings */
         uint64_t seq;
 };
 
@@ -215,13 +216,16 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         o = calloc(1, sizeof(Outbox));
         if (!o)
                 return -ENOMEM;
-        if (asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0) {
+        if (asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0 ||
+            asprintf(&o->ping_dir, "%s/pings", state_dir) < 0) {
                 outbox_free(o);
                 return -ENOMEM;
         }
         r = mkdir_p(o->dir, 0700);
         if (r >= 0)
                 r = mkdir_p(o->last_dir, 0700);
+        if (r >= 0)
+                r = mkdir_p(o->ping_dir, 0700);
         /* A read-only state directory is not fatal: pings are still sent from memory. */
         *ret = o;
         return r < 0 ? r : 0;
@@ -232,6 +236,7 @@ Outbox *outbox_free(Outbox *o) {
                 return NULL;
         free(o->dir);
         free(o->last_dir);
+        free(o->ping_dir);
         free(o);
         return NULL;
 }
@@ -350,4 +355,39 @@ int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec
         if (r == -ENOENT && mkdir_p(o->last_dir, 0700) >= 0)
                 r = write_file_atomic(o->last_dir, check, buf, (size_t) n);
         return r;
+}
+
+int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long status, usec_t time,
+                      const char *invocation) {
+        char buf[256];
+        int n, r;
+
+        n = snprintf(buf, sizeof(buf), "outcome=%s\nstatus=%ld\ntime=%" PRIu64 "\ninvocation=%s\n", outcome, status,
+                     (uint64_t) time, invocation);
+        if (n < 0 || (size_t) n >= sizeof(buf))
+                return -EINVAL;
+        /* Not fsync'ed data that matters for delivery; still atomic so readers see whole records. */
+        r = write_file_atomic(o->ping_dir, check, buf, (size_t) n);
+        if (r == -ENOENT && mkdir_p(o->ping_dir, 0700) >= 0)
+                r = write_file_atomic(o->ping_dir, check, buf, (size_t) n);
+        return r;
+}
+
+int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        unsigned long long t;
+        PingRecord p = {};
+        int r;
+
+        if (asprintf(&path, "%s/pings/%s", state_dir, check) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 512, &data, NULL);
+        if (r < 0)
+                return r;
+        if (sscanf(data, "outcome=%15[a-z]\nstatus=%ld\ntime=%llu\ninvocation=%32[0-9a-f]", p.outcome, &p.status,
+                   &t, p.invocation) < 3)
+                return -EBADMSG;
+        p.time = t;
+        *ret = p;
+        return 0;
 }

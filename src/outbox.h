@@ -53,5 +53,16 @@ int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, v
 int outbox_read_last(Outbox *o, const char *check, char ret_invocation[static 33], usec_t *ret_exit);
 int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec_t exit_usec);
 
+/* The last ping's outcome for a check, for `timerbeat list`. */
+typedef struct PingRecord {
+        char outcome[16];
+        long status;
+        usec_t time;
+        char invocation[33];
+} PingRecord;
+int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long status, usec_t time,
+                      const char *invocation);
+int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret);
+
 /* Writes data to dir/name atomically. */
 int write_file_atomic(const char *dir, const char *name, const char *data, size_t size);

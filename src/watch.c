@@ -243,22 +243,13 @@ static int read_string_into(sd_bus_message *m, char *buf, size_t size) {
         return 0;
 }
 
-typedef struct Props {
-        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
-        char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
-        int code, status;
-        uint64_t exit;
-        Strv files; /* FragmentPath, then DropInPaths */
-        char *fragment;
-} Props;
-
-static void props_done(Props *p) {
+void props_done(UnitProps *p) {
         strv_done(&p->files);
         free(p->fragment);
 }
 
 /* FragmentPath first, then the drop-ins in systemd's order. */
-static int props_files(Props *p, Strv *ret) {
+int props_files(UnitProps *p, Strv *ret) {
         int r;
 
         strv_done(ret);
@@ -277,7 +268,7 @@ static int props_files(Props *p, Strv *ret) {
 
 /* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
  * with an unexpected type is skipped, never trusted. */
-static int read_props(sd_bus_message *m, Props *p) {
+int read_props(sd_bus_message *m, UnitProps *p) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -335,7 +326,8 @@ static int read_props(sd_bus_message *m, Props *p) {
                                 r = sd_bus_message_exit_container(m);
                 } else if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") ||
                            IS("LoadState", "s") || IS("InvocationID", "ay") || IS("ExecMainCode", "i") ||
-                           IS("ExecMainStatus", "i") || IS("ExecMainExitTimestamp", "t") || IS("Unit", "s")) {
+                           IS("ExecMainStatus", "i") || IS("ExecMainExitTimestamp", "t") || IS("Unit", "s") ||
+                           IS("LastTriggerUSec", "t") || IS("NextElapseUSecRealtime", "t")) {
                         r = sd_bus_message_enter_container(m, 'v', contents);
                         if (r < 0)
                                 return r;
@@ -360,6 +352,12 @@ static int read_props(sd_bus_message *m, Props *p) {
                         } else if (streq(name, "ExecMainCode")) {
                                 r = sd_bus_message_read_basic(m, 'i', &p->code);
                                 p->has_code = true;
+                        } else if (streq(name, "LastTriggerUSec")) {
+                                r = sd_bus_message_read_basic(m, 't', &p->last_trigger);
+                                p->has_last_trigger = true;
+                        } else if (streq(name, "NextElapseUSecRealtime")) {
+                                r = sd_bus_message_read_basic(m, 't', &p->next_elapse);
+                                p->has_next_elapse = true;
                         } else if (streq(name, "ExecMainExitTimestamp")) {
                                 r = sd_bus_message_read_basic(m, 't', &p->exit);
                                 p->has_exit = true;
@@ -382,7 +380,8 @@ static int read_props(sd_bus_message *m, Props *p) {
         return sd_bus_message_exit_container(m);
 }
 
-static void watcher_apply(Watcher *wr, const Props *p) {
+
+static void watcher_apply(Watcher *wr, const UnitProps *p) {
         if (p->has_active)
                 snprintf(wr->active_state, sizeof(wr->active_state), "%s", p->active);
         if (p->has_sub)
@@ -436,7 +435,7 @@ static void watcher_evaluate(Watcher *wr) {
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const char *iface;
-        _cleanup_(props_done) Props p = {};
+        _cleanup_(props_done) UnitProps p = {};
         int r;
 
         r = sd_bus_message_read_basic(m, 's', &iface);
@@ -471,7 +470,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        _cleanup_(props_done) Props p = {};
+        _cleanup_(props_done) UnitProps p = {};
         int r;
 
         if (watcher_reply_superseded(wr))
@@ -639,7 +638,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
 static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        _cleanup_(props_done) Props p = {};
+        _cleanup_(props_done) UnitProps p = {};
         int r;
 
         if (watcher_reply_superseded(wr))

@@ -58,5 +58,21 @@ int watch_set_checks(Watch *w, const Config *c, bool discover);
 /* True when no resolution is in flight. */
 bool watch_is_settled(const Watch *w);
 
+/* Unit properties as read from GetAll (or PropertiesChanged): what timerbeat needs, nothing
+ * else; a property with an unexpected type is skipped. Also used by the command line tools. */
+typedef struct UnitProps {
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
+        char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
+        int code, status;
+        uint64_t exit, last_trigger, next_elapse;
+        bool has_last_trigger, has_next_elapse;
+        Strv files; /* FragmentPath, then DropInPaths */
+        char *fragment;
+} UnitProps;
+int read_props(sd_bus_message *m, UnitProps *p);
+void props_done(UnitProps *p);
+/* FragmentPath, then DropInPaths. */
+int props_files(UnitProps *p, Strv *ret);
+
 /* For the parsers' unit tests: whether a state ends a run. */
 bool watch_state_is_run_end(const char *active_state, const char *sub_state);

@@ -187,7 +187,7 @@ def test_outbox_entry_too_old(env):
     env.start_daemon()
     env.systemctl("start", "job.service")
     env.wait_log("the run is older than max-age=2s; giving up", timeout=10)
-    assert outbox(env) == []
+    env._wait_for(lambda: outbox(env) == [], 2, "the outbox entry to be removed")
 
 
 def test_bus_restart(env):

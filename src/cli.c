@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sysexits.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "cli.h"
+#include "http.h"
+#include "log.h"
+#include "outbox.h"
+#include "template.h"
+#include "watch.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+
+/* One monitored (or unmonitored) job, as `list` shows it. */
+typedef struct Row {
+        char *timer;   /* NULL for a service configured without a timer */
+        char *service;
+        const Check *check; /* NULL: no heartbeat */
+        Check *annotation;  /* owned, when the check comes from the unit files */
+        Strv errors;        /* annotation errors */
+        UnitProps timer_props, service_props;
+} Row;
+
+typedef struct Inventory {
+        Row *rows;
+        size_t n;
+        bool bus_ok;
+} Inventory;
+
+static void inventory_done(Inventory *inv) {
+        for (size_t i = 0; i < inv->n; i++) {
+                free(inv->rows[i].timer);
+                free(inv->rows[i].service);
+                check_free(inv->rows[i].annotation);
+                strv_done(&inv->rows[i].errors);
+                props_done(&inv->rows[i].timer_props);
+                props_done(&inv->rows[i].service_props);
+        }
+        free(inv->rows);
+        *inv = (Inventory) {};
+}
+
+static int get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = unit_dbus_path(unit, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
+                               "s", "");
+        if (r < 0)
+                return r;
+        return read_props(reply, ret);
+}
+
+static int list_timers(sd_bus *bus, Strv *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *id;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, "org.freedesktop.systemd1.Manager",
+                                           "ListUnitsByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, NULL);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, (char *[]) { (char *) "*.timer", NULL });
+        if (r >= 0)
+                r = sd_bus_call(bus, req, 0, &error, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        while (r > 0) {
+                r = sd_bus_message_read(reply, "(ssssssouso)", &id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                        NULL);
+                if (r > 0 && unit_name_is_valid(id) && strv_push(ret, id) < 0)
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        strv_sort(ret);
+        return 0;
+}
+
+static Row *inventory_add(Inventory *inv) {
+        Row *n = realloc(inv->rows, sizeof(Row) * (inv->n + 1));
+
+        if (!n)
+                return NULL;
+        inv->rows = n;
+        n[inv->n] = (Row) {};
+        return &n[inv->n++];
+}
+
+/* The check for a unit, with the daemon's precedence: conf section, annotation, pattern. */
+static void row_resolve(Row *row, const Config *c, const char *unit) {
+        const Check *exact = config_find_check(c, unit);
+        _cleanup_(strv_done) Strv tf = {}, sf = {};
+
+        if (exact && !exact->pattern) {
+                row->check = exact;
+                return;
+        }
+        if (c->annotations) {
+                (void) props_files(&row->timer_props, &tf);
+                (void) props_files(&row->service_props, &sf);
+                if (config_parse_annotation(c, unit, tf.items, tf.n, &row->annotation, &row->errors) >= 0 &&
+                    !row->annotation)
+                        (void) config_parse_annotation(c, unit, sf.items, sf.n, &row->annotation, &row->errors);
+                if (row->annotation) {
+                        row->check = row->annotation;
+                        return;
+                }
+        }
+        row->check = config_match(c, unit);
+}
+
+static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventory *inv) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(strv_done) Strv timers = {};
+        int r;
+
+        r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = list_timers(bus, &timers);
+        if (r < 0)
+                return r; /* the caller says what that means for it */
+        inv->bus_ok = true;
+
+        for (size_t i = 0; i < timers.n; i++) {
+                Row *row = inventory_add(inv);
+
+                if (!row || !(row->timer = strdup(timers.items[i])))
+                        return log_oom();
+                if (get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
+                        row->service = strdup(row->timer_props.unit);
+                        if (!row->service)
+                                return log_oom();
+                        (void) get_all(bus, row->service, &row->service_props);
+                }
+                row_resolve(row, c, row->timer);
+        }
+
+        /* Services named in the config without a timer of theirs in the list. */
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *k = c->checks[i];
+                bool seen = false;
+                Row *row;
+
+                if (k->pattern || !endswith(k->name, ".service"))
+                        continue;
+                for (size_t j = 0; j < inv->n; j++)
+                        if (!inv->rows[j].timer ? streq_ptr(inv->rows[j].service, k->name) : false)
+                                seen = true;
+                if (seen)
+                        continue;
+                row = inventory_add(inv);
+                if (!row || !(row->service = strdup(k->name)))
+                        return log_oom();
+                (void) get_all(bus, row->service, &row->service_props);
+                row->check = k;
+        }
+        /* Timers named in the config that systemd does not know. */
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *k = c->checks[i];
+                bool seen = false;
+                Row *row;
+
+                if (k->pattern || !endswith(k->name, ".timer"))
+                        continue;
+                for (size_t j = 0; j < inv->n; j++)
+                        if (streq_ptr(inv->rows[j].timer, k->name))
+                                seen = true;
+                if (seen)
+                        continue;
+                row = inventory_add(inv);
+                if (!row || !(row->timer = strdup(k->name)))
+                        return log_oom();
+                row->check = k;
+        }
+        return 0;
+}
+
+static const char *row_unit(const Row *row) {
+        return row->timer ?: row->service;
+}
+
+/* Display width of UTF-8 text: the masked URLs contain "…". */
+static size_t text_width(const char *s) {
+        size_t w = 0;
+
+        for (; s && *s; s++)
+                w += ((unsigned char) *s & 0xc0) != 0x80;
+        return w;
+}
+
+static void print_cell(const char *s, size_t width, bool last) {
+        fputs(strempty(s), stdout);
+        if (last) {
+                putchar('\n');
+                return;
+        }
+        for (size_t i = text_width(s); i < width + 2; i++)
+                putchar(' ');
+}
+
+static const char *origin_kind(const Check *k) {
+        if (!k)
+                return "none";
+        if (k->origin == CHECK_FROM_ANNOTATION)
+                return "annotation";
+        return k->pattern ? "pattern" : "config";
+}
+
+static char *row_url(const Row *row, bool secret) {
+        _cleanup_free_ char *url = NULL;
+
+        if (!row->check || !row->check->url)
+                return NULL;
+        if (check_url_for(row->check, row_unit(row), &url) < 0)
+                return NULL;
+        return secret ? TAKE_PTR(url) : url_mask(url);
+}
+
+static const char *format_time(char *buf, size_t size, usec_t t) {
+        struct tm tm;
+        time_t s;
+
+        if (t == 0 || t == USEC_INFINITY)
+                return "-";
+        s = (time_t) (t / USEC_PER_SEC);
+        if (!localtime_r(&s, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                return "-";
+        return buf;
+}
+
+static void json_string(FILE *f, const char *s) {
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+
+                if (ch == '"' || ch == '\\')
+                        fprintf(f, "\\%c", ch);
+                else if (ch < 0x20)
+                        fprintf(f, "\\u%04x", ch);
+                else
+                        fputc(ch, f);
+        }
+        fputc('"', f);
+}
+
+static int load_config(const ManagerOptions *mo, Config **ret) {
+        int r = manager_load_config(mo, ret);
+
+        if (r == -EINVAL) {
+                log_error("Configuration is invalid; fix the lines above.");
+                return EX_CONFIG;
+        }
+        return r < 0 ? EXIT_FAILURE : 0;
+}
+
+int cli_list(const CliOptions *o) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *state = NULL;
+        Inventory inv = {};
+        size_t monitored = 0;
+        int r;
+
+        r = load_config(o->manager, &c);
+        if (r != 0)
+                return r;
+        (void) manager_state_dir(o->manager, &state);
+        r = inventory_collect(o->manager, c, &inv);
+        if (r < 0) {
+                inventory_done(&inv);
+                log_error_errno(r, "Cannot ask systemd for its timers over the %s bus: %m",
+                                o->manager->user ? "user" : "system");
+                return EXIT_FAILURE;
+        }
+
+        if (o->json) {
+                printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
+                for (size_t i = 0; i < inv.n; i++) {
+                        const Row *row = &inv.rows[i];
+                        const UnitProps *sp = &row->service_props;
+                        _cleanup_free_ char *url = row_url(row, false);
+                        bool on = row->check && row->check->enabled && row->check->url;
+                        PingRecord ping;
+                        bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
+
+                        printf("%s{\"timer\":", i ? "," : "");
+                        json_string(stdout, row->timer);
+                        printf(",\"service\":");
+                        json_string(stdout, row->service);
+                        printf(",\"monitored\":%s,\"origin\":", on ? "true" : "false");
+                        if (row->check) {
+                                printf("{\"kind\":\"%s\",\"section\":", origin_kind(row->check));
+                                json_string(stdout, row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat"
+                                                                                                : row->check->name);
+                                printf(",\"file\":");
+                                json_string(stdout, row->check->file);
+                                printf(",\"line\":%u,\"enabled\":%s}", row->check->line,
+                                       row->check->enabled ? "true" : "false");
+                        } else
+                                printf("null");
+                        printf(",\"url\":");
+                        json_string(stdout, on ? url : NULL);
+                        printf(",\"method\":");
+                        json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
+                        printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
+                               (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
+                        printf(",\"last_run\":");
+                        if (!isempty(sp->invocation)) {
+                                printf("{\"invocation\":\"%s\",\"result\":", sp->invocation);
+                                json_string(stdout, sp->result);
+                                printf(",\"active_state\":");
+                                json_string(stdout, sp->active);
+                                printf(",\"exit_usec\":%" PRIu64 "}", (uint64_t) sp->exit);
+                        } else
+                                printf("null");
+                        printf(",\"last_ping\":");
+                        if (has_ping)
+                                printf("{\"outcome\":\"%s\",\"status\":%ld,\"time_usec\":%" PRIu64 "}", ping.outcome,
+                                       ping.status, (uint64_t) ping.time);
+                        else
+                                printf("null");
+                        printf(",\"errors\":[");
+                        for (size_t e = 0; e < row->errors.n; e++) {
+                                if (e)
+                                        putchar(',');
+                                json_string(stdout, row->errors.items[e]);
+                        }
+                        printf("]}");
+                }
+                printf("]}\n");
+                inventory_done(&inv);
+                return EXIT_SUCCESS;
+        }
+
+        /* A table: widths from the content. */
+        const char *hdr[] = { "TIMER", "SERVICE", "CHECK", "URL", "LAST RUN", "RESULT", "LAST PING" };
+        size_t w[7];
+        char ***cells = calloc(inv.n, sizeof(char **));
+
+        if (!cells && inv.n > 0) {
+                inventory_done(&inv);
+                return log_oom(), EXIT_FAILURE;
+        }
+        for (size_t k = 0; k < 7; k++)
+                w[k] = strlen(hdr[k]);
+        for (size_t i = 0; i < inv.n; i++) {
+                const Row *row = &inv.rows[i];
+                char tbuf[64], pbuf[96], obuf[600];
+                PingRecord ping;
+                bool on = row->check && row->check->enabled && row->check->url;
+
+                cells[i] = calloc(7, sizeof(char *));
+                if (!cells[i])
+                        break;
+                if (!row->check)
+                        snprintf(obuf, sizeof(obuf), "-");
+                else if (!row->check->enabled)
+                        snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file), row->check->line);
+                else if (row->check->origin == CHECK_FROM_ANNOTATION)
+                        snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file), row->check->line);
+                else
+                        snprintf(obuf, sizeof(obuf), "%s[%s] %s:%u", row->check->pattern ? "pattern " : "",
+                                 row->check->name, strempty(row->check->file), row->check->line);
+                if (state && outbox_read_ping(state, row_unit(row), &ping) >= 0) {
+                        char t2[64];
+                        snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time),
+                                 ping.outcome, ping.status);
+                } else
+                        snprintf(pbuf, sizeof(pbuf), "-");
+                cells[i][0] = strdup(row->timer ?: "-");
+                cells[i][1] = strdup(row->service ?: "-");
+                cells[i][2] = strdup(obuf);
+                cells[i][3] = on ? row_url(row, false) : strdup("-");
+                cells[i][4] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
+                cells[i][5] = strdup(isempty(row->service_props.invocation) ? "-" : row->service_props.result);
+                cells[i][6] = strdup(pbuf);
+                for (size_t k = 0; k < 7; k++) {
+                        if (!cells[i][k])
+                                cells[i][k] = strdup("?");
+                        if (cells[i][k] && text_width(cells[i][k]) > w[k])
+                                w[k] = text_width(cells[i][k]);
+                }
+                monitored += on;
+        }
+        for (size_t k = 0; k < 7; k++)
+                print_cell(hdr[k], w[k], k == 6);
+        for (size_t i = 0; i < inv.n && cells[i]; i++) {
+                for (size_t k = 0; k < 7; k++)
+                        print_cell(cells[i][k], w[k], k == 6);
+                for (size_t k = 0; k < 7; k++)
+                        free(cells[i][k]);
+                free(cells[i]);
+        }
+        free(cells);
+
+        printf("\n%zu unit%s, %zu with a heartbeat.", inv.n, inv.n == 1 ? "" : "s", monitored);
+        if (monitored < inv.n) {
+                printf(" Without: ");
+                for (size_t i = 0, first = 1; i < inv.n; i++) {
+                        const Row *row = &inv.rows[i];
+
+                        if (row->check && row->check->enabled && row->check->url)
+                                continue;
+                        printf("%s%s", first ? "" : ", ", row_unit(row));
+                        first = 0;
+                }
+        }
+        printf("\n");
+        for (size_t i = 0; i < inv.n; i++)
+                for (size_t e = 0; e < inv.rows[i].errors.n; e++)
+                        fprintf(stderr, "%s\n", inv.rows[i].errors.items[e]);
+        inventory_done(&inv);
+        return EXIT_SUCCESS;
+}
+
+typedef struct PingState {
+        sd_event *event;
+        HttpResult result;
+        char error[256];
+        bool done;
+} PingState;
+
+static void on_ping_done(Http *h _unused_, const HttpResult *res, void *userdata) {
+        PingState *st = userdata;
+
+        st->result = *res;
+        snprintf(st->error, sizeof(st->error), "%s", strempty(res->error));
+        st->done = true;
+        sd_event_exit(st->event, 0);
+}
+
+int cli_ping(const CliOptions *o) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(inventory_done) Inventory inv = {}; /* may own the check: freed last */
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(http_freep) Http *http = NULL;
+        _cleanup_free_ char *url = NULL, *shown = NULL;
+        const Row *row = NULL;
+        const Check *check;
+        PingState st = {};
+        int r;
+
+        if (!streq(o->event, "success")) {
+                if (!streq(o->event, "start") && !streq(o->event, "failure")) {
+                        log_error("Unknown event '%s'; use success, start or failure.", o->event);
+                        return 2;
+                }
+        }
+        r = load_config(o->manager, &c);
+        if (r != 0)
+                return r;
+
+        /* Exact sections need no bus; annotations and patterns are looked up like `list` does. */
+        check = config_find_check(c, o->unit);
+        if (!check || check->pattern) {
+                r = inventory_collect(o->manager, c, &inv);
+                if (r < 0) {
+                        check = config_match(c, o->unit);
+                        log_warning_errno(r, "Cannot ask systemd for annotations (%m)%s%s%s.", check ? "; using [" : "",
+                                          check ? check->name : "", check ? "]" : "");
+                } else {
+                        for (size_t i = 0; i < inv.n; i++)
+                                if (streq_ptr(inv.rows[i].timer, o->unit) ||
+                                    (!inv.rows[i].timer && streq_ptr(inv.rows[i].service, o->unit)))
+                                        row = &inv.rows[i];
+                        /* A service name: the timer that triggers it. */
+                        for (size_t i = 0; !row && i < inv.n; i++)
+                                if (streq_ptr(inv.rows[i].service, o->unit) && inv.rows[i].check)
+                                        row = &inv.rows[i];
+                        check = row ? row->check : config_match(c, o->unit);
+                }
+        }
+        if (!check || !check->enabled || !check->url) {
+                log_error("%s has no heartbeat configured%s; see timerbeat list.", o->unit,
+                          check && !check->enabled ? " (it is disabled)" : "");
+                return EXIT_NO_CHECK;
+        }
+        if (!streq(o->event, "success")) {
+                log_error("%s has no %s URL: timerbeat sends only success pings for it.", o->unit, o->event);
+                return EXIT_NO_CHECK;
+        }
+
+        r = check_url_for(check, row ? row_unit(row) : o->unit, &url);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the URL: %m"), EXIT_FAILURE;
+        shown = o->show_secrets ? strdup(url) : url_mask(url);
+        if (!shown)
+                return log_oom(), EXIT_FAILURE;
+
+        if (o->dry_run) {
+                printf("%s %s\n", http_method_to_string(check->method), shown);
+                printf("User-Agent: %s\n", c->user_agent);
+                if (check->source ?: c->source)
+                        printf("Origin: %s\n", check->source ?: c->source);
+                return EXIT_SUCCESS;
+        }
+
+        r = sd_event_new(&event);
+        if (r >= 0)
+                r = http_new(&http, event, on_ping_done, &st);
+        if (r >= 0)
+                r = http_set_config(http, c);
+        if (r >= 0)
+                r = http_set_retries(http, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up: %m"), EXIT_FAILURE;
+        st.event = event;
+        r = http_submit(http, &(HttpPing) {
+                .check = o->unit,
+                .unit = o->unit,
+                .url = url,
+                .method = check->method,
+                .source = check->source ?: c->source,
+        });
+        if (r >= 0)
+                r = sd_event_loop(event);
+        if (r < 0 || !st.done)
+                return log_error_errno(r, "Failed to send: %m"), EXIT_FAILURE;
+
+        if (st.result.outcome == HTTP_DELIVERED) {
+                printf("%s %s: HTTP %ld in %llu ms\n", http_method_to_string(check->method), shown, st.result.status,
+                       (unsigned long long) (st.result.elapsed / USEC_PER_MSEC));
+                return EXIT_SUCCESS;
+        }
+        if (st.result.status > 0)
+                printf("%s %s: HTTP %ld in %llu ms (not accepted)\n", http_method_to_string(check->method), shown,
+                       st.result.status, (unsigned long long) (st.result.elapsed / USEC_PER_MSEC));
+        else
+                printf("%s %s: %s\n", http_method_to_string(check->method), shown, st.error);
+        return EXIT_FAILURE;
+}
+
+int cli_check(const CliOptions *o) {
+        _cleanup_(config_freep) Config *c = NULL;
+        Inventory inv = {};
+        size_t enabled = 0, bad = 0;
+        int r;
+
+        r = load_config(o->manager, &c);
+        if (r != 0)
+                return r;
+
+        for (size_t i = 0; i < c->files.n; i++)
+                printf("# %s\n", c->files.items[i]);
+        if (c->files.n == 0)
+                printf("# no configuration file found\n");
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *k = c->checks[i];
+                _cleanup_free_ char *masked = url_mask(k->url);
+
+                if (!k->enabled) {
+                        printf("[%s] disabled (%s:%u)\n", k->name, k->file, k->line);
+                        continue;
+                }
+                enabled++;
+                printf("[%s] %s%s %s%s%s (%s:%u)\n", k->name, k->pattern ? "pattern " : "",
+                       http_method_to_string(k->method), strempty(masked), (k->source ?: c->source) ? " origin=" : "",
+                       strempty(k->source ?: c->source), k->url_file, k->url_line);
+        }
+
+        /* Annotations live in unit files: ask systemd which timers there are and read theirs. */
+        if (c->annotations || config_has_patterns(c)) {
+                r = inventory_collect(o->manager, c, &inv);
+                if (r < 0) {
+                        errno = -r;
+                        printf("# annotations and patterns not checked: cannot ask systemd over the %s bus (%m)\n",
+                               o->manager->user ? "user" : "system");
+                }
+                for (size_t i = 0; i < inv.n; i++) {
+                        const Row *row = &inv.rows[i];
+
+                        for (size_t e = 0; e < row->errors.n; e++) {
+                                log_error("%s", row->errors.items[e]);
+                                bad++;
+                        }
+                        if (!row->check || !row->timer)
+                                continue;
+                        if (row->check->origin == CHECK_FROM_ANNOTATION || row->check->pattern) {
+                                _cleanup_free_ char *u = row_url(row, false);
+
+                                if (!row->check->enabled) {
+                                        printf("%s excluded by %s %s:%u\n", row->timer, origin_kind(row->check),
+                                               strempty(row->check->file), row->check->line);
+                                        continue;
+                                }
+                                enabled++;
+                                printf("%s %s %s (%s %s:%u)\n", row->timer, http_method_to_string(row->check->method),
+                                       strempty(u), origin_kind(row->check), strempty(row->check->file),
+                                       row->check->line);
+                        }
+                }
+        }
+        inventory_done(&inv);
+        if (bad > 0) {
+                log_error("%zu annotation error%s; fix the lines above and run systemctl daemon-reload.", bad,
+                          bad == 1 ? "" : "s");
+                return EX_CONFIG;
+        }
+        printf("%zu check%s OK.\n", enabled, enabled == 1 ? "" : "s");
+        return EXIT_SUCCESS;
+}
