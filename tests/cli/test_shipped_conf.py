@@ -29,7 +29,7 @@ with tempfile.TemporaryDirectory() as d:
         if name == "uncommented":
             keys = set(re.findall(r"(?m)^([a-z-]+) =", body))
             for k in ("timeout", "connect-timeout", "retries", "retry-delay", "retry-max-delay",
-                      "max-parallel", "max-queue", "max-queue-per-check", "max-age", "user-agent", "source",
+                      "max-parallel", "max-queue", "max-queue-per-check", "max-age", "user-agent", "source", "annotations",
                       "url", "method", "enabled"):
                 if k not in keys:
                     print(f"key {k} is not documented in {conf}")
