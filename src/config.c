@@ -69,6 +69,7 @@ Config *config_free(Config *c) {
         free(c->user_agent);
         free(c->source);
         strv_done(&c->files);
+        strv_done(&c->warnings);
         free(c);
         return NULL;
 }
@@ -158,6 +159,9 @@ typedef struct Parser {
         bool annotation;
         bool in_annotation;
         Check *annotation_check;
+
+        mode_t mode;    /* of the file, to warn about secrets readable by all */
+        Strv *warnings; /* may be NULL */
 } Parser;
 
 _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {
@@ -173,6 +177,78 @@ _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fm
                 return;
         (void) strv_push(p->errors, full);
         free(full);
+}
+
+_printf_(3, 4) static void parser_warning(Parser *p, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *full = NULL;
+        va_list ap;
+
+        if (!p->warnings)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg || asprintf(&full, "%s:%u: %s", p->path, line, msg) < 0)
+                return;
+        if (!strv_contains(p->warnings, full))
+                (void) strv_push(p->warnings, full);
+        free(full);
+}
+
+/* url = file:/path reads the URL from a file (its first line); url = credential:NAME from
+ * $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=). Returns 1 with *ret set (or NULL
+ * for a plain URL), 0 when an error was reported, < 0 on out of memory. */
+static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret_ref) {
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        const char *name;
+        struct stat st;
+        int r;
+
+        *ret = NULL;
+        /* "file://..." is a file URL, which is refused as a URL; "file:/path" is ours. */
+        if ((name = startswith(v, "file:")) && !startswith(v, "file://")) {
+                if (name[0] != '/') {
+                        parser_error(p, p->line, "url= file:%s: the path must be absolute", name);
+                        return 0;
+                }
+                path = strdup(name);
+        } else if ((name = startswith(v, "credential:"))) {
+                const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+                if (isempty(name) || strchr(name, '/') || streq(name, "..") || streq(name, ".")) {
+                        parser_error(p, p->line, "url= credential:%s: not a credential name", name);
+                        return 0;
+                }
+                if (isempty(dir)) {
+                        parser_error(p, p->line,
+                                     "url= credential:%s: no credentials were passed; add LoadCredential=%s:/path/to/file "
+                                     "to timerbeat.service (systemctl edit timerbeat)",
+                                     name, name);
+                        return 0;
+                }
+                if (asprintf(&path, "%s/%s", dir, name) < 0)
+                        return -ENOMEM;
+        } else
+                return 1;
+        if (!path)
+                return -ENOMEM;
+
+        r = read_full_file(path, CONFIG_URL_MAX + 2, &data, NULL);
+        if (r < 0) {
+                errno = -r;
+                parser_error(p, p->line, "url= %s: cannot read %s: %m; create it with the URL on its first line",
+                             v, path);
+                return 0;
+        }
+        if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
+                parser_warning(p, p->line, "%s holds a heartbeat URL (a secret) and is readable by all users; chmod o-r it",
+                               path);
+        data[strcspn(data, "\r\n")] = 0;
+        *ret = TAKE_PTR(data);
+        *ret_ref = v;
+        return 1;
 }
 
 /* Our own line reader for inih: it counts lines (the system inih cannot tell the handler its
@@ -440,7 +516,21 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
         int r;
 
         if (strcasecmp(key, "url") == 0) {
-                _cleanup_free_ char *bad = NULL, *sample = NULL;
+                _cleanup_free_ char *bad = NULL, *sample = NULL, *secret = NULL;
+                const char *ref = NULL;
+
+                /* The URL may live elsewhere, so that it need not sit in a readable file. */
+                r = resolve_secret(p, v, &secret, &ref);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0; /* reported */
+                if (secret)
+                        v = secret;
+                else if (p->mode & S_IROTH)
+                        parser_warning(p, p->line,
+                                       "this file is readable by all users and holds a heartbeat URL (a secret); "
+                                       "chmod o-r it, or use url = file:/path or url = credential:NAME");
 
                 if (template_validate(v, &reason, &bad) < 0) {
                         _cleanup_free_ char *masked = url_mask(v);
@@ -457,8 +547,8 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
                         return r;
                 if (url_validate(sample, &reason) < 0) {
                         _cleanup_free_ char *masked = url_mask(v);
-                        parser_error(p, p->line, "url= %s: %s; write e.g. url = https://hc-ping.com/<uuid>",
-                                     strempty(masked), reason);
+                        parser_error(p, p->line, "url= %s%s%s: %s; write e.g. url = https://hc-ping.com/<uuid>",
+                                     strempty(masked), ref ? " (from " : "", ref ? ref : "", reason);
                         return 0;
                 }
                 r = free_and_strdup(&check->url, v);
@@ -532,7 +622,8 @@ static int parser_handler(void *user, const char *section, const char *name, con
         return r < 0 ? 0 : 1;
 }
 
-int config_parse_data(Config *cfg, const char *path, const char *data, size_t size, Strv *errors) {
+static int config_parse_data_full(Config *cfg, const char *path, const char *data, size_t size, mode_t mode,
+                                  Strv *errors) {
         size_t n_errors = errors->n;
         Parser p = {
                 .config = cfg,
@@ -540,6 +631,8 @@ int config_parse_data(Config *cfg, const char *path, const char *data, size_t si
                 .path = path,
                 .data = data,
                 .size = size,
+                .mode = mode,
+                .warnings = &cfg->warnings,
         };
         int r;
 
@@ -570,6 +663,10 @@ int config_parse_data(Config *cfg, const char *path, const char *data, size_t si
         return errors->n > n_errors ? -EINVAL : 0;
 }
 
+int config_parse_data(Config *cfg, const char *path, const char *data, size_t size, Strv *errors) {
+        return config_parse_data_full(cfg, path, data, size, 0, errors);
+}
+
 int config_validate(Config *cfg, Strv *errors) {
         size_t n_errors = errors->n;
 
@@ -594,6 +691,7 @@ int config_validate(Config *cfg, Strv *errors) {
 
 static int config_parse_file(Config *cfg, const char *path, bool must_exist, Strv *errors) {
         _cleanup_free_ char *data = NULL, *msg = NULL;
+        struct stat st;
         size_t size;
         int r;
 
@@ -615,7 +713,9 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
         r = strv_push(&cfg->files, path);
         if (r < 0)
                 return r;
-        return config_parse_data(cfg, path, data, size, errors);
+        if (stat(path, &st) < 0)
+                st.st_mode = 0;
+        return config_parse_data_full(cfg, path, data, size, st.st_mode, errors);
 }
 
 /* systemd's drop-in rules: *.conf from each directory; a name in a higher-priority directory

@@ -59,7 +59,8 @@ typedef struct Config {
         Check **checks;
         size_t n_checks;
 
-        Strv files; /* every file read, in the order applied */
+        Strv files;    /* every file read, in the order applied */
+        Strv warnings; /* "file:line: ..." worth telling, not fatal */
 } Config;
 
 typedef struct ConfigSource {

@@ -421,6 +421,9 @@ int manager_load_config(const ManagerOptions *o, Config **ret) {
 
         r = config_load(&src, ret, &errors);
         print_errors(&errors);
+        if (r >= 0)
+                for (size_t i = 0; i < (*ret)->warnings.n; i++)
+                        log_warning("%s", (*ret)->warnings.items[i]);
         if (r == -ENOMEM)
                 return log_oom();
         return r;

@@ -352,7 +352,69 @@ static void test_annotation(void) {
         ASSERT(system(cmd) == 0);
 }
 
+/* url = file:/path and url = credential:NAME keep the secret out of the config; a config
+ * file that holds a URL and is readable by all gets a warning. */
+static void test_secrets(void) {
+        char tmpl[] = "/tmp/test-secret-XXXXXX", path[512], conf[512], text[1024];
+        char *d = mkdtemp(tmpl);
+        Strv errors = {};
+        Config *c = NULL;
+
+        ASSERT(d);
+        snprintf(path, sizeof(path), "%s/hc-url", d);
+        write_file(path, "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5\n");
+        ASSERT(chmod(path, 0600) == 0);
+        snprintf(conf, sizeof(conf), "%s/t.conf", d);
+        snprintf(text, sizeof(text),
+                 "[a.timer]\nurl = file:%s\n[b.timer]\nurl = credential:b-url\n[c.timer]\nurl = https://x.example/0123456789ab\n",
+                 path);
+        write_file(conf, text);
+        ASSERT(chmod(conf, 0644) == 0);
+        ConfigSource src = { .main_file = conf };
+
+        /* No credentials passed: a clear error naming LoadCredential=. */
+        unsetenv("CREDENTIALS_DIRECTORY");
+        ASSERT_EQ(config_load(&src, &c, &errors), -EINVAL);
+        ASSERT_CONTAINS(errors.items[0], ":4: url= credential:b-url: no credentials were passed; add "
+                                         "LoadCredential=b-url:/path/to/file");
+        strv_done(&errors);
+
+        char cred[600];
+        snprintf(cred, sizeof(cred), "%s/b-url", d);
+        write_file(cred, "https://hc-ping.com/cred-0123456789\n");
+        setenv("CREDENTIALS_DIRECTORY", d, 1);
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        ASSERT_STREQ(config_find_check(c, "a.timer")->url, "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5");
+        ASSERT_STREQ(config_find_check(c, "b.timer")->url, "https://hc-ping.com/cred-0123456789");
+        /* Only the literal URL in a world-readable file is warned about. */
+        ASSERT_EQ(c->warnings.n, 1);
+        ASSERT_CONTAINS(c->warnings.items[0], ":6: this file is readable by all users and holds a heartbeat URL");
+        config_free(c);
+        c = NULL;
+
+        ASSERT(chmod(conf, 0640) == 0);
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        ASSERT_EQ(c->warnings.n, 0);
+        config_free(c);
+        c = NULL;
+
+        /* A relative path, a missing file, a bad name: errors with the line. */
+        write_file(conf, "[a.timer]\nurl = file:hc-url\n[b.timer]\nurl = file:/nonexistent/x\n[c.timer]\nurl = credential:../x\n");
+        ASSERT_EQ(config_load(&src, &c, &errors), -EINVAL);
+        ASSERT_EQ(errors.n, 3);
+        ASSERT_CONTAINS(errors.items[0], ":2: url= file:hc-url: the path must be absolute");
+        ASSERT_CONTAINS(errors.items[1], ":4: url= file:/nonexistent/x: cannot read /nonexistent/x: No such file");
+        ASSERT_CONTAINS(errors.items[2], ":6: url= credential:../x: not a credential name");
+        strv_done(&errors);
+        unsetenv("CREDENTIALS_DIRECTORY");
+
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+        ASSERT(system(cmd) == 0);
+}
+
 int main(void) {
+        test_secrets();
         test_match();
         test_annotation();
         test_bad();
