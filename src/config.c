@@ -28,6 +28,8 @@ const char *http_method_to_string(HttpMethod m) {
 Check *check_free(Check *c) {
         if (!c)
                 return NULL;
+        for (size_t i = 0; i < _EVENT_MAX; i++)
+                free(c->templates[i]);
         free(c->name);
         free(c->url);
         free(c->source);
@@ -493,6 +495,8 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
         if (!check)
                 return -ENOMEM;
         check->enabled = true;
+        check->body_max = 100000;
+        check->failure_threshold = 1;
         check->line = p->section_line ?: p->line;
         check->pattern = !unit_name_is_valid(name);
         check->order = (unsigned) c->n_checks;
@@ -573,8 +577,125 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
                 return 0;
         }
 
-        parser_error(p, p->line, "unknown key '%s' in [%s]; known keys: url, method, source, enabled", key,
-                     check->name);
+        static const struct {
+                const char *key;
+                Event event;
+        } url_keys[] = {
+                { "success-url", EVENT_SUCCESS },
+                { "start-url", EVENT_START },
+                { "failure-url", EVENT_FAILURE },
+                { "log-url", EVENT_LOG },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(url_keys); i++)
+                if (strcasecmp(key, url_keys[i].key) == 0) {
+                        _cleanup_free_ char *bad = NULL, *sample = NULL;
+
+                        if (template_validate(v, &reason, &bad) < 0) {
+                                if (bad)
+                                        parser_error(p, p->line, "%s= has an unknown placeholder {%s}; known: %s",
+                                                     url_keys[i].key, bad, TEMPLATE_PLACEHOLDERS);
+                                else
+                                        parser_error(p, p->line, "%s=: %s", url_keys[i].key, reason);
+                                return 0;
+                        }
+                        r = template_expand(v, &(TemplateVars) { .unit = "x.timer", .hostname = "host",
+                                                                 .url = "https://example.com/base" },
+                                            &sample);
+                        if (r < 0)
+                                return r;
+                        if (url_validate(sample, &reason) < 0) {
+                                parser_error(p, p->line, "%s= does not make a valid URL: %s", url_keys[i].key,
+                                             reason);
+                                return 0;
+                        }
+                        return free_and_strdup(&check->templates[url_keys[i].event], v);
+                }
+        if (strcasecmp(key, "preset") == 0) {
+                check->preset = preset_find(v);
+                if (!check->preset)
+                        parser_error(p, p->line, "preset= '%s' is unknown; use one of: %s", v, preset_names());
+                return 0;
+        }
+        if (strcasecmp(key, "start") == 0 || strcasecmp(key, "failure") == 0 || strcasecmp(key, "trigger-timer") == 0 ||
+            strcasecmp(key, "auto-create") == 0) {
+                r = parse_boolean(v);
+                if (r < 0) {
+                        parser_error(p, p->line, "%s= '%s' is not a boolean; use yes or no", key, v);
+                        return 0;
+                }
+                if (strcasecmp(key, "start") == 0)
+                        check->start = r;
+                else if (strcasecmp(key, "failure") == 0)
+                        check->failure = r;
+                else if (strcasecmp(key, "auto-create") == 0)
+                        check->auto_create = r;
+                return 0;
+        }
+        if (strcasecmp(key, "trigger") == 0) {
+                if (streq(v, "any") || streq(v, "timer"))
+                        check->trigger_timer = streq(v, "timer");
+                else
+                        parser_error(p, p->line, "trigger= '%s' is not supported; use any or timer", v);
+                return 0;
+        }
+        if (strcasecmp(key, "body") == 0) {
+                check->body_set = true;
+                if (streq(v, "none"))
+                        check->body = BODY_NONE;
+                else if (streq(v, "log"))
+                        check->body = BODY_LOG;
+                else if (streq(v, "json"))
+                        check->body = BODY_JSON;
+                else
+                        parser_error(p, p->line, "body= '%s' is not supported; use none, log or json", v);
+                return 0;
+        }
+        if (strcasecmp(key, "attach-log") == 0) {
+                if (streq(v, "never"))
+                        check->attach_log = ATTACH_LOG_NEVER;
+                else if (streq(v, "on-failure"))
+                        check->attach_log = ATTACH_LOG_ON_FAILURE;
+                else if (streq(v, "always"))
+                        check->attach_log = ATTACH_LOG_ALWAYS;
+                else
+                        parser_error(p, p->line, "attach-log= '%s' is not supported; use never, on-failure or always", v);
+                return 0;
+        }
+        if (strcasecmp(key, "body-max") == 0)
+                return parse_unsigned_key(p, "body-max", v, 1, 1000000, &check->body_max);
+        if (strcasecmp(key, "failure-threshold") == 0)
+                return parse_unsigned_key(p, "failure-threshold", v, 1, 1000, &check->failure_threshold);
+        if (strcasecmp(key, "min-runtime") == 0)
+                return parse_span_key(p, "min-runtime", v, 0, USEC_PER_DAY, &check->min_runtime);
+        if (strcasecmp(key, "skip-exit-status") == 0) {
+                _cleanup_free_ char *copy = strdup(v);
+                char *tok, *save = NULL;
+
+                if (!copy)
+                        return -ENOMEM;
+                check->n_skip_exit_status = 0;
+                for (tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                        unsigned u;
+
+                        if (parse_unsigned(tok, 0, 255, &u) < 0) {
+                                parser_error(p, p->line, "skip-exit-status= '%s' is not an exit status (0 to 255)", tok);
+                                return 0;
+                        }
+                        if (check->n_skip_exit_status >= ELEMENTSOF(check->skip_exit_status)) {
+                                parser_error(p, p->line, "skip-exit-status= lists more than %zu statuses",
+                                             ELEMENTSOF(check->skip_exit_status));
+                                return 0;
+                        }
+                        check->skip_exit_status[check->n_skip_exit_status++] = (int) u;
+                }
+                return 0;
+        }
+
+        parser_error(p, p->line,
+                     "unknown key '%s' in [%s]; known keys: url, method, source, enabled, preset, success-url, "
+                     "start-url, failure-url, log-url, start, failure, body, attach-log, body-max, trigger, "
+                     "skip-exit-status, failure-threshold, min-runtime, auto-create",
+                     key, check->name);
         return 0;
 }
 
@@ -674,9 +795,25 @@ int config_validate(Config *cfg, Strv *errors) {
                 Check *c = cfg->checks[i];
                 _cleanup_free_ char *msg = NULL;
 
-                if (!c->url && c->enabled) {
+                if (!c->url && c->enabled && !c->templates[EVENT_SUCCESS]) {
                         if (asprintf(&msg, "%s:%u: [%s] has no url=; add url = https://… or enabled = no", c->file,
                                      c->line, c->name) >= 0)
+                                (void) strv_push(errors, msg);
+                }
+                if (c->enabled && c->start && !check_template(c, EVENT_START)) {
+                        free(msg);
+                        msg = NULL;
+                        if (asprintf(&msg, "%s:%u: [%s] has start = yes, but preset %s has no start endpoint; set "
+                                           "start-url= or remove start =",
+                                     c->file, c->line, c->name, c->preset ? c->preset->name : "generic") >= 0)
+                                (void) strv_push(errors, msg);
+                }
+                if (c->enabled && c->failure && !check_template(c, EVENT_FAILURE)) {
+                        free(msg);
+                        msg = NULL;
+                        if (asprintf(&msg, "%s:%u: [%s] has failure = yes, but preset %s has no failure endpoint; "
+                                           "set failure-url= or remove failure =",
+                                     c->file, c->line, c->name, c->preset ? c->preset->name : "generic") >= 0)
                                 (void) strv_push(errors, msg);
                 }
         }
@@ -913,6 +1050,8 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
         if (!check)
                 return -ENOMEM;
         check->enabled = true;
+        check->body_max = 100000;
+        check->failure_threshold = 1;
         check->origin = CHECK_FROM_ANNOTATION;
         check->name = strdup(unit);
         if (!check->name)
@@ -978,10 +1117,69 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
 }
 
 int check_url_for(const Check *c, const char *unit, char **ret) {
+        _cleanup_free_ char *base = NULL;
         char host[256] = "";
+        int r;
 
-        if (!template_has_placeholders(c->url))
-                return (*ret = strdup(c->url)) ? 0 : -ENOMEM;
         (void) gethostname(host, sizeof(host) - 1);
-        return template_expand(c->url, &(TemplateVars) { .unit = unit, .hostname = host }, ret);
+        /* The base URL's own placeholders first ({unit_prefix} in a pattern's url=), then the
+         * event template around it. */
+        if (c->url) {
+                r = template_expand(c->url, &(TemplateVars) { .unit = unit, .hostname = host }, &base);
+                if (r < 0)
+                        return r;
+        }
+        Check copy = *c;
+        copy.url = base;
+        return check_event_url(&copy, EVENT_SUCCESS,
+                               &(TemplateVars) { .unit = unit, .hostname = host, .result = "success",
+                                                 .message = "ping from timerbeat" },
+                               ret);
+}
+
+const char *check_template(const Check *c, Event e) {
+        const Preset *p = c->preset ?: preset_generic();
+
+        if (c->templates[e])
+                return c->templates[e];
+        return p->templates[e];
+}
+
+int check_event_url(const Check *c, Event e, const TemplateVars *v, char **ret) {
+        const char *t = check_template(c, e);
+        _cleanup_free_ char *url = NULL;
+        TemplateVars vars = *v;
+        int r;
+
+        if (!t)
+                return -ENOENT;
+        vars.url = c->url;
+        r = template_expand(t, &vars, &url);
+        if (r < 0)
+                return r;
+        url_fix_query(url);
+        if (c->auto_create) {
+                char *n;
+
+                if (asprintf(&n, "%s%screate=1", url, strchr(url, '?') ? "&" : "?") < 0)
+                        return -ENOMEM;
+                free(url);
+                url = n;
+        }
+        *ret = TAKE_PTR(url);
+        return 0;
+}
+
+BodyKind check_body_for(const Check *c, Event e) {
+        BodyKind b = c->body_set ? c->body : BODY_NONE;
+
+        if (e == EVENT_START)
+                return b == BODY_JSON ? BODY_JSON : BODY_NONE;
+        if (b == BODY_LOG) {
+                if (c->attach_log == ATTACH_LOG_NEVER)
+                        return BODY_NONE;
+                if (c->attach_log == ATTACH_LOG_ON_FAILURE && e == EVENT_SUCCESS)
+                        return BODY_NONE;
+        }
+        return b;
 }

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "macro.h"
+#include "preset.h"
+#include "template.h"
 #include "util.h"
 
 /* The configuration: a [timerbeat] section of globals and one section per monitored unit.
@@ -25,6 +27,12 @@ typedef enum CheckOrigin {
         CHECK_FROM_ANNOTATION, /* [X-Timerbeat] in the unit's own files */
 } CheckOrigin;
 
+typedef enum AttachLog {
+        ATTACH_LOG_ON_FAILURE,
+        ATTACH_LOG_NEVER,
+        ATTACH_LOG_ALWAYS,
+} AttachLog;
+
 typedef struct Check {
         char *name;   /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
@@ -40,6 +48,22 @@ typedef struct Check {
         bool pattern;   /* name is a glob */
         unsigned order; /* position among sections, for ties between patterns */
         CheckOrigin origin;
+
+        /* What to tell the monitor beyond "it succeeded" (all opt-in). */
+        const Preset *preset;            /* NULL: generic */
+        char *templates[_EVENT_MAX];     /* success-url, start-url, failure-url overrides */
+        bool start;                      /* send a start signal when the run begins */
+        bool failure;                    /* send failed runs to the failure endpoint */
+        BodyKind body;
+        bool body_set;
+        AttachLog attach_log;
+        unsigned body_max;
+        bool trigger_timer;              /* only runs the timer started count */
+        int skip_exit_status[16];
+        size_t n_skip_exit_status;
+        usec_t min_runtime;
+        unsigned failure_threshold;
+        bool auto_create;
 } Check;
 
 typedef struct Config {
@@ -106,6 +130,13 @@ static inline void check_freep(Check **c) {
 
 /* The URL of a check for a unit, with placeholders expanded. */
 int check_url_for(const Check *c, const char *unit, char **ret);
+
+/* The URL template of an event (explicit key, else the preset's); NULL if there is none. */
+const char *check_template(const Check *c, Event e);
+/* Expands the event's URL; -ENOENT if the check has no such endpoint. */
+int check_event_url(const Check *c, Event e, const TemplateVars *v, char **ret);
+/* Whether the event's request carries a body, and which. */
+BodyKind check_body_for(const Check *c, Event e);
 
 /* Validates a heartbeat URL: http or https, a host, no whitespace or control characters. On
  * failure returns -EINVAL and a static explanation in *reason. */

@@ -65,6 +65,11 @@ struct Request {
         bool body_truncated;
         long last_status;
         char last_error[CURL_ERROR_SIZE];
+        char body_head[64];
+        long body_limit;
+        char *body;
+        size_t body_len;
+        char *content_type_header;
         usec_t last_elapsed;
         bool has_retry_after;
         usec_t retry_after;
@@ -222,6 +227,8 @@ static void request_unlink(Request *r) {
 
 static void request_destroy(Request *r) {
         curl_slist_free_all(r->headers);
+        free(r->body);
+        free(r->content_type_header);
         free(r->id);
         free(r->check);
         free(r->unit);
@@ -249,6 +256,8 @@ static void request_finish(Request *r, HttpOutcome outcome) {
                         .error = r->last_error[0] ? r->last_error : NULL,
                         .elapsed = r->last_elapsed,
                         .attempts = r->attempt,
+                        .body_head = r->body_head,
+                        .body_limit = r->body_limit,
                 };
                 h->on_done(h, &res, h->userdata);
         }
@@ -274,9 +283,19 @@ static void http_maybe_idle(Http *h) {
 
 static void http_start_queued(Http *h);
 
-static size_t on_body(char *data _unused_, size_t size, size_t n, void *userdata) {
+static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         Request *r = userdata;
+        size_t have = strlen(r->body_head);
 
+        /* Keep the start: healthchecks answers "OK (rate-limited)" with a 200. */
+        if (have + 1 < sizeof(r->body_head)) {
+                size_t k = MIN(size * n, sizeof(r->body_head) - 1 - have);
+                memcpy(r->body_head + have, data, k);
+                r->body_head[have + k] = 0;
+                for (char *c = r->body_head; *c; c++)
+                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                                *c = ' ';
+        }
         r->body_size += size * n;
         if (r->body_size > HTTP_BODY_MAX) {
                 /* Stop reading: returning less than we were given aborts the transfer. */
@@ -294,7 +313,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         /* A new status line starts a new response (after a redirect): forget the old headers. */
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
                 r->has_retry_after = false;
+                r->body_limit = -1;
                 return len;
+        }
+        if (len > 16 && strncasecmp(data, "Ping-Body-Limit:", 16) == 0) {
+                char *end;
+                long v;
+
+                memcpy(value, data + 16, MIN(len - 16, sizeof(value) - 1));
+                value[MIN(len - 16, sizeof(value) - 1)] = 0;
+                v = strtol(value, &end, 10);
+                if (v >= 0 && end != value)
+                        r->body_limit = v;
         }
         if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
                 size_t vl = MIN(len - 12, sizeof(value) - 1);
@@ -626,6 +656,8 @@ static int request_start(Request *r) {
         r->body_size = 0;
         r->body_truncated = false;
         r->has_retry_after = false;
+        r->body_head[0] = 0;
+        r->body_limit = -1;
 
         /* Only http and https, for the URL and for every redirect: a heartbeat URL must never
          * make us read a local file or talk another protocol. */
@@ -652,8 +684,8 @@ static int request_start(Request *r) {
 
         if (r->method == HTTP_METHOD_POST &&
             (curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK ||
-             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK ||
-             curl_easy_setopt(e, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) r->body_len) != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ?: "") != CURLE_OK ||
              curl_easy_setopt(e, CURLOPT_POSTREDIR, (long) CURL_REDIR_POST_ALL) != CURLE_OK))
                 goto fail;
 
@@ -760,6 +792,17 @@ int http_submit(Http *h, const HttpPing *p) {
                 r->invocation = strdup(p->invocation);
         if (p->source && asprintf(&r->origin_header, "Origin: %s", p->source) < 0)
                 r->origin_header = NULL;
+        if (p->body) {
+                r->body = malloc(p->body_size + 1);
+                if (r->body) {
+                        memcpy(r->body, p->body, p->body_size);
+                        r->body[p->body_size] = 0;
+                        r->body_len = p->body_size;
+                }
+                r->method = HTTP_METHOD_POST; /* a body goes with POST */
+                if (asprintf(&r->content_type_header, "Content-Type: %s", p->content_type ?: "text/plain; charset=utf-8") < 0)
+                        r->content_type_header = NULL;
+        }
 
         /* Link it in first so request_free() can unlink it on failure. */
         r->prev = h->tail;
@@ -771,7 +814,8 @@ int http_submit(Http *h, const HttpPing *p) {
         h->n_requests++;
 
         if (!r->check || !r->unit || !r->url || !r->masked || !r->user_agent || (p->invocation && !r->invocation) ||
-            (p->source && !r->origin_header) || (p->id && !r->id)) {
+            (p->source && !r->origin_header) || (p->id && !r->id) ||
+            (p->body && (!r->body || !r->content_type_header))) {
                 request_free(r);
                 return -ENOMEM;
         }
@@ -781,6 +825,15 @@ int http_submit(Http *h, const HttpPing *p) {
                         request_free(r);
                         return -ENOMEM;
                 }
+        }
+        if (r->content_type_header) {
+                struct curl_slist *l = curl_slist_append(r->headers, r->content_type_header);
+
+                if (!l) {
+                        request_free(r);
+                        return -ENOMEM;
+                }
+                r->headers = l;
         }
         k = url_queue_add(r);
         if (k < 0) {

@@ -20,6 +20,9 @@ typedef struct HttpPing {
         const char *source;     /* Origin: header, may be NULL */
         const char *id;         /* outbox entry name, NULL if only in memory */
         usec_t created;         /* CLOCK_REALTIME of the run end; 0 = now */
+        const char *body;       /* POSTed when set (method must be POST) */
+        size_t body_size;
+        const char *content_type;
 } HttpPing;
 
 /* How a request ended for good. Shutting down is not an end: the entry stays in the outbox. */
@@ -40,6 +43,8 @@ typedef struct HttpResult {
         const char *error; /* the last transport error, NULL if none */
         usec_t elapsed;    /* of the last attempt */
         unsigned attempts;
+        const char *body_head; /* the first bytes of the last answer's body */
+        long body_limit;       /* the Ping-Body-Limit header of the last answer, -1 if none */
 } HttpResult;
 
 typedef void (*http_done_t)(Http *h, const HttpResult *result, void *userdata);

@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "outbox.h"
@@ -22,9 +23,21 @@ struct Annotation {
         Annotation *next;
 };
 
+/* What we remember per unit between runs: consecutive failures, the body size the monitor
+ * accepts (healthchecks' Ping-Body-Limit). */
+typedef struct UnitStats UnitStats;
+struct UnitStats {
+        char *unit;
+        unsigned failures;
+        long body_limit;
+        UnitStats *next;
+};
+
 struct Manager {
         ManagerOptions options;
         Annotation *annotations;
+        UnitStats *stats;
+        bool warned_activation_details;
         sd_event *event;
         Config *config;
         Watch *watch;
@@ -158,17 +171,48 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
         return true;
 }
 
-static void manager_send(Manager *m, const Check *check, const char *name, const char *url, const char *unit,
-                         const char *invocation, usec_t created) {
+static UnitStats *manager_stats(Manager *m, const char *unit) {
+        UnitStats *st;
+
+        for (st = m->stats; st; st = st->next)
+                if (streq(st->unit, unit))
+                        return st;
+        st = calloc(1, sizeof(UnitStats));
+        if (!st || !(st->unit = strdup(unit))) {
+                free(st);
+                return NULL;
+        }
+        st->body_limit = -1;
+        st->next = m->stats;
+        m->stats = st;
+        return st;
+}
+
+typedef struct Send {
+        const Check *check;
+        const char *name;       /* the unit the check is for */
+        const char *url;
+        const char *unit;       /* the service */
+        const char *invocation;
+        usec_t created;
+        const char *body;
+        size_t body_size;
+        const char *content_type;
+} Send;
+
+static void manager_send(Manager *m, const Send *x) {
         _cleanup_free_ char *id = NULL;
         OutboxEntry e = {
-                .check = (char *) name,
-                .unit = (char *) unit,
-                .invocation = (char *) invocation,
-                .url = (char *) url,
-                .method = check->method,
-                .source = check->source ?: m->config->source,
-                .created = created ?: now_usec(CLOCK_REALTIME),
+                .check = (char *) x->name,
+                .unit = (char *) x->unit,
+                .invocation = (char *) x->invocation,
+                .url = (char *) x->url,
+                .method = x->body ? HTTP_METHOD_POST : x->check->method,
+                .source = x->check->source ?: m->config->source,
+                .created = x->created ?: now_usec(CLOCK_REALTIME),
+                .body = (char *) x->body,
+                .body_size = x->body_size,
+                .content_type = (char *) x->content_type,
         };
         HttpPing ping;
         int r;
@@ -178,18 +222,21 @@ static void manager_send(Manager *m, const Check *check, const char *name, const
         manager_state_write_result(m, r, "an outbox entry");
 
         ping = (HttpPing) {
-                .check = name,
-                .unit = unit,
-                .invocation = invocation,
-                .url = url,
-                .method = check->method,
+                .check = x->name,
+                .unit = x->unit,
+                .invocation = x->invocation,
+                .url = x->url,
+                .method = e.method,
                 .source = e.source,
                 .id = id,
                 .created = e.created,
+                .body = x->body,
+                .body_size = x->body_size,
+                .content_type = x->content_type,
         };
         r = http_submit(m->http, &ping);
         if (r < 0) {
-                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", name);
+                log_unit_errno(LOG_ERR, r, x->unit, x->invocation, "Failed to queue the ping for [%s]: %m", x->name);
                 if (id)
                         (void) outbox_remove(m->outbox, id);
         }
@@ -287,36 +334,275 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
         return c && c->enabled;
 }
 
+/* A log tail being read for a ping: everything needed to send it once the text is there. */
+typedef struct Pending {
+        Manager *m;
+        Check *check; /* a copy of what matters: the config may be reloaded meanwhile */
+        char *name, *url, *unit, *invocation;
+        usec_t created;
+} Pending;
+
+static void pending_free(Pending *p) {
+        if (!p)
+                return;
+        check_free(p->check);
+        free(p->name);
+        free(p->url);
+        free(p->unit);
+        free(p->invocation);
+        free(p);
+}
+
+static void on_log_tail(const char *text, size_t size, int error, void *userdata) {
+        Pending *p = userdata;
+        Send x = {
+                .check = p->check,
+                .name = p->name,
+                .url = p->url,
+                .unit = p->unit,
+                .invocation = p->invocation,
+                .created = p->created,
+                .body = text ?: "",
+                .body_size = text ? size : 0,
+                .content_type = "text/plain; charset=utf-8",
+        };
+
+        if (error < 0)
+                log_unit_errno(LOG_WARNING, error, p->unit, p->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+        manager_send(p->m, &x);
+        pending_free(p);
+}
+
+static char *json_escape(const char *s) {
+        char *r = malloc(strlen(s) * 6 + 1), *t = r;
+
+        if (!r)
+                return NULL;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c == '"' || c == '\\')
+                        t += sprintf(t, "\\%c", c);
+                else if (c < 0x20)
+                        t += sprintf(t, "\\u%04x", c);
+                else
+                        *t++ = (char) c;
+        }
+        *t = 0;
+        return r;
+}
+
+static char *run_json(const WatchRun *run, const char *name, int exit_code, usec_t duration, const char *host) {
+        _cleanup_free_ char *u = json_escape(run->service), *n = json_escape(name), *h = json_escape(host),
+                            *res = json_escape(strempty(run->result));
+        char *j;
+
+        if (!u || !n || !h || !res)
+                return NULL;
+        if (asprintf(&j,
+                     "{\"unit\":\"%s\",\"check\":\"%s\",\"invocation\":\"%s\",\"event\":\"%s\",\"result\":\"%s\","
+                     "\"exit_code\":%d,\"started_usec\":%llu,\"finished_usec\":%llu,\"duration_s\":%.3f,"
+                     "\"hostname\":\"%s\"}",
+                     u, n, strempty(run->invocation), run->start ? "start" : "finish", run->start ? "" : res,
+                     run->start ? 0 : exit_code, (unsigned long long) run->start_timestamp,
+                     (unsigned long long) (run->start ? 0 : run->exit_timestamp), (double) duration / 1e6, h) < 0)
+                return NULL;
+        return j;
+}
+
+/* Builds and sends one event of a run: the URL from the check's templates, the body if any. */
+static void manager_event(Manager *m, const Check *check, const WatchRun *run, Event ev, int exit_code,
+                          usec_t duration, const char *message) {
+        _cleanup_free_ char *base = NULL, *url = NULL, *masked = NULL, *json = NULL;
+        char host[256] = "";
+        BodyKind body = check_body_for(check, ev);
+        TemplateVars v;
+        int r;
+
+        (void) gethostname(host, sizeof(host) - 1);
+        v = (TemplateVars) {
+                .unit = run->check,
+                .hostname = host,
+                .rid = run->invocation,
+                .result = run->start ? "" : run->result,
+                .message = message,
+                .exit_code = exit_code,
+                .duration = duration,
+        };
+        if (check->url) {
+                r = template_expand(check->url, &v, &base);
+                if (r < 0)
+                        goto fail;
+        }
+        Check copy = *check;
+        copy.url = base;
+        r = check_event_url(&copy, ev, &v, &url);
+        if (r < 0)
+                goto fail;
+
+        masked = url_mask(url);
+        if (ev == EVENT_SUCCESS)
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
+                         run->invocation, run->service, strempty(masked), run->check);
+        else
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s: sending %s to %s for [%s].",
+                         run->invocation, run->service, event_to_string(ev), strempty(masked), run->check);
+
+        if (body == BODY_LOG && !isempty(run->invocation)) {
+                UnitStats *st = manager_stats(m, run->check);
+                size_t max = check->body_max;
+                Pending *p = calloc(1, sizeof(Pending));
+
+                /* The monitor said how much it keeps (Ping-Body-Limit); the preset knows its cap. */
+                if (st && st->body_limit >= 0 && (size_t) st->body_limit < max)
+                        max = (size_t) st->body_limit;
+                if (check->preset && check->preset->body_cap > 0 && check->preset->body_cap < max)
+                        max = check->preset->body_cap;
+                if (!p)
+                        goto fail_oom;
+                p->m = m;
+                p->created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp;
+                p->check = calloc(1, sizeof(Check));
+                p->name = strdup(run->check);
+                p->url = TAKE_PTR(url);
+                p->unit = strdup(run->service);
+                p->invocation = strdup(run->invocation);
+                if (!p->check || !p->name || !p->unit || !p->invocation) {
+                        pending_free(p);
+                        goto fail_oom;
+                }
+                p->check->method = check->method;
+                p->check->source = check->source ? strdup(check->source) : NULL;
+                r = journal_tail_async(m->event, run->invocation, max, on_log_tail, p);
+                if (r >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+                url = TAKE_PTR(p->url);
+                pending_free(p);
+                body = BODY_NONE;
+        }
+        if (body == BODY_JSON) {
+                json = run_json(run, run->check, exit_code, duration, host);
+                if (!json)
+                        goto fail_oom;
+        }
+        manager_send(m, &(Send) {
+                .check = check,
+                .name = run->check,
+                .url = url,
+                .unit = run->service,
+                .invocation = run->invocation,
+                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
+                .body = json,
+                .body_size = json ? strlen(json) : 0,
+                .content_type = json ? "application/json" : NULL,
+        });
+        return;
+
+fail_oom:
+        r = -ENOMEM;
+fail:
+        log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
+                       event_to_string(ev), run->check);
+}
+
 static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         Manager *m = userdata;
         const Check *check = manager_check_for(m, run->check);
-        _cleanup_free_ char *masked = NULL, *url = NULL;
-        int r;
+        usec_t duration = 0;
+        char message[512], dbuf[32];
+        bool success;
+        int exit_code;
 
-        if (!check || !check->enabled || !check->url)
+        if (!check || !check->enabled || (!check->url && !check->templates[EVENT_SUCCESS]))
                 return;
+
+        /* trigger = timer: only runs the timer started. systemd < 253 cannot tell. */
+        if (check->trigger_timer && !run->catch_up && run->activated_by_timer == 0) {
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s was not started by a timer; ignored.",
+                         run->invocation, run->service);
+                return;
+        }
+        if (check->trigger_timer && run->activated_by_timer < 0 && !m->warned_activation_details) {
+                log_notice("trigger = timer needs systemd's ActivationDetails (systemd 253 or newer); counting every "
+                           "run, as with trigger = any.");
+                m->warned_activation_details = true;
+        }
+
+        if (run->start) {
+                if (check->start)
+                        manager_event(m, check, run, EVENT_START, 0, 0, "started");
+                return;
+        }
 
         if (run->catch_up) {
                 if (!manager_catch_up(m, run, check))
                         return;
-        } else if (!manager_run_succeeded(run->active_state, run->result)) {
-                log_unit(LOG_NOTICE, run->service, run->invocation,
-                         "Run %s of %s ended with result '%s' (%s, status %d); not pinging [%s].", run->invocation,
-                         run->service, run->result ?: (streq(run->active_state, "failed") ? "failed" : "unknown"),
-                         exec_code_to_string(run->exec_main_code), run->exec_main_status, run->check);
-                manager_record_run(m, run);
-                return;
         }
 
-        r = check_url_for(check, run->check, &url);
-        if (r < 0) {
-                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the URL for %s: %m", run->check);
-                return;
+        if (run->start_timestamp > 0 && run->exit_timestamp > run->start_timestamp)
+                duration = run->exit_timestamp - run->start_timestamp;
+        exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
+        success = manager_run_succeeded(run->active_state, run->result);
+        format_timespan(dbuf, sizeof(dbuf), duration - duration % USEC_PER_MSEC);
+
+        if (success && check->n_skip_exit_status > 0 && run->exec_main_code == CLD_EXITED)
+                for (size_t i = 0; i < check->n_skip_exit_status; i++)
+                        if (check->skip_exit_status[i] == run->exec_main_status) {
+                                log_unit(LOG_INFO, run->service, run->invocation,
+                                         "Run %s of %s succeeded with exit status %d, listed in skip-exit-status=; "
+                                         "not pinging [%s].",
+                                         run->invocation, run->service, run->exec_main_status, run->check);
+                                manager_record_run(m, run);
+                                return;
+                        }
+
+        if (success && check->min_runtime > 0 && duration < check->min_runtime) {
+                char mbuf[32];
+
+                snprintf(message, sizeof(message), "%s ran for only %s, less than min-runtime=%s", run->service,
+                         dbuf, format_timespan(mbuf, sizeof(mbuf), check->min_runtime));
+                log_unit(LOG_NOTICE, run->service, run->invocation, "Run %s: %s; reporting it as a failure.",
+                         run->invocation, message);
+                success = false;
+                if (exit_code == 0)
+                        exit_code = 1;
+        } else if (success)
+                snprintf(message, sizeof(message), "%s succeeded in %s", run->service, dbuf);
+        else
+                snprintf(message, sizeof(message), "%s failed: %s, exit code %d, after %s", run->service,
+                         run->result ?: (streq(strempty(run->active_state), "failed") ? "failed" : "unknown"), exit_code,
+                         dbuf);
+
+        UnitStats *st = manager_stats(m, run->check);
+        if (success) {
+                if (st)
+                        st->failures = 0;
+                manager_event(m, check, run, EVENT_SUCCESS, exit_code, duration, message);
+        } else {
+                if (st)
+                        st->failures++;
+                if (!run->catch_up || check->failure)
+                        log_unit(LOG_NOTICE, run->service, run->invocation,
+                                 "Run %s of %s ended with result '%s' (%s, status %d); %s [%s].", run->invocation,
+                                 run->service,
+                                 run->result ?: (streq(strempty(run->active_state), "failed") ? "failed" : "unknown"),
+                                 exec_code_to_string(run->exec_main_code), run->exec_main_status,
+                                 check->failure ? "reporting the failure" : "not pinging", run->check);
+                if (check->failure) {
+                        if (st && st->failures < check->failure_threshold) {
+                                if (check_template(check, EVENT_LOG))
+                                        manager_event(m, check, run, EVENT_LOG, exit_code, duration, message);
+                                else
+                                        log_unit(LOG_INFO, run->service, run->invocation,
+                                                 "Failure %u of %u in a row; below failure-threshold=, not reported.",
+                                                 st->failures, check->failure_threshold);
+                        } else
+                                manager_event(m, check, run, EVENT_FAILURE, exit_code, duration, message);
+                }
         }
-        masked = url_mask(url);
-        log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
-                 run->invocation, run->service, strempty(masked), run->check);
-        manager_send(m, check, run->check, url, run->service, run->invocation, run->exit_timestamp);
         manager_record_run(m, run);
 }
 
@@ -339,6 +625,16 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
         Manager *m = userdata;
         int r;
 
+        if (res->outcome == HTTP_DELIVERED && res->body_head && startswith(res->body_head, "OK (rate-limited)"))
+                log_unit(LOG_WARNING, res->unit, res->invocation,
+                         "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
+                         "check come too often for it.");
+        if (res->check && res->body_limit >= 0) {
+                UnitStats *st = manager_stats(m, res->check);
+
+                if (st)
+                        st->body_limit = res->body_limit;
+        }
         /* What `timerbeat list` shows as the last ping of the check. */
         if (res->check) {
                 r = outbox_write_ping(m->outbox, res->check, outcome_to_string(res->outcome), res->status,
@@ -364,6 +660,9 @@ static void on_outbox_entry(Outbox *o _unused_, const char *name, const OutboxEn
                 .source = e->source,
                 .id = name,
                 .created = e->created,
+                .body = e->body,
+                .body_size = e->body_size,
+                .content_type = e->content_type,
         };
         int r;
 
@@ -526,6 +825,7 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD); /* journal readers are children, reaped through sd-event */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "Failed to block signals: %m");
         r = sd_event_add_signal(m->event, &m->sig_term, SIGTERM, on_signal, m);
@@ -575,6 +875,12 @@ Manager *manager_free(Manager *m) {
         outbox_free(m->outbox);
         free(m->state_dir);
         manager_free_annotations(m);
+        while (m->stats) {
+                UnitStats *n = m->stats->next;
+                free(m->stats->unit);
+                free(m->stats);
+                m->stats = n;
+        }
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

@@ -34,6 +34,8 @@ void outbox_entry_done(OutboxEntry *e) {
         free(e->invocation);
         free(e->url);
         free(e->source);
+        free(e->body);
+        free(e->content_type);
         *e = (OutboxEntry) {};
 }
 
@@ -44,19 +46,67 @@ static bool value_ok(const char *v) {
         return true;
 }
 
+static char *hex_encode(const char *p, size_t n) {
+        static const char hex[] = "0123456789abcdef";
+        char *r = malloc(n * 2 + 1);
+
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                r[2 * i] = hex[(unsigned char) p[i] >> 4];
+                r[2 * i + 1] = hex[(unsigned char) p[i] & 15];
+        }
+        r[2 * n] = 0;
+        return r;
+}
+
+static int hex_decode(const char *s, char **ret, size_t *ret_size) {
+        size_t n = strlen(s);
+        char *r;
+
+        if (n % 2)
+                return -EBADMSG;
+        r = malloc(n / 2 + 1);
+        if (!r)
+                return -ENOMEM;
+        for (size_t i = 0; i < n / 2; i++) {
+                int hi = s[2 * i], lo = s[2 * i + 1];
+
+                hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
+                lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
+                if (hi < 0 || lo < 0) {
+                        free(r);
+                        return -EBADMSG;
+                }
+                r[i] = (char) (hi << 4 | lo);
+        }
+        r[n / 2] = 0;
+        *ret = r;
+        *ret_size = n / 2;
+        return 0;
+}
+
 int outbox_entry_format(const OutboxEntry *e, char **ret) {
-        _cleanup_free_ char *body = NULL;
+        _cleanup_free_ char *body = NULL, *hex = NULL;
         char *full;
         int n;
 
         if (!e->check || !e->unit || !e->url || !value_ok(e->check) || !value_ok(e->unit) || !value_ok(e->url) ||
-            !value_ok(e->invocation) || !value_ok(e->source))
+            !value_ok(e->invocation) || !value_ok(e->source) || !value_ok(e->content_type))
                 return -EINVAL;
+        if (e->body && e->body_size > (OUTBOX_ENTRY_MAX - 4096) / 2)
+                return -E2BIG;
+        if (e->body) {
+                hex = hex_encode(e->body, e->body_size);
+                if (!hex)
+                        return -ENOMEM;
+        }
         n = asprintf(&body,
                      OUTBOX_MAGIC "check=%s\nunit=%s\ninvocation=%s\nurl=%s\nmethod=%s\nsource=%s\ncreated=%" PRIu64
-                                  "\n",
+                                  "\n%s%s%s%s%s%s",
                      e->check, e->unit, strempty(e->invocation), e->url, http_method_to_string(e->method),
-                     strempty(e->source), (uint64_t) e->created);
+                     strempty(e->source), (uint64_t) e->created, hex ? "body=" : "", strempty(hex), hex ? "\n" : "",
+                     e->content_type ? "content-type=" : "", strempty(e->content_type), e->content_type ? "\n" : "");
         if (n < 0)
                 return -ENOMEM;
         if ((size_t) n > OUTBOX_ENTRY_MAX - 32)
@@ -128,7 +178,16 @@ int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret) {
                         e.method = streq(value, "GET") ? HTTP_METHOD_GET
                                    : streq(value, "POST") ? HTTP_METHOD_POST
                                                           : _HTTP_METHOD_MAX;
-                } else if (KEY("created")) {
+                } else if (KEY("body")) {
+                        free(e.body);
+                        e.body = NULL;
+                        r = hex_decode(value, &e.body, &e.body_size);
+                        if (r < 0)
+                                goto fail;
+                        r = -EBADMSG;
+                } else if (KEY("content-type"))
+                        free(e.content_type), e.content_type = TAKE_PTR(value);
+                else if (KEY("created")) {
                         char *x;
                         errno = 0;
                         e.created = strtoull(value, &x, 10);

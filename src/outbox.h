@@ -9,7 +9,7 @@
  * recognised and moved aside instead of sent. Also the per-check record of the last run
  * reported, for catching up after a restart. */
 
-#define OUTBOX_ENTRY_MAX 8192U
+#define OUTBOX_ENTRY_MAX (256U * 1024U)
 
 typedef struct OutboxEntry {
         char *check;      /* config section */
@@ -19,6 +19,9 @@ typedef struct OutboxEntry {
         HttpMethod method;
         char *source;     /* may be NULL */
         usec_t created;   /* CLOCK_REALTIME of the run end */
+        char *body;       /* may be NULL */
+        size_t body_size;
+        char *content_type;
 } OutboxEntry;
 
 void outbox_entry_done(OutboxEntry *e);

@@ -3,7 +3,42 @@
 
 #include "template.h"
 
-static const char *const known[] = { "unit", "unit_prefix", "hostname" };
+static const char *const known[] = {
+        "unit", "unit_prefix", "hostname", "url", "url_origin", "url_last", "rid", "rid_hex",
+        "exit_code", "result", "duration_s", "duration_ms", "message",
+};
+
+/* "name" or "name:N": the name's length and the cap (0: none). -EINVAL if N is not a number. */
+static int split_cap(const char *s, size_t n, size_t *ret_len, size_t *ret_cap) {
+        const char *colon = memchr(s, ':', n);
+        size_t cap = 0;
+
+        *ret_len = colon ? (size_t) (colon - s) : n;
+        if (colon) {
+                if (colon + 1 == s + n)
+                        return -EINVAL;
+                for (const char *p = colon + 1; p < s + n; p++) {
+                        if (*p < '0' || *p > '9' || cap > 100000)
+                                return -EINVAL;
+                        cap = cap * 10 + (size_t) (*p - '0');
+                }
+                if (cap == 0)
+                        return -EINVAL;
+        }
+        *ret_cap = cap;
+        return 0;
+}
+
+/* Cuts s to at most cap bytes, not inside a UTF-8 sequence. */
+static void utf8_cut(char *s, size_t cap) {
+        size_t l = strlen(s);
+
+        if (cap == 0 || l <= cap)
+                return;
+        while (cap > 0 && ((unsigned char) s[cap] & 0xc0) == 0x80)
+                cap--;
+        s[cap] = 0;
+}
 
 char *percent_encode(const char *s) {
         static const char hex[] = "0123456789ABCDEF";
@@ -79,12 +114,14 @@ typedef struct ValidateState {
 
 static int validate_emit(void *userdata, const char *s, size_t n, bool placeholder) {
         ValidateState *st = userdata;
+        size_t len, cap;
 
         if (!placeholder)
                 return 0;
-        for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                if (strlen(known[i]) == n && strncmp(known[i], s, n) == 0)
-                        return 0;
+        if (split_cap(s, n, &len, &cap) >= 0)
+                for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                        if (strlen(known[i]) == len && strncmp(known[i], s, len) == 0)
+                                return 0;
         st->bad = strndup(s, n);
         return -ENOENT;
 }
@@ -96,7 +133,7 @@ int template_validate(const char *tmpl, const char **reason, char **ret_bad_name
         *reason = NULL;
         r = template_walk(tmpl, validate_emit, &st, reason);
         if (r == -ENOENT) {
-                *reason = "unknown placeholder; known: {unit}, {unit_prefix}, {hostname}";
+                *reason = "unknown placeholder; known: " TEMPLATE_PLACEHOLDERS;
                 if (ret_bad_name)
                         *ret_bad_name = st.bad;
                 else
@@ -129,26 +166,81 @@ static int append(ExpandState *st, const char *s, size_t n) {
         return 0;
 }
 
+static char *url_part(const char *url, bool origin) {
+        const char *sep, *end;
+
+        if (!url)
+                return strdup("");
+        sep = strstr(url, "://");
+        if (origin) {
+                if (!sep)
+                        return strdup("");
+                end = sep + 3 + strcspn(sep + 3, "/?#");
+                return strndup(url, (size_t) (end - url));
+        }
+        end = url + strcspn(url, "?#");
+        while (end > url && end[-1] == '/')
+                end--;
+        for (const char *p = end; p > url; p--)
+                if (p[-1] == '/')
+                        return strndup(p, (size_t) (end - p));
+        return strdup("");
+}
+
 static int expand_emit(void *userdata, const char *s, size_t n, bool placeholder) {
         ExpandState *st = userdata;
+        const TemplateVars *v = st->v;
         _cleanup_free_ char *value = NULL, *enc = NULL;
+        size_t len, cap;
+        bool raw = false;
 
         if (!placeholder)
                 return append(st, s, n);
+        if (split_cap(s, n, &len, &cap) < 0)
+                return -EINVAL;
 
-#define IS(name) (strlen(name) == n && strncmp(name, s, n) == 0)
+#define IS(name) (strlen(name) == len && strncmp(name, s, len) == 0)
         if (IS("unit"))
-                value = strdup(strempty(st->v->unit));
+                value = strdup(strempty(v->unit));
         else if (IS("unit_prefix")) {
-                const char *u = strempty(st->v->unit), *dot = strrchr(u, '.');
+                const char *u = strempty(v->unit), *dot = strrchr(u, '.');
                 value = dot ? strndup(u, (size_t) (dot - u)) : strdup(u);
         } else if (IS("hostname"))
-                value = strdup(strempty(st->v->hostname));
+                value = strdup(strempty(v->hostname));
+        else if (IS("url")) {
+                value = strdup(strempty(v->url));
+                raw = true;
+        } else if (IS("url_origin")) {
+                value = url_part(v->url, true);
+                raw = true;
+        } else if (IS("url_last"))
+                value = url_part(v->url, false);
+        else if (IS("rid")) {
+                const char *r = strempty(v->rid);
+                if (strlen(r) == 32)
+                        (void) asprintf(&value, "%.8s-%.4s-%.4s-%.4s-%.12s", r, r + 8, r + 12, r + 16, r + 20);
+                else
+                        value = strdup(r);
+        } else if (IS("rid_hex"))
+                value = strdup(strempty(v->rid));
+        else if (IS("exit_code"))
+                (void) asprintf(&value, "%d", v->exit_code);
+        else if (IS("result"))
+                value = strdup(strempty(v->result));
+        else if (IS("duration_s"))
+                (void) asprintf(&value, "%.3f", (double) v->duration / (double) USEC_PER_SEC);
+        else if (IS("duration_ms"))
+                (void) asprintf(&value, "%llu", (unsigned long long) (v->duration / USEC_PER_MSEC));
+        else if (IS("message"))
+                value = strdup(strempty(v->message));
         else
                 return -EINVAL;
 #undef IS
         if (!value)
                 return -ENOMEM;
+        utf8_cut(value, cap);
+        if (raw)
+                return append(st, value, strlen(value));
         enc = percent_encode(value);
         if (!enc)
                 return -ENOMEM;

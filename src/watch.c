@@ -51,6 +51,8 @@ struct Watcher {
         int exec_main_code;
         int exec_main_status;
         usec_t exit_timestamp;
+        usec_t start_timestamp;
+        int activated_by_timer;
 
         char started_invocation[33]; /* the last invocation we saw activating or active */
         char ended_invocation[33];   /* the last invocation whose run end we reported */
@@ -314,6 +316,24 @@ int read_props(sd_bus_message *m, UnitProps *p) {
                         r = sd_bus_message_exit_container(m);
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(m);
+                } else if (IS("ActivationDetails", "a(ss)")) {
+                        /* systemd ≥ 253: who started this run; trigger_unit names a timer. */
+                        const char *k, *val;
+
+                        p->has_activation = true;
+                        p->activated_by_timer = 0;
+                        r = sd_bus_message_enter_container(m, 'v', "a(ss)");
+                        if (r >= 0)
+                                r = sd_bus_message_enter_container(m, 'a', "(ss)");
+                        while (r > 0) {
+                                r = sd_bus_message_read(m, "(ss)", &k, &val);
+                                if (r > 0 && streq(k, "trigger_unit") && endswith(val, ".timer"))
+                                        p->activated_by_timer = 1;
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
                 } else if (IS("FragmentPath", "s")) {
                         const char *f;
 
@@ -327,7 +347,8 @@ int read_props(sd_bus_message *m, UnitProps *p) {
                 } else if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") ||
                            IS("LoadState", "s") || IS("InvocationID", "ay") || IS("ExecMainCode", "i") ||
                            IS("ExecMainStatus", "i") || IS("ExecMainExitTimestamp", "t") || IS("Unit", "s") ||
-                           IS("LastTriggerUSec", "t") || IS("NextElapseUSecRealtime", "t")) {
+                           IS("LastTriggerUSec", "t") || IS("NextElapseUSecRealtime", "t") ||
+                           IS("ExecMainStartTimestamp", "t")) {
                         r = sd_bus_message_enter_container(m, 'v', contents);
                         if (r < 0)
                                 return r;
@@ -352,6 +373,9 @@ int read_props(sd_bus_message *m, UnitProps *p) {
                         } else if (streq(name, "ExecMainCode")) {
                                 r = sd_bus_message_read_basic(m, 'i', &p->code);
                                 p->has_code = true;
+                        } else if (streq(name, "ExecMainStartTimestamp")) {
+                                r = sd_bus_message_read_basic(m, 't', &p->start);
+                                p->has_start = true;
                         } else if (streq(name, "LastTriggerUSec")) {
                                 r = sd_bus_message_read_basic(m, 't', &p->last_trigger);
                                 p->has_last_trigger = true;
@@ -398,6 +422,10 @@ static void watcher_apply(Watcher *wr, const UnitProps *p) {
                 wr->exec_main_status = p->status;
         if (p->has_exit)
                 wr->exit_timestamp = p->exit;
+        if (p->has_start)
+                wr->start_timestamp = p->start;
+        if (p->has_activation)
+                wr->activated_by_timer = p->activated_by_timer;
 }
 
 /* A state change arrived: is it the end of a run we have not reported yet? systemd assigns
@@ -409,7 +437,20 @@ static void watcher_evaluate(Watcher *wr) {
         if (isempty(wr->invocation))
                 return; /* never ran, or unloaded and loaded afresh */
         if (!watch_state_is_run_end(wr->active_state, wr->sub_state)) {
-                memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
+                if (!streq(wr->started_invocation, wr->invocation)) {
+                        WatchRun start = {
+                                .check = wr->name,
+                                .service = wr->service,
+                                .invocation = wr->invocation,
+                                .active_state = wr->active_state,
+                                .start = true,
+                                .start_timestamp = wr->start_timestamp,
+                                .activated_by_timer = wr->activated_by_timer,
+                        };
+
+                        memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
+                        wr->watch->on_run_end(wr->watch, &start, wr->watch->userdata);
+                }
                 return;
         }
         if (!streq(wr->invocation, wr->started_invocation))
@@ -427,6 +468,8 @@ static void watcher_evaluate(Watcher *wr) {
                 .exec_main_code = wr->exec_main_code,
                 .exec_main_status = wr->exec_main_status,
                 .exit_timestamp = wr->exit_timestamp,
+                .start_timestamp = wr->start_timestamp,
+                .activated_by_timer = wr->activated_by_timer,
         };
         wr->have_result = false;
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
@@ -541,6 +584,8 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
                                 .exec_main_code = wr->exec_main_code,
                                 .exec_main_status = wr->exec_main_status,
                                 .exit_timestamp = wr->exit_timestamp,
+                                .start_timestamp = wr->start_timestamp,
+                                .activated_by_timer = wr->activated_by_timer,
                                 .catch_up = true,
                         };
 
@@ -1062,6 +1107,7 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
         wr->is_timer = endswith(unit, ".timer");
         wr->discovered = discovered;
         wr->monitored = true;
+        wr->activated_by_timer = -1;
         wr->listed = true;
         wr->next = w->watchers;
         w->watchers = wr;

@@ -21,7 +21,10 @@ typedef struct WatchRun {
         int exec_main_code;       /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
         int exec_main_status;
         usec_t exit_timestamp;    /* ExecMainExitTimestamp, CLOCK_REALTIME; 0 if unknown */
+        usec_t start_timestamp;   /* ExecMainStartTimestamp, CLOCK_REALTIME; 0 if unknown */
         bool catch_up;            /* found ended when we (re)connected, not seen ending */
+        bool start;               /* not an end: the run just began (activating) */
+        int activated_by_timer;   /* ActivationDetails names a timer: 1; names none: 0; unknown: -1 */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -64,8 +67,10 @@ typedef struct UnitProps {
         bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
         char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
         int code, status;
-        uint64_t exit, last_trigger, next_elapse;
-        bool has_last_trigger, has_next_elapse;
+        uint64_t exit, last_trigger, next_elapse, start;
+        bool has_last_trigger, has_next_elapse, has_start;
+        int activated_by_timer; /* from ActivationDetails (systemd ≥ 253): -1 unknown */
+        bool has_activation;
         Strv files; /* FragmentPath, then DropInPaths */
         char *fragment;
 } UnitProps;

@@ -67,11 +67,25 @@ class Request:
 class Receiver:
     """A loopback HTTP server. `script` is a list of actions, one per request in order;
     when it runs out, requests get 200. An action is an int (status), ("sleep", secs,
-    status) or ("close",) (drop the connection without an answer)."""
+    status) or ("close",) (drop the connection without an answer).
+
+    `routes` maps a path prefix to an action for every request whose path starts with it
+    (before the script). Hostile actions (tests/integration/test_hostile.py), each closing the
+    connection when done; `sent` counts the bytes they wrote:
+      ("raw", bytes)                    these bytes, whatever they are, then close
+      ("redirect", status, location)    a redirect
+      ("huge-body", status, size)       a body of size bytes, made up as it is sent, until the
+                                        client hangs up
+      ("endless-headers",)              a status line, then header lines until the client hangs up
+    Hostile actions stop after 120 s whatever the client does."""
+
+    HOSTILE_ACTIONS = ("raw", "redirect", "huge-body", "endless-headers")
 
     def __init__(self, port=0):
         self.requests = []
         self.script = []
+        self.routes = {}
+        self.sent = 0
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         receiver = self
@@ -89,10 +103,14 @@ class Receiver:
                     receiver.requests.append(Request(self.command, self.path,
                                                      {k.lower(): v for k, v in self.headers.items()},
                                                      body, time.monotonic()))
-                    action = receiver.script.pop(0) if receiver.script else 200
+                    route = next((a for p, a in receiver.routes.items() if self.path.startswith(p)), None)
+                    action = route if route is not None else (receiver.script.pop(0) if receiver.script else 200)
                     receiver.cond.notify_all()
                 status = action
                 if isinstance(action, tuple):
+                    if action[0] in Receiver.HOSTILE_ACTIONS:
+                        receiver._hostile(self, action)
+                        return
                     if action[0] == "close":
                         self.close_connection = True
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -125,6 +143,41 @@ class Receiver:
 
     def url(self, path=f"/ping/{SECRET}"):
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def _send(self, handler, data):
+        handler.wfile.write(data)
+        with self.lock:
+            self.sent += len(data)
+
+    def _hostile(self, handler, action):
+        kind = action[0]
+        deadline = time.monotonic() + 120
+        handler.close_connection = True
+        try:
+            if kind == "raw":
+                self._send(handler, action[1])
+            elif kind == "redirect":
+                self._send(handler, f"HTTP/1.1 {action[1]} Moved\r\nLocation: {action[2]}\r\n"
+                                    "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+            elif kind == "huge-body":
+                left = action[2]
+                self._send(handler, f"HTTP/1.1 {action[1]} Whatever\r\nContent-Length: {left}\r\n\r\n".encode())
+                chunk = b"x" * 65536
+                while left > 0 and time.monotonic() < deadline:
+                    self._send(handler, chunk[:left])
+                    left -= min(left, len(chunk))
+            elif kind == "endless-headers":
+                self._send(handler, b"HTTP/1.1 200 OK\r\n")
+                line = 0
+                while time.monotonic() < deadline:
+                    self._send(handler, b"".join(b"X-Filler-%d: %s\r\n" % (line + i, b"y" * 100) for i in range(64)))
+                    line += 64
+        except OSError:
+            pass  # the client hung up: what we wanted
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def wait(self, n, timeout=10):
         """Waits until at least n requests arrived; returns all of them."""
@@ -413,7 +466,18 @@ class Env:
                     del self.notify_messages[: i + 1]
                     return
             left = deadline - time.monotonic()
-            if left <= 0 or (self.daemon and self.daemon.poll() is not None):
+            exited = self.daemon and self.daemon.poll() is not None
+            if exited:
+                # It may have said it just before exiting: read what is left first.
+                self.notify.setblocking(False)
+                try:
+                    while True:
+                        self.notify_messages.append(self.notify.recv(4096).decode())
+                except (BlockingIOError, socket.timeout):
+                    pass
+                if any(what in m.split("\n") for m in self.notify_messages):
+                    continue
+            if left <= 0 or exited:
                 raise AssertionError(f"timerbeat did not send {what} (exit={self.daemon.poll()}): "
                                      f"{self.log()[-2000:]}")
             self.notify.settimeout(min(left, 0.2))

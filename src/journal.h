@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* The tail of a run's journal output, read in a child process so that the event loop never
+ * waits on the journal files. The child matches the run's InvocationID, keeps the last
+ * max bytes of its messages (one per line), and writes them to a pipe. */
+
+typedef void (*journal_tail_t)(const char *text, size_t size, int error, void *userdata);
+
+/* Starts the read; cb is called once, from the loop, with the text (or error < 0). */
+int journal_tail_async(sd_event *e, const char *invocation, size_t max, journal_tail_t cb, void *userdata);
+
+/* Trims s (size bytes) to its last max bytes on a UTF-8 boundary and replaces invalid UTF-8
+ * with U+FFFD; returns a new string. Unit-tested. */
+char *utf8_tail(const char *s, size_t size, size_t max, size_t *ret_size);
