@@ -77,40 +77,56 @@ char *utf8_tail(const char *s, size_t size, size_t max, size_t *ret_size) {
 }
 
 /* In the child: the run's messages, oldest first, the newest max bytes of them. */
-static int child_read(const char *invocation, size_t max, int fd) {
+static int child_read(const JournalQuery *q, int fd) {
         sd_journal *j = NULL;
-        char match[64];
+        char match[300];
         char **lines = NULL;
         size_t n_lines = 0, total = 0;
         int r;
 
+        /* The run's last lines reach the journal through its stdout stream just after it
+         * exits; give journald a moment (we are a child: nobody waits on us). */
+        (void) usleep(300 * 1000);
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return r;
-        /* System units carry _SYSTEMD_INVOCATION_ID; the manager's own lines about the unit
-         * carry INVOCATION_ID (system) or USER_INVOCATION_ID (user manager). */
-        snprintf(match, sizeof(match), "_SYSTEMD_INVOCATION_ID=%s", invocation);
+        /* The run's own lines carry its InvocationID (system units); a user unit's lines may
+         * carry only the unit name, so those count within the run's time. The manager's own
+         * lines about the run carry INVOCATION_ID / USER_INVOCATION_ID. */
+        snprintf(match, sizeof(match), "_SYSTEMD_INVOCATION_ID=%s", q->invocation);
         (void) sd_journal_add_match(j, match, 0);
         (void) sd_journal_add_disjunction(j);
-        snprintf(match, sizeof(match), "INVOCATION_ID=%s", invocation);
+        snprintf(match, sizeof(match), "INVOCATION_ID=%s", q->invocation);
         (void) sd_journal_add_match(j, match, 0);
         (void) sd_journal_add_disjunction(j);
-        snprintf(match, sizeof(match), "USER_INVOCATION_ID=%s", invocation);
+        snprintf(match, sizeof(match), "USER_INVOCATION_ID=%s", q->invocation);
         (void) sd_journal_add_match(j, match, 0);
-        (void) sd_journal_add_disjunction(j);
-        snprintf(match, sizeof(match), "_SYSTEMD_USER_INVOCATION_ID=%s", invocation);
-        (void) sd_journal_add_match(j, match, 0);
+        if (q->unit && q->since > 0) {
+                (void) sd_journal_add_disjunction(j);
+                snprintf(match, sizeof(match), "_SYSTEMD_UNIT=%s", q->unit);
+                (void) sd_journal_add_match(j, match, 0);
+                (void) sd_journal_add_disjunction(j);
+                snprintf(match, sizeof(match), "_SYSTEMD_USER_UNIT=%s", q->unit);
+                (void) sd_journal_add_match(j, match, 0);
+        }
 
         r = sd_journal_seek_tail(j);
         /* Walk back from the newest entry until max bytes are collected. */
-        while (r >= 0 && total < max && n_lines < 100000) {
+        while (r >= 0 && total < q->max && n_lines < 100000) {
                 const void *d;
                 size_t l;
+                uint64_t t;
                 char **nl;
 
                 r = sd_journal_previous(j);
                 if (r <= 0)
                         break;
+                if (sd_journal_get_realtime_usec(j, &t) >= 0 && q->since > 0) {
+                        if (t < q->since)
+                                break; /* older than the run: done */
+                        if (q->until > 0 && t > q->until + USEC_PER_SEC)
+                                continue;
+                }
                 if (sd_journal_get_data(j, "MESSAGE", &d, &l) < 0 || l < 8)
                         continue;
                 nl = realloc(lines, sizeof(char *) * (n_lines + 1));
@@ -199,7 +215,7 @@ static int on_tail_child(sd_event_source *s _unused_, const siginfo_t *si _unuse
         return 0;
 }
 
-int journal_tail_async(sd_event *e, const char *invocation, size_t max, journal_tail_t cb, void *userdata) {
+int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata) {
         TailJob *t;
         int fds[2], r;
         pid_t pid;
@@ -214,7 +230,7 @@ int journal_tail_async(sd_event *e, const char *invocation, size_t max, journal_
         }
         t->cb = cb;
         t->userdata = userdata;
-        t->max = max;
+        t->max = q->max;
 
         pid = fork();
         if (pid < 0) {
@@ -230,7 +246,7 @@ int journal_tail_async(sd_event *e, const char *invocation, size_t max, journal_
                 sigemptyset(&all);
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
                 close(fds[0]);
-                r = child_read(invocation, max, fds[1]);
+                r = child_read(q, fds[1]);
                 _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
         close(fds[1]);

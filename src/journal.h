@@ -11,8 +11,15 @@
 
 typedef void (*journal_tail_t)(const char *text, size_t size, int error, void *userdata);
 
+typedef struct JournalQuery {
+        const char *invocation; /* _SYSTEMD_INVOCATION_ID (system units) */
+        const char *unit;       /* _SYSTEMD_UNIT / _SYSTEMD_USER_UNIT, within the run's time */
+        usec_t since, until;    /* CLOCK_REALTIME bounds of the run (0: unbounded) */
+        size_t max;
+} JournalQuery;
+
 /* Starts the read; cb is called once, from the loop, with the text (or error < 0). */
-int journal_tail_async(sd_event *e, const char *invocation, size_t max, journal_tail_t cb, void *userdata);
+int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata);
 
 /* Trims s (size bytes) to its last max bytes on a UTF-8 boundary and replaces invalid UTF-8
  * with U+FFFD; returns a new string. Unit-tested. */

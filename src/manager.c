@@ -474,7 +474,15 @@ static void manager_event(Manager *m, const Check *check, const WatchRun *run, E
                 }
                 p->check->method = check->method;
                 p->check->source = check->source ? strdup(check->source) : NULL;
-                r = journal_tail_async(m->event, run->invocation, max, on_log_tail, p);
+                r = journal_tail_async(m->event,
+                                       &(JournalQuery) {
+                                               .invocation = run->invocation,
+                                               .unit = run->service,
+                                               .since = run->start_timestamp,
+                                               .until = run->exit_timestamp,
+                                               .max = max,
+                                       },
+                                       on_log_tail, p);
                 if (r >= 0)
                         return;
                 log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
@@ -521,8 +529,9 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
 
         /* trigger = timer: only runs the timer started. systemd < 253 cannot tell. */
         if (check->trigger_timer && !run->catch_up && run->activated_by_timer == 0) {
-                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s was not started by a timer; ignored.",
-                         run->invocation, run->service);
+                if (!run->start)
+                        log_unit(LOG_INFO, run->service, run->invocation,
+                                 "Run %s of %s was not started by a timer; ignored.", run->invocation, run->service);
                 return;
         }
         if (check->trigger_timer && run->activated_by_timer < 0 && !m->warned_activation_details) {

@@ -108,11 +108,9 @@ const char *preset_names(void) {
 }
 
 int exit_code_from_run(const char *result, int code, int status) {
-        if (code == CLD_KILLED || code == CLD_DUMPED)
-                return 128 + (status & 0x7f);
+        /* systemd's verdict first: a timeout ends with a SIGTERM, but the monitor should hear
+         * "timeout". The numbers follow timeout(1) and shell conventions where there is one. */
         if (result) {
-                /* Results that say more than the exit status; the numbers follow shell and
-                 * timeout(1) conventions where there is one. */
                 if (streq(result, "timeout"))
                         return 124;
                 if (streq(result, "watchdog"))
@@ -123,9 +121,9 @@ int exit_code_from_run(const char *result, int code, int status) {
                         return 250;
                 if (streq(result, "resources"))
                         return code == CLD_EXITED && status > 0 ? status & 0xff : 251;
-                if (streq(result, "core-dump") || streq(result, "signal"))
-                        return 128 + (status & 0x7f);
         }
+        if (code == CLD_KILLED || code == CLD_DUMPED)
+                return 128 + (status & 0x7f);
         if (code == CLD_EXITED)
                 return status & 0xff;
         if (result && streq(result, "success"))

@@ -118,6 +118,15 @@ class Receiver:
                     if action[0] == "sleep":
                         time.sleep(action[1])
                         status = action[2]
+                    if action[0] == "body":             # ("body", status, bytes)
+                        try:
+                            self.send_response(action[1])
+                            self.send_header("Content-Length", str(len(action[2])))
+                            self.end_headers()
+                            self.wfile.write(action[2])
+                        except (BrokenPipeError, ConnectionResetError):
+                            pass
+                        return
                     if action[0] == "retry-after":
                         self.send_response(action[2])
                         self.send_header("Retry-After", str(action[1]))
@@ -224,6 +233,9 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 class Env:
     # (matches, replies) per connection; the system bus defaults are (512, 128).
     bus_limits = (50000, 50000)
+    # Run a systemd-journald of the test's own (on a private /run/log), for tests that read
+    # a run's journal output.
+    journald = False
 
     def __init__(self, name):
         self.name = name
@@ -258,7 +270,9 @@ class Env:
             else:
                 continue
             parent = os.path.dirname(path.rstrip("/")) if path.endswith(".scope") else path
-            cg = f"{base}{parent.rstrip('/')}/timerbeat-test-{os.getpid()}"
+            # Named like a login session's manager, so that journald attributes the output of
+            # the test units as on a real system (_SYSTEMD_USER_UNIT, invocation IDs).
+            cg = f"{base}{parent.rstrip('/')}/timerbeat-test-{os.getpid()}.slice/user@0.service"
             try:
                 os.makedirs(cg, exist_ok=True)
                 with open(f"{cg}/cgroup.procs", "w") as f:
@@ -269,6 +283,7 @@ class Env:
 
     def _release_cgroups(self):
         for cg in getattr(self, "cgroups", []):
+            cg = os.path.dirname(cg)              # timerbeat-test-PID.slice: ours, all of it
             parent = os.path.dirname(cg)
             try:
                 with open(f"{parent}/cgroup.procs", "w") as f:
@@ -314,6 +329,12 @@ class Env:
             f.write("[Service]\nExecStart=\n"
                     f"ExecStart=/usr/bin/dbus-daemon --config-file={d}/bus.conf --address=systemd: --nofork "
                     "--nopidfile --systemd-activation --syslog-only\n")
+        if self.journald:
+            os.makedirs("/run/log", exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/log"], check=True)
+            os.makedirs("/run/systemd/journal", exist_ok=True)
+            self.spawn(["/usr/lib/systemd/systemd-journald"], "journald.log")
+            self._wait_for(lambda: os.path.exists("/run/systemd/journal/stdout"), 5, "journald")
         self.systemd = self.spawn([SYSTEMD, "--user"], "systemd.log")
 
         def running():
@@ -360,6 +381,8 @@ class Env:
             self.dump()
         self.check_no_secrets()
         subprocess.run(["umount", "-l", "/run/systemd"], capture_output=True)
+        if self.journald:
+            subprocess.run(["umount", "-l", "/run/log"], capture_output=True)
         self._release_cgroups()
         if getattr(self, "dir", None) and not os.environ.get("TIMERBEAT_TEST_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -531,6 +554,7 @@ def main(tests):
         sys.exit(2)
     name = sys.argv[1]
     Env.bus_limits = getattr(tests[name], "bus_limits", Env.bus_limits)
+    Env.journald = getattr(tests[name], "journald", False)
     with Env(name) as env:
         tests[name](env)
     print(f"ok {name}")
