@@ -590,6 +590,9 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
                 if (strcasecmp(key, url_keys[i].key) == 0) {
                         _cleanup_free_ char *bad = NULL, *sample = NULL;
 
+                        if (isempty(v)) /* empty: back to the preset's */
+                                return free_and_strdup(&check->templates[url_keys[i].event], NULL);
+
                         if (template_validate(v, &reason, &bad) < 0) {
                                 if (bad)
                                         parser_error(p, p->line, "%s= has an unknown placeholder {%s}; known: %s",

@@ -30,7 +30,9 @@ with tempfile.TemporaryDirectory() as d:
             keys = set(re.findall(r"(?m)^([a-z-]+) =", body))
             for k in ("timeout", "connect-timeout", "retries", "retry-delay", "retry-max-delay",
                       "max-parallel", "max-queue", "max-queue-per-check", "max-age", "user-agent", "source", "annotations",
-                      "url", "method", "enabled"):
+                      "url", "method", "enabled", "preset", "start", "failure", "success-url",
+                      "start-url", "failure-url", "log-url", "body", "attach-log", "body-max", "trigger",
+                      "skip-exit-status", "min-runtime", "failure-threshold", "auto-create"):
                 if k not in keys:
                     print(f"key {k} is not documented in {conf}")
                     failed = True
