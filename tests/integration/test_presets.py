@@ -267,6 +267,45 @@ def test_rate_limited_logged(env):
     env.wait_log('answered "OK (rate-limited)": this ping was not recorded')
 
 
+def test_failure_matrix(env):
+    """Every preset with a failure endpoint, for a failure by exit code, by signal and by
+    timeout: the exit code (3, 137, 124) lands where that service expects it."""
+    rcv = env.receiver()
+    env.timer("job.timer", "OnActiveSec=1h")
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    base = f"/p/{SECRET}"
+    expect = {
+        "healthchecks": lambda c: f"{base}/{c}?rid=",
+        "cronitor": lambda c: f"{base}?state=fail&series=",
+        "uptime-kuma": lambda c: f"{base}?status=down&msg=job.service%20failed%3A%20",
+        "deadmanssnitch": lambda c: f"{base}?s={c}&m=",
+        "betterstack": lambda c: f"{base}/{c}",
+        "sentry": lambda c: f"{base}?status=error&check_in_id=",
+        "cronhub": lambda c: f"/fail/{SECRET}",
+    }
+    contains = {"cronitor": lambda c: f"&status_code={c}&", "uptime-kuma": lambda c: f"exit%20code%20{c}%2C"}
+    runs = [("/bin/sh -c 'exit 3'", "", 3), ("/bin/sh -c 'kill -KILL $$$$'", "", 137),
+            ("/bin/sleep 10", "TimeoutStartSec=300ms\n", 124)]
+    n = 0
+    env.write_config(FAST)
+    env.start_daemon()
+    for preset, prefix in expect.items():
+        url = rcv.url(f"/ping/{SECRET}" if preset == "cronhub" else base)
+        env.write_config(FAST + f"[job.timer]\npreset = {preset}\nurl = {url}\nfailure = yes\n")
+        env.reload_daemon()
+        for cmd, extra, code in runs:
+            env.oneshot("job.service", cmd, extra)
+            env.daemon_reload()
+            env.systemctl("start", "job.service", check=False)
+            n += 1
+            r = rcv.wait(n)[n - 1]
+            assert r.path.startswith(prefix(code)), (preset, code, r.path)
+            if preset in contains:
+                assert contains[preset](code) in r.path, (preset, code, r.path)
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":
