@@ -364,6 +364,20 @@ static char *clean_value(const char *value) {
         return v;
 }
 
+/* One of names (by index), or an error naming them all. */
+static int parse_enum(Parser *p, const char *key, const char *v, const char *const *names, size_t n) {
+        char list[256] = "";
+
+        for (size_t i = 0; i < n; i++) {
+                if (streq(v, names[i]))
+                        return (int) i;
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                         names[i]);
+        }
+        parser_error(p, p->line, "%s= '%s' is not supported; use %s", key, v, list);
+        return -EINVAL;
+}
+
 static int parse_method(const char *v, HttpMethod *ret) {
         for (HttpMethod m = 0; m < _HTTP_METHOD_MAX; m++)
                 if (strcasecmp(v, http_method_to_string(m)) == 0) {
@@ -642,26 +656,25 @@ static int parse_check_key(Parser *p, Check *check, const char *key, const char 
                 return 0;
         }
         if (strcasecmp(key, "body") == 0) {
-                check->body_set = true;
-                if (streq(v, "none"))
-                        check->body = BODY_NONE;
-                else if (streq(v, "log"))
-                        check->body = BODY_LOG;
-                else if (streq(v, "json"))
-                        check->body = BODY_JSON;
-                else
-                        parser_error(p, p->line, "body= '%s' is not supported; use none, log or json", v);
+                static const char *const names[] = { [BODY_NONE] = "none", [BODY_LOG] = "log", [BODY_JSON] = "json" };
+                int i = parse_enum(p, key, v, names, ELEMENTSOF(names));
+
+                if (i >= 0) {
+                        check->body = (BodyKind) i;
+                        check->body_set = true;
+                }
                 return 0;
         }
         if (strcasecmp(key, "attach-log") == 0) {
-                if (streq(v, "never"))
-                        check->attach_log = ATTACH_LOG_NEVER;
-                else if (streq(v, "on-failure"))
-                        check->attach_log = ATTACH_LOG_ON_FAILURE;
-                else if (streq(v, "always"))
-                        check->attach_log = ATTACH_LOG_ALWAYS;
-                else
-                        parser_error(p, p->line, "attach-log= '%s' is not supported; use never, on-failure or always", v);
+                static const char *const names[] = {
+                        [ATTACH_LOG_ON_FAILURE] = "on-failure",
+                        [ATTACH_LOG_NEVER] = "never",
+                        [ATTACH_LOG_ALWAYS] = "always",
+                };
+                int i = parse_enum(p, key, v, names, ELEMENTSOF(names));
+
+                if (i >= 0)
+                        check->attach_log = (AttachLog) i;
                 return 0;
         }
         if (strcasecmp(key, "body-max") == 0)

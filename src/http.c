@@ -23,7 +23,8 @@ typedef enum RequestState {
 typedef struct Request Request;
 typedef struct UrlQueue UrlQueue;
 
-/* Requests for one URL, oldest first: only the head may be sent. */
+/* Requests for one check, oldest first: only the head may be sent, so a check's start never
+ * overtakes its finish (they go to different URLs of the same monitor). */
 struct UrlQueue {
         char *url;
         Request *head, *tail;
@@ -37,9 +38,7 @@ struct Request {
         Request *prev, *next;         /* all requests, oldest first */
         Request *url_next;            /* in its UrlQueue */
         Request *run_prev, *run_next; /* in Http.runnable */
-        bool runnable;
         UrlQueue *uq;
-        RequestState state;
 
         char *id;      /* outbox entry, NULL if in memory only */
         char *check;
@@ -50,29 +49,35 @@ struct Request {
         char *invocation;
         char *url;
         char *masked;
-        HttpMethod method;
         char *origin_header;
         char *user_agent;
+        char *body;
+        size_t body_len;
+        char *content_type_header;
         usec_t timeout, connect_timeout, retry_delay, retry_max_delay;
-        unsigned retries;
 
-        unsigned attempt; /* attempts made so far */
-        usec_t started;   /* monotonic time of the current attempt */
+        usec_t started; /* monotonic time of the current attempt */
         CURL *easy;
         struct curl_slist *headers;
         sd_event_source *retry_timer;
         size_t body_size;
-        bool body_truncated;
+        size_t header_size;
         long last_status;
-        char last_error[CURL_ERROR_SIZE];
-        char body_head[64];
         long body_limit;
-        char *body;
-        size_t body_len;
-        char *content_type_header;
         usec_t last_elapsed;
-        bool has_retry_after;
         usec_t retry_after;
+
+        RequestState state;
+        HttpMethod method;
+        unsigned retries;
+        unsigned attempt; /* attempts made so far */
+        bool runnable;
+        bool body_truncated;
+        bool headers_too_long;
+        bool has_retry_after;
+        char body_head[64];
+        char error_buffer[CURL_ERROR_SIZE];
+        char last_error[CURL_ERROR_SIZE];
 };
 
 struct Http {
@@ -174,17 +179,17 @@ static void url_queue_remove(Request *r) {
 
 static int url_queue_add(Request *r) {
         Http *h = r->http;
-        unsigned b = url_hash(r->url);
+        unsigned b = url_hash(r->check);
         UrlQueue *q;
 
         for (q = h->urls[b]; q; q = q->hash_next)
-                if (streq(q->url, r->url))
+                if (streq(q->url, r->check))
                         break;
         if (!q) {
                 q = calloc(1, sizeof(UrlQueue));
                 if (!q)
                         return -ENOMEM;
-                q->url = strdup(r->url);
+                q->url = strdup(r->check);
                 if (!q->url) {
                         free(q);
                         return -ENOMEM;
@@ -305,10 +310,20 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         return size * n;
 }
 
+/* Headers of all responses of one attempt (redirects included): a monitor needs a few
+ * hundred bytes; a server that never ends them is cut off here. */
+#define HTTP_HEADERS_MAX (16U * 1024U)
+
 static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         Request *r = userdata;
         size_t len = size * n;
         char value[128];
+
+        r->header_size += len;
+        if (r->header_size > HTTP_HEADERS_MAX) {
+                r->headers_too_long = true;
+                return 0; /* aborts the transfer */
+        }
 
         /* A new status line starts a new response (after a redirect): forget the old headers. */
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
@@ -414,15 +429,30 @@ static void request_done(Request *r, CURLcode code) {
         r->easy = NULL;
         r->http->n_running--;
 
-        /* We stop reading long bodies ourselves: that is not a failure if the status was in. */
+        /* The monitor answered 2xx: delivered, whatever went wrong with the rest of the answer
+         * (a body we stopped reading, a connection cut mid-body). Retrying would ping twice. */
+        if (code != CURLE_OK && status >= 200 && status < 300 && !r->headers_too_long)
+                code = CURLE_OK;
+        /* We stop reading long bodies ourselves: the status decides. */
         if (code == CURLE_WRITE_ERROR && r->body_truncated && status > 0)
                 code = CURLE_OK;
 
         if (code != CURLE_OK) {
-                snprintf(why, sizeof(why), "%s", curl_easy_strerror(code));
-                snprintf(r->last_error, sizeof(r->last_error), "%.200s", curl_easy_strerror(code));
+                if (r->headers_too_long)
+                        snprintf(why, sizeof(why), "response headers longer than %u bytes", HTTP_HEADERS_MAX);
+                else
+                        snprintf(why, sizeof(why), "%s%s%.200s", curl_easy_strerror(code), r->error_buffer[0] ? ": " : "",
+                                 r->error_buffer);
+                snprintf(r->last_error, sizeof(r->last_error), "%.200s", why);
                 switch (code) {
                 case CURLE_UNSUPPORTED_PROTOCOL:
+                        /* With a status, a redirect to a scheme we refuse: permanent. Without
+                         * one, the server did not speak HTTP: maybe next time it will. */
+                        if (status == 0) {
+                                request_schedule_retry(r, why);
+                                return;
+                        }
+                        _fallthrough_;
                 case CURLE_URL_MALFORMAT:
                 case CURLE_TOO_MANY_REDIRECTS:
                         log_unit(LOG_ERR, r->unit, r->invocation,
@@ -658,6 +688,9 @@ static int request_start(Request *r) {
         r->has_retry_after = false;
         r->body_head[0] = 0;
         r->body_limit = -1;
+        r->header_size = 0;
+        r->headers_too_long = false;
+        r->error_buffer[0] = 0;
 
         /* Only http and https, for the URL and for every redirect: a heartbeat URL must never
          * make us read a local file or talk another protocol. */
@@ -679,7 +712,8 @@ static int request_start(Request *r) {
             curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK ||
             curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
             curl_easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK ||
-            curl_easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK)
+            curl_easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK ||
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error_buffer) != CURLE_OK)
                 goto fail;
 
         if (r->method == HTTP_METHOD_POST &&

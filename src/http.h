@@ -61,7 +61,7 @@ int http_set_config(Http *h, const Config *c);
 
 /* Queues a request. When the queue (or the check's share of it) is full, the oldest request
  * that is not in flight is dropped to make room (reported as HTTP_DROPPED); -ENOBUFS when
- * nothing can be dropped. Requests for the same URL are sent in submission order, one at a
+ * nothing can be dropped. Requests of the same check are sent in submission order, one at a
  * time, so a start never overtakes the finish before it. */
 int http_submit(Http *h, const HttpPing *ping);
 

@@ -67,6 +67,10 @@ int log_full_errno(int level, int error, const char *unit, const char *invocatio
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        /* Config files and bus peers put text into messages: no terminal escapes, no fake lines. */
+        for (char *c = buf; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?';
 
         if (log_target == LOG_TARGET_JOURNAL) {
                 char prio[32], errno_field[32], unit_field[300], inv_field[64];

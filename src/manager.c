@@ -311,6 +311,9 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
                 r = manager_read_annotation(m, info->unit, info->timer_files, &k);
                 if (r >= 0 && !k && info->service_files)
                         r = manager_read_annotation(m, info->unit, info->service_files, &k);
+                if (r == -ENOMEM)
+                        return log_oom(), false;
+                /* -EINVAL: reported; this unit falls back to patterns, the others are unaffected. */
                 if (k) {
                         Annotation *a = calloc(1, sizeof(Annotation));
 

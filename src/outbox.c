@@ -70,7 +70,7 @@ static int hex_decode(const char *s, char **ret, size_t *ret_size) {
         if (!r)
                 return -ENOMEM;
         for (size_t i = 0; i < n / 2; i++) {
-                int hi = s[2 * i], lo = s[2 * i + 1];
+                int hi = (unsigned char) s[2 * i], lo = (unsigned char) s[2 * i + 1];
 
                 hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
                 lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;

@@ -7,6 +7,8 @@
 usec_t retry_backoff(unsigned attempt, usec_t base, usec_t max, double rnd) {
         usec_t d = base;
 
+        if (d == 0 || max == 0)
+                return 0;
         for (unsigned i = 0; i < attempt && d < max; i++)
                 d = d > max / 2 ? max : d * 2;
         d = MIN(d, max);

@@ -27,6 +27,14 @@ char *url_mask(const char *url) {
 
         authority = scheme_end + 3;
         host_end = authority + strcspn(authority, "/?#");
+        /* A character no authority can hold (a space, a backslash, a control character) means
+         * we cannot tell host from secret: show nothing of it. */
+        for (p = authority; p < host_end; p++)
+                if (!isalnum((unsigned char) *p) && !strchr("-._~:@[]%!$&'()*+,;=", *p)) {
+                        if (asprintf(&ret, "(unparsable URL of %zu characters)", strlen(url)) < 0)
+                                return NULL;
+                        return ret;
+                }
         /* Drop user:password@ — it is as secret as the path. */
         host = authority;
         for (p = authority; p < host_end; p++)
@@ -207,7 +215,8 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         struct stat st;
         size_t n = 0, alloc;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO must not hang us; it is refused below as not a regular file. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)

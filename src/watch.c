@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -82,6 +83,11 @@ struct Watch {
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
 
+        /* systemd's unique name on the bus. Any peer can send a signal to us directly, and a
+         * match on the well-known name does not stop it: every signal is checked against this. */
+        char *systemd_owner;
+        sd_bus_slot *slot_owner_call;
+
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
         watch_want_t want;
@@ -107,6 +113,7 @@ static void watcher_resolve(Watcher *wr);
 static void watcher_resolve_now(Watcher *wr);
 static bool watcher_reply_superseded(Watcher *wr);
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static bool from_systemd(Watch *w, sd_bus_message *m);
 static bool w_want(Watch *w, const WatchUnitInfo *info);
 static void watch_discover(Watch *w);
 static Watcher *watch_find(Watch *w, const char *unit);
@@ -373,18 +380,25 @@ int read_props(sd_bus_message *m, UnitProps *p) {
                         } else if (streq(name, "ExecMainCode")) {
                                 r = sd_bus_message_read_basic(m, 'i', &p->code);
                                 p->has_code = true;
-                        } else if (streq(name, "ExecMainStartTimestamp")) {
-                                r = sd_bus_message_read_basic(m, 't', &p->start);
-                                p->has_start = true;
-                        } else if (streq(name, "LastTriggerUSec")) {
-                                r = sd_bus_message_read_basic(m, 't', &p->last_trigger);
-                                p->has_last_trigger = true;
-                        } else if (streq(name, "NextElapseUSecRealtime")) {
-                                r = sd_bus_message_read_basic(m, 't', &p->next_elapse);
-                                p->has_next_elapse = true;
-                        } else if (streq(name, "ExecMainExitTimestamp")) {
-                                r = sd_bus_message_read_basic(m, 't', &p->exit);
-                                p->has_exit = true;
+                        } else if (streq(contents, "t")) {
+                                /* Timestamps: one table, one way to read them. */
+                                static const struct {
+                                        const char *name;
+                                        size_t value, has;
+                                } times[] = {
+                                        { "ExecMainStartTimestamp", offsetof(UnitProps, start), offsetof(UnitProps, has_start) },
+                                        { "ExecMainExitTimestamp", offsetof(UnitProps, exit), offsetof(UnitProps, has_exit) },
+                                        { "LastTriggerUSec", offsetof(UnitProps, last_trigger),
+                                          offsetof(UnitProps, has_last_trigger) },
+                                        { "NextElapseUSecRealtime", offsetof(UnitProps, next_elapse),
+                                          offsetof(UnitProps, has_next_elapse) },
+                                };
+
+                                for (size_t i = 0; i < ELEMENTSOF(times); i++)
+                                        if (streq(name, times[i].name)) {
+                                                r = sd_bus_message_read_basic(m, 't', (uint8_t *) p + times[i].value);
+                                                *(bool *) ((uint8_t *) p + times[i].has) = true;
+                                        }
                         } else {
                                 r = sd_bus_message_read_basic(m, 'i', &p->status);
                                 p->has_status = true;
@@ -481,6 +495,8 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         _cleanup_(props_done) UnitProps p = {};
         int r;
 
+        if (!from_systemd(wr->watch, m))
+                return 0;
         r = sd_bus_message_read_basic(m, 's', &iface);
         if (r >= 0)
                 r = read_props(m, &p);
@@ -795,7 +811,7 @@ static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_e
         const char *path = sd_bus_message_get_path(m);
         Watcher *wr, *next;
 
-        if (!path)
+        if (!path || !from_systemd(w, m))
                 return 0;
         for (wr = w->buckets[path_hash(path)]; wr; wr = next) {
                 next = wr->hash_next;
@@ -848,6 +864,8 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         Watch *w = userdata;
         int active, r;
 
+        if (!from_systemd(w, m))
+                return 0;
         r = sd_bus_message_read_basic(m, 'b', &active);
         if (r < 0 || active)
                 return 0;
@@ -867,7 +885,7 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         usec_t now = now_usec(CLOCK_MONOTONIC);
         Watcher *wr;
 
-        if (sd_bus_message_read(m, "so", &id, &path) < 0)
+        if (!from_systemd(w, m) || sd_bus_message_read(m, "so", &id, &path) < 0)
                 return 0;
         wr = watch_find(w, id);
         /* Only a timer we could not resolve yet cares (a transient timer appearing); a change of
@@ -940,6 +958,8 @@ static void watch_disconnect(Watch *w) {
         w->slot_disconnected = sd_bus_slot_unref(w->slot_disconnected);
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
         w->slot_owner = sd_bus_slot_unref(w->slot_owner);
+        w->slot_owner_call = sd_bus_slot_unref(w->slot_owner_call);
+        w->systemd_owner = mfree(w->systemd_owner);
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         if (w->discovering) {
@@ -986,13 +1006,40 @@ static int watch_subscribe(Watch *w) {
 
 /* systemd came back (daemon-reexec, or a restart of the manager): its subscriber list and our
  * view of the units may be stale, so subscribe again and re-read every service. */
+static bool from_systemd(Watch *w, sd_bus_message *m) {
+        const char *sender = sd_bus_message_get_sender(m);
+
+        if (w->systemd_owner && sender && streq(sender, w->systemd_owner))
+                return true;
+        log_debug("Ignoring %s.%s from %s: not systemd (%s).", strempty(sd_bus_message_get_interface(m)),
+                  strempty(sd_bus_message_get_member(m)), strempty(sender), strempty(w->systemd_owner));
+        return false;
+}
+
+static int on_owner_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *owner;
+
+        w->slot_owner_call = sd_bus_slot_unref(w->slot_owner_call);
+        if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &owner) < 0)
+                return 0; /* not there yet: NameOwnerChanged will tell */
+        (void) free_and_strdup(&w->systemd_owner, owner);
+        return 0;
+}
+
+/* systemd came back (daemon-reexec, or a restart of the manager): its subscriber list and our
+ * view of the units may be stale, so subscribe again and re-read every service. */
 static int on_systemd_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *name, *old_owner, *new_owner;
         int r;
 
+        /* Only the bus itself speaks for name owners. */
+        if (!streq_ptr(sd_bus_message_get_sender(m), "org.freedesktop.DBus"))
+                return 0;
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, SYSTEMD_DEST))
                 return 0;
+        (void) free_and_strdup(&w->systemd_owner, isempty(new_owner) ? NULL : new_owner);
         if (isempty(new_owner)) {
                 log_info("systemd left the bus; waiting for it to come back.");
                 return 0;
@@ -1019,6 +1066,11 @@ static int watch_connect(Watch *w) {
         if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "UnitNew", on_unit_new, NULL, w);
+        /* Who systemd is, before any of its signals can reach us (the bus keeps the order). */
+        if (r >= 0)
+                r = sd_bus_call_method_async(w->bus, &w->slot_owner_call, "org.freedesktop.DBus",
+                                             "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                             on_owner_reply, w, "s", SYSTEMD_DEST);
         if (r >= 0)
                 r = sd_bus_add_match_async(w->bus, &w->slot_owner,
                                            "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 const Check *k = c->checks[i];
                 const char *reason = NULL;
 
-                FUZZ_ASSERT(unit_name_is_valid(k->name));
+                FUZZ_ASSERT(unit_name_is_valid(k->name) || unit_pattern_is_valid(k->name));
                 FUZZ_ASSERT(config_find_check(c, k->name) == k); /* sections are merged */
                 FUZZ_ASSERT(http_method_to_string(k->method));
                 FUZZ_ASSERT(!k->source || !fuzz_has_control(k->source, ""));

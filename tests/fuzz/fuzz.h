@@ -12,12 +12,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant the target checks: print what broke and abort, which libFuzzer reports as a
  * crash (and saves the input) and which fails a regression run. */
-#define FUZZ_ASSERT(expr)                                                                   \
-        do {                                                                                \
-                if (!(expr)) {                                                              \
+#define FUZZ_ASSERT(expr)                                                                            \
+        do {                                                                                         \
+                if (!(expr)) {                                                                       \
                         fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                            \
-                }                                                                           \
+                        abort();                                                                     \
+                }                                                                                    \
         } while (0)
 
 /* A NUL-terminated copy of the input (the parsers take C strings). */

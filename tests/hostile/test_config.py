@@ -266,10 +266,16 @@ def bad_section(t, name, extra=()):
 
 @case
 def unit_glob(t):
-    for name in ("*.timer", "backup?.timer", "back*up.service"):
+    """Glob metacharacters: a section with * or ? and a unit type is a pattern (defined
+    behaviour); without a type, with another type, or with a path in it, it is refused; a [
+    inside the header ends it early and is refused."""
+    p = t.write("patterns.conf", section(name="*.timer") + section(name="backup-?.service"))
+    t.accepted(p, [re.compile(rf"^\[\*\.timer\] .*GET https://hc-ping\.com/…a4b5 \({re.escape(p)}:2\)", re.M),
+                   re.compile(rf"^\[backup-\?\.service\] .*GET https://hc-ping\.com/…a4b5 \({re.escape(p)}:4\)", re.M),
+                   "2 checks OK."])
+    for name in ("*", "*.socket", "../*.timer", "*/x.timer", "backup.timer*"):
         bad_section(t, name, [f"unknown section [{name}]"])
-    # A bracket inside the name ends the header early.
-    p = t.write("bracket.conf", f"[back[up].timer]\nurl = {GOOD_URL}\n")
+    p = t.write("bracket.conf", f"[back[0-9]up.timer]\nurl = {GOOD_URL}\n")
     t.refused(p, [f"{p}:1: unexpected text after the section header"])
 
 

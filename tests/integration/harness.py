@@ -19,6 +19,14 @@ import threading
 import time
 
 SECRET = "5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"   # never allowed in any daemon output
+
+# Globals that keep retries and timeouts short enough for tests.
+FAST = """[timerbeat]
+retry-delay = 100ms
+retry-max-delay = 400ms
+timeout = 2s
+connect-timeout = 1s
+"""
 # Waits for what the daemon does take this many times longer when it runs under valgrind
 # (`meson test --setup valgrind` sets it); 1 otherwise.
 SLOWDOWN = float(os.environ.get("TIMERBEAT_TEST_SLOWDOWN") or 1)

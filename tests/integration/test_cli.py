@@ -10,9 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, main  # noqa: E402
+from harness import FAST, SECRET, main  # noqa: E402
 
-FAST = "[timerbeat]\nretry-delay = 100ms\nretry-max-delay = 400ms\ntimeout = 2s\n"
 
 
 def setup(env, rcv):
@@ -49,7 +48,7 @@ def test_list_json(env):
     assert doc["manager"] == "user"
     b = units["backup.timer"]
     assert b["service"] == "backup.service" and b["monitored"] is True
-    assert b["origin"] == {"kind": "config", "section": "backup.timer", "file": conf, "line": 5,
+    assert b["origin"] == {"kind": "config", "section": "backup.timer", "file": conf, "line": FAST.count("\n") + 1,
                            "enabled": True}, b["origin"]
     assert b["method"] == "POST"
     assert b["url"] == f"http://127.0.0.1:{rcv.port}/…a4b5", b["url"]

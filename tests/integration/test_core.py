@@ -9,14 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, free_port, main  # noqa: E402
+from harness import FAST, SECRET, free_port, main  # noqa: E402
 
-FAST = """[timerbeat]
-retry-delay = 100ms
-retry-max-delay = 400ms
-timeout = 2s
-connect-timeout = 1s
-"""
 
 QUIET = 0.5  # how long we watch for requests that must not come
 

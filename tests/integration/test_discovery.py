@@ -8,13 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, main  # noqa: E402
+from harness import FAST, SECRET, main  # noqa: E402
 
-FAST = """[timerbeat]
-retry-delay = 100ms
-retry-max-delay = 400ms
-timeout = 2s
-"""
 QUIET = 0.5
 
 

@@ -13,9 +13,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SECRET, main  # noqa: E402
+from harness import FAST, SECRET, main  # noqa: E402
 
-FAST = "[timerbeat]\nretry-delay = 100ms\nretry-max-delay = 400ms\ntimeout = 2s\n"
 QUIET = 0.6
 HOST = socket.gethostname()
 

@@ -303,6 +303,8 @@ static void test_match(void) {
         config_free(c);
 
         /* Same literal count: the later section wins. */
+        free(errors);
+        errors = NULL;
         c = parse("[a*.timer]\nurl = https://1.example/x\n[*a.timer]\nurl = https://2.example/x\n", &errors);
         ASSERT_STREQ(config_match(c, "aa.timer")->name, "*a.timer");
         config_free(c);

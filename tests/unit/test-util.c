@@ -13,7 +13,11 @@ static void test_url_mask(void) {
                 { "https://example.com", "https://example.com/…" },
                 { "https://example.com?token=0123456789abcdef", "https://example.com/…cdef" },
                 { "no-scheme-here", "(unparsable URL of 14 characters)" },
-                { "https://ho\nst/0123456789abcdef", "https://ho?st/…cdef" },
+                { "https://ho\nst/0123456789abcdef", "(unparsable URL of 30 characters)" },
+                /* No way to tell host from secret: nothing of it is shown. */
+                { "https://hc-ping.com 0123456789abcdef", "(unparsable URL of 36 characters)" },
+                { "https://user:0123456789abcdef host/x", "(unparsable URL of 36 characters)" },
+                { "https://hc-ping.com\\0123456789abcdef", "(unparsable URL of 36 characters)" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {

@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2015  # A && ok || fail is meant
+#
+# Checks the Debian package that build-deb.sh put in OUTDIR, without installing it:
+#
+#   tests/system/deb-check.sh OUTDIR
+#
+#   - lintian on the binary build (.changes) and the source package (.dsc): no errors
+#     (every tag is printed; warnings do not fail);
+#   - the files are where they belong (binary, units, sysusers.d, config, man pages,
+#     bash completion), /etc/timerbeat/timerbeat.conf is a conffile, the dependencies
+#     name the system bus and sysusers, the system unit runs /usr/bin/timerbeat;
+#   - both man pages render with man --warnings without a single warning.
+#
+# Exit status 0 when everything passed, 1 on a failed check, 2 on a setup problem.
+
+set -euo pipefail
+
+[ $# -eq 1 ] || { echo "Usage: $0 OUTDIR" >&2; exit 2; }
+OUT=$(cd "$1" && pwd) || exit 2
+PASSED=0 FAILED=0
+ok() { PASSED=$((PASSED + 1)); printf 'ok %d - %s\n' "$((PASSED + FAILED))" "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'not ok %d - %s\n' "$((PASSED + FAILED))" "$*"; }
+setup_error() { printf 'SETUP ERROR: %s\n' "$*" >&2; exit 2; }
+
+shopt -s nullglob
+debs=("$OUT"/timerbeat_*.deb)
+changes=("$OUT"/timerbeat_*.changes)
+dscs=("$OUT"/timerbeat_*.dsc)
+[ ${#debs[@]} = 1 ] && [ ${#changes[@]} = 1 ] || setup_error "expected one timerbeat_*.deb and .changes in $OUT: run build-deb.sh"
+DEB=${debs[0]}
+
+need=()
+command -v lintian >/dev/null || need+=(lintian)
+command -v man >/dev/null || need+=(man-db)
+if [ ${#need[@]} -gt 0 ]; then
+        [ "$(id -u)" = 0 ] || setup_error "missing: ${need[*]}"
+        { apt-get update -q || true; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; } \
+                >/dev/null 2>&1 || setup_error "apt-get install ${need[*]} failed"
+fi
+
+# ---------------------------------------------------------------- lintian
+# --fail-on error: warnings are shown, not fatal. Root is fine here (it only reads).
+for f in "${changes[0]}" "${dscs[@]}"; do
+        rc=0
+        tags=$(lintian --fail-on error --display-info --show-overrides "$f" 2>&1) || rc=$?
+        tags=$(grep -v '^running with root privileges is not recommended!$' <<<"$tags" || true)
+        if [ -n "$tags" ]; then printf '    %s\n' "${tags//$'\n'/$'\n    '}"; fi
+        errors=$(grep -c '^E: ' <<<"$tags" || true)
+        warnings=$(grep -c '^W: ' <<<"$tags" || true)
+        if [ "$rc" = 0 ] && [ "$errors" = 0 ]; then
+                ok "lintian $(basename "$f"): no errors ($warnings warning(s))"
+        else
+                fail "lintian $(basename "$f"): $errors error(s), exit status $rc"
+        fi
+done
+
+# ---------------------------------------------------------------- contents
+missing=()
+contents=$(dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|')
+for path in /usr/bin/timerbeat /lib/systemd/system/timerbeat.service /usr/lib/systemd/user/timerbeat.service \
+            /usr/lib/sysusers.d/timerbeat.conf /etc/timerbeat/timerbeat.conf /etc/timerbeat/conf.d/ \
+            /usr/share/man/man8/timerbeat.8.gz /usr/share/man/man5/timerbeat.conf.5.gz \
+            /usr/share/bash-completion/completions/timerbeat /usr/share/doc/timerbeat/copyright; do
+        grep -qxF -- "$path" <<<"$contents" || missing+=("$path")
+done
+[ ${#missing[@]} = 0 ] && ok "the package has the binary, both units, sysusers.d, config, man pages, completion" ||
+        fail "not in the package: ${missing[*]}"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb -e "$DEB" "$tmp/DEBIAN"
+dpkg-deb -x "$DEB" "$tmp/root"
+grep -qxF /etc/timerbeat/timerbeat.conf "$tmp/DEBIAN/conffiles" &&
+        ok "/etc/timerbeat/timerbeat.conf is a conffile" || fail "/etc/timerbeat/timerbeat.conf is not a conffile"
+depends=$(dpkg-deb -f "$DEB" Depends)
+for want in 'default-dbus-system-bus | dbus-system-bus' 'systemd | systemd-standalone-sysusers' libcurl4 libinih1 libsystemd0; do
+        grep -qF -- "$want" <<<"$depends" || fail "Depends lacks '$want': $depends"
+done
+ok "Depends: $depends"
+grep -qx 'ExecStart=/usr/bin/timerbeat run' "$tmp/root/lib/systemd/system/timerbeat.service" &&
+        ok "the system unit runs /usr/bin/timerbeat" || fail "the system unit does not run /usr/bin/timerbeat"
+grep -q 'systemd-sysusers.*timerbeat.conf' "$tmp/DEBIAN/postinst" &&
+        grep -q "deb-systemd-helper enable 'timerbeat.service'" "$tmp/DEBIAN/postinst" &&
+        ok "postinst creates the user (systemd-sysusers) and enables the system unit" ||
+        fail "postinst lacks systemd-sysusers or enabling timerbeat.service"
+
+# ---------------------------------------------------------------- man pages
+for page in "$tmp"/root/usr/share/man/man*/*.gz; do
+        name=$(basename "$page" .gz)
+        # What lintian does: warnings to stderr, output discarded.
+        warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null || true)
+        if [ -n "$warnings" ]; then
+                fail "man --warnings -l $name: $warnings"
+        else
+                lines=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page" 2>/dev/null | wc -l)
+                ok "man --warnings -l $name: no warnings ($lines lines)"
+        fi
+done
+
+printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" = 0 ]

@@ -1,0 +1,257 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2015,SC2016  # A && ok || fail is meant; dpkg-query formats in single quotes
+#
+# System test of the Debian package: installed with apt in a booted Debian 12 (bookworm)
+# container, under a real systemd system manager.
+#
+#   tests/system/deb-test.sh DEB|OUTDIR
+#
+# DEB is timerbeat_*.deb (or a directory with exactly one, as build-deb.sh leaves it). Needs
+# root and, the first time, the network to deb.debian.org (debootstrap into
+# $TB_DEB_DIR/base, about a minute, reused afterwards). Every run boots a fresh copy of that
+# tree with systemd-nspawn: systemd runs as PID 1 of the container only, never on the host.
+#
+# What it checks:
+#   - apt install of the .deb: the system user timerbeat exists (sysusers.d), timerbeat.service
+#     is enabled and active with the shipped configuration, the user unit is not enabled;
+#   - with a drop-in for a timer whose service succeeds and one whose service fails,
+#     systemctl reload applies it (same PID), and exactly one GET for the successful run
+#     arrives at a receiver on the host's 127.0.0.1, none for the failed one;
+#   - the daemon runs as the unprivileged system user timerbeat, not root;
+#   - no full (secret) URL in the journal; a second reload applies a changed URL;
+#   - systemd-analyze security exposure is at most $TB_MAX_EXPOSURE (default 1.5; printed);
+#   - /etc/timerbeat/timerbeat.conf is a conffile: a local change survives a reinstall and
+#     apt remove; apt purge removes it;
+#   - after apt purge nothing of the package is left but the system user timerbeat (kept,
+#     as is usual in Debian); systemd's /var/lib/private may stay, empty.
+#
+# Environment:
+#   TB_DEB_DIR       work directory (default /var/tmp/tb-deb): base/ is the cached tree,
+#                    root/ the container of this run, run/ logs and the receiver
+#   TB_MIRROR        Debian mirror (default http://deb.debian.org/debian)
+#   TB_MAX_EXPOSURE  highest acceptable systemd-analyze security exposure (default 1.5)
+#   TB_KEEP=1        leave the container running at the end
+#
+# Exit status 0 when everything passed, 1 on a failed check, 2 on a setup problem.
+
+set -euo pipefail
+
+WORK=${TB_DEB_DIR:-/var/tmp/tb-deb}
+# shellcheck source=tests/system/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+BASE=$WORK/base
+ROOT=$WORK/root
+MAX_EXPOSURE=${TB_MAX_EXPOSURE:-1.5}
+# The container: systemd as init, the system bus, and the package's run-time dependencies
+# (so that installing needs no download; apt would fetch anything missing).
+PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libcurl4,libinih1,libsystemd0
+SECRET_JOB="secret-0123456789abcdef"
+SECRET_JOB2="secret-aaaabbbbccccdddd"
+SECRET_FAIL="secret-fedcba9876543210"
+DROPIN=/etc/timerbeat/conf.d/50-system-test.conf
+
+diagnose() {
+        log "--- systemctl status timerbeat"
+        C systemctl status --no-pager -l timerbeat.service 2>&1 | sed 's/^/    /' || true
+        log "--- journalctl -b -u timerbeat (last 40 lines)"
+        C journalctl -b --no-pager -o short-monotonic -u timerbeat.service -n 40 2>&1 | sed 's/^/    /' || true
+}
+
+cleanup() {
+        local rc=$?
+        set +e
+        tb_cleanup
+        [ "${TB_KEEP:-0}" = 1 ] || [ "$rc" != 0 ] || rm -rf "$ROOT"
+        log "Took $(( $(date +%s) - TB_START ))s."
+        exit "$rc"
+}
+
+# ---------------------------------------------------------------- arguments and host
+[ $# -eq 1 ] || { echo "Usage: $0 DEB|OUTDIR" >&2; exit 2; }
+DEB=$1
+if [ -d "$DEB" ]; then
+        shopt -s nullglob
+        debs=("$DEB"/timerbeat_*.deb)
+        shopt -u nullglob
+        [ ${#debs[@]} = 1 ] || setup_error "expected exactly one timerbeat_*.deb in $DEB, found ${#debs[@]}"
+        DEB=${debs[0]}
+fi
+[ -f "$DEB" ] || setup_error "no such package: $DEB"
+DEB=$(cd "$(dirname "$DEB")" && pwd)/$(basename "$DEB")
+tb_host_tools
+
+mkdir -p "$WORK" "$RUN"
+exec 9>"$WORK/container.lock"
+flock -n 9 || setup_error "another deb-test.sh is using $WORK"
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- 1. a fresh container
+tb_base "$BASE" "$PACKAGES"
+rm -rf "$ROOT"
+cp -a --reflink=auto "$BASE" "$ROOT"
+tb_receiver
+tb_boot "$ROOT" tb-deb-test
+
+# What is on the system before the package: compared with what is left after apt purge.
+# (The journal, apt's and dpkg's logs, caches and databases change anyway.)
+snapshot() {
+        C find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp \
+                          -o -path /var/log/journal -o -path /var/log/apt -o -path /var/cache/apt \
+                          -o -path /var/cache/debconf -o -path /var/cache/ldconfig -o -path /var/lib/apt \
+                          -o -path /var/lib/dpkg \) -prune -o -print | sort
+}
+snapshot >"$RUN/before.list"
+
+# ---------------------------------------------------------------- 2. apt install
+install -m 0644 "$DEB" "$ROOT/var/tmp/$(basename "$DEB")"
+CDEB=/var/tmp/$(basename "$DEB")
+apt_install() {
+        C apt-get install -y -q --no-install-recommends "$@" >>"$RUN/apt.log" 2>&1 && return 0
+        # A dependency the tree lacks, and stale lists: once more with fresh ones.
+        C apt-get update -q >>"$RUN/apt.log" 2>&1 && C apt-get install -y -q --no-install-recommends "$@" >>"$RUN/apt.log" 2>&1
+}
+: >"$RUN/apt.log"
+apt_install "$CDEB" || { tail -30 "$RUN/apt.log"; fail "apt install $(basename "$DEB") failed (log: $RUN/apt.log)"; }
+VERSION=$(C dpkg-query -W -f '${Version} (${db:Status-Abbrev})' timerbeat | sed 's/ )$/)/')
+ok "apt install $(basename "$DEB"): timerbeat $VERSION"
+
+C getent passwd timerbeat >/dev/null || fail "the package did not create the system user timerbeat"
+IFS=: read -r _ _ TB_UID TB_GID _ TB_HOME TB_SHELL <<<"$(C getent passwd timerbeat)"
+[ "$TB_UID" -gt 0 ] && [ "$TB_UID" -lt 1000 ] || fail "timerbeat has UID $TB_UID, not a system UID"
+ok "system user timerbeat created by sysusers.d (UID $TB_UID, GID $TB_GID, home $TB_HOME, shell $TB_SHELL)"
+
+[ "$(C systemctl is-enabled timerbeat.service)" = enabled ] || fail "timerbeat.service is not enabled after install"
+wait_for 10 sh -c "[ \"\$(nsenter -t $PID1 -a -- systemctl is-active timerbeat.service)\" = active ]" ||
+        fail "timerbeat.service is not active after install"
+ok "timerbeat.service enabled and active after install ($(C systemctl show -p StatusText --value timerbeat.service))"
+st=$(C systemctl --global is-enabled timerbeat.service 2>&1 || true)
+[ "$st" = disabled ] || fail "the user unit is '$st' for all users, expected disabled"
+ok "the user unit is installed, not enabled (systemctl --global is-enabled: $st)"
+[ -f "$ROOT/usr/share/bash-completion/completions/timerbeat" ] && [ -f "$ROOT/usr/share/man/man8/timerbeat.8.gz" ] &&
+        [ -f "$ROOT/usr/share/man/man5/timerbeat.conf.5.gz" ] || fail "man pages or bash completion not installed"
+
+# ---------------------------------------------------------------- 3. configuration and reload
+write_dropin() {
+        cat >"$ROOT$DROPIN" <<EOF
+[job.timer]
+url = http://127.0.0.1:$PORT/$1
+
+[fail.timer]
+url = http://127.0.0.1:$PORT/fail/$SECRET_FAIL
+EOF
+        chmod 0644 "$ROOT$DROPIN"
+}
+for n in job fail; do
+        exe=/bin/true; [ $n = fail ] && exe=/bin/false
+        printf '[Unit]\nDescription=timerbeat test %s\n\n[Service]\nType=oneshot\nExecStart=%s\n' \
+                "$n" "$exe" >"$ROOT/etc/systemd/system/$n.service"
+        printf '[Unit]\nDescription=timerbeat test %s timer\n\n[Timer]\nOnActiveSec=1s\nAccuracySec=1ms\n' \
+                "$n" >"$ROOT/etc/systemd/system/$n.timer"
+done
+C systemctl daemon-reload
+write_dropin "ping/$SECRET_JOB"
+out=$(C timerbeat check 2>&1) || fail "timerbeat check refused the test configuration: $out"
+grep -q '^2 checks OK\.$' <<<"$out" || fail "timerbeat check: $out"
+
+MAINPID=$(C systemctl show -p MainPID --value timerbeat.service)
+C systemctl reload timerbeat.service || fail "systemctl reload timerbeat failed"
+reloaded() { [ "$(C journalctl -b --no-pager -o cat -u timerbeat.service | grep -c 'Configuration reloaded')" -ge "$1" ]; }
+wait_for 10 reloaded 1 || fail "no 'Configuration reloaded' in the journal after systemctl reload"
+[ "$(C systemctl is-active timerbeat.service)" = active ] || fail "timerbeat is not active after reload"
+[ "$(C systemctl show -p MainPID --value timerbeat.service)" = "$MAINPID" ] || fail "reload restarted timerbeat"
+wait_for 10 sh -c "nsenter -t $PID1 -a -- journalctl -b --no-pager -o cat -u timerbeat.service | grep -q 'watching 2 checks'" ||
+        warn "no 'watching 2 checks' in the journal after reload"
+ok "systemctl reload timerbeat: configuration reloaded, same PID $MAINPID, active"
+
+# ---------------------------------------------------------------- 4. one ping for the success only
+C systemctl start job.timer fail.timer || fail "cannot start the test timers"
+wait_for 20 has_requests "/ping/$SECRET_JOB" || fail "no request for job.timer arrived within 20s"
+wait_for 10 sh -c "[ \"\$(nsenter -t $PID1 -a -- systemctl show -p Result --value fail.service)\" = exit-code ]" ||
+        fail "fail.service did not fail"
+sleep 2 # time for a duplicate or a wrong ping to show up
+n=$(count_requests "/ping/$SECRET_JOB")
+[ "$n" = 1 ] || fail "expected exactly 1 request for job.timer, got $n: $(cat "$RUN/requests.log")"
+[ "$(grep -c '/fail/' "$RUN/requests.log" || true)" = 0 ] || fail "a request for fail.timer arrived"
+[ "$(wc -l <"$RUN/requests.log")" = 1 ] || fail "unexpected requests: $(cat "$RUN/requests.log")"
+ok "exactly one request arrived: '$(cat "$RUN/requests.log")' for job.timer's success, none for fail.timer's failure"
+
+# ---------------------------------------------------------------- 5. the user, not root
+MAINPID=$(C systemctl show -p MainPID --value timerbeat.service)
+read -r _ RUID EUID_ _ FSUID < <(C grep '^Uid:' "/proc/$MAINPID/status")
+USER_=$(C getent passwd "$EUID_" | cut -d: -f1)
+[ "$RUID" != 0 ] && [ "$EUID_" != 0 ] && [ "$FSUID" != 0 ] || fail "timerbeat (PID $MAINPID) runs as root"
+[ "$USER_" = timerbeat ] && [ "$EUID_" = "$TB_UID" ] || fail "timerbeat runs as UID $EUID_ ($USER_), expected timerbeat ($TB_UID)"
+caps=$(C grep '^CapEff:' "/proc/$MAINPID/status" | awk '{print $2}')
+[ "$caps" = 0000000000000000 ] || fail "timerbeat has capabilities: CapEff $caps"
+ok "timerbeat (PID $MAINPID) runs as the unprivileged system user timerbeat (UID $EUID_), no capabilities"
+
+J=$(C journalctl -b --no-pager -o verbose)
+for secret in "$SECRET_JOB" "$SECRET_FAIL" "${SECRET_JOB#secret-}" "${SECRET_FAIL#secret-}"; do
+        if grep -qF -- "$secret" <<<"$J"; then fail "the journal contains the secret '$secret'"; fi
+done
+ok "no full URL (secret) in the journal"
+
+write_dropin "ping2/$SECRET_JOB2"
+C systemctl reload timerbeat.service || fail "the second systemctl reload failed"
+wait_for 10 reloaded 2 || fail "no second 'Configuration reloaded' in the journal"
+C systemctl restart job.timer
+wait_for 20 has_requests "/ping2/$SECRET_JOB2" || fail "the reloaded URL got no request within 20s"
+sleep 1
+[ "$(count_requests "/ping2/$SECRET_JOB2")" = 1 ] && [ "$(wc -l <"$RUN/requests.log")" = 2 ] ||
+        fail "after the second reload, expected one request at the new URL only: $(cat "$RUN/requests.log")"
+ok "a second reload applied a changed URL (one request there)"
+
+# ---------------------------------------------------------------- 6. systemd-analyze security
+SEC=$(C systemd-analyze security --no-pager timerbeat.service 2>&1 || true)
+EXPOSURE=$(sed -n 's/.*Overall exposure level for timerbeat.service: \([0-9.]*\).*/\1/p' <<<"$SEC")
+[ -n "$EXPOSURE" ] || fail "systemd-analyze security printed no exposure level: $SEC"
+printf '%s\n' "$SEC" >"$RUN/security.txt"
+{ grep '✗' <<<"$SEC" || true; } | sed -E 's/ {2,}/  /g; s/^/    /'
+grep 'Overall exposure level' <<<"$SEC" | sed 's/^/    /'
+awk -v e="$EXPOSURE" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(e <= m) }' ||
+        fail "systemd-analyze security exposure $EXPOSURE is above $MAX_EXPOSURE"
+ok "systemd-analyze security timerbeat.service: exposure $EXPOSURE (at most $MAX_EXPOSURE)"
+
+# ---------------------------------------------------------------- 7. conffile, remove, purge
+C dpkg-query -W -f '${Conffiles}\n' timerbeat | grep -q '^ /etc/timerbeat/timerbeat.conf ' ||
+        fail "/etc/timerbeat/timerbeat.conf is not a conffile of the installed package"
+echo '# a local change (deb-test.sh)' >>"$ROOT/etc/timerbeat/timerbeat.conf"
+apt_install --reinstall "$CDEB" || { tail -30 "$RUN/apt.log"; fail "apt install --reinstall failed"; }
+grep -q '^# a local change (deb-test.sh)$' "$ROOT/etc/timerbeat/timerbeat.conf" ||
+        fail "reinstalling overwrote the locally changed /etc/timerbeat/timerbeat.conf"
+wait_for 10 sh -c "[ \"\$(nsenter -t $PID1 -a -- systemctl is-active timerbeat.service)\" = active ]" ||
+        fail "timerbeat.service is not active after the reinstall"
+ok "conffile: a local change to /etc/timerbeat/timerbeat.conf survives a reinstall; service active"
+
+C apt-get remove -y -q timerbeat >>"$RUN/apt.log" 2>&1 || fail "apt remove timerbeat failed (log: $RUN/apt.log)"
+[ "$(C dpkg-query -W -f '${db:Status-Abbrev}' timerbeat | tr -d ' ')" = rc ] || fail "timerbeat not in state rc after apt remove"
+[ ! -e "$ROOT/usr/bin/timerbeat" ] || fail "apt remove left /usr/bin/timerbeat"
+[ "$(C systemctl show -p LoadState --value timerbeat.service)" = not-found ] || fail "timerbeat.service still loaded after apt remove"
+C sh -c 'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = timerbeat ] && exit 0; done; exit 1' &&
+        fail "timerbeat still runs after apt remove"
+grep -q '^# a local change (deb-test.sh)$' "$ROOT/etc/timerbeat/timerbeat.conf" || fail "apt remove removed the conffile"
+ok "apt remove: stopped, binary and units gone, the changed conffile kept"
+
+# What the test itself added goes first (an administrator's files are not the package's).
+rm -f "$ROOT$DROPIN" "$ROOT"/etc/systemd/system/{job,fail}.{service,timer} "$ROOT$CDEB"
+C systemctl daemon-reload
+C apt-get purge -y -q timerbeat >>"$RUN/apt.log" 2>&1 || fail "apt purge timerbeat failed (log: $RUN/apt.log)"
+C dpkg-query -W timerbeat >/dev/null 2>&1 && fail "dpkg still knows timerbeat after apt purge: $(C dpkg -l timerbeat | tail -1)"
+snapshot >"$RUN/after.list"
+left=$(comm -13 "$RUN/before.list" "$RUN/after.list")
+gone=$(comm -23 "$RUN/before.list" "$RUN/after.list")
+# Allowed: systemd's directory for the state of every DynamicUser= service (empty now), and
+# the backups systemd-sysusers makes of the user database when it adds a user.
+unexpected=$(grep -vxE '/var/lib/private|/etc/(passwd|group|shadow|gshadow)-' <<<"$left" || true)
+printf '    new since before the install, after purge: %s\n' "${left:-nothing}" | sed '2,$s/^/      /'
+[ -z "$gone" ] || fail "apt purge removed what was there before: $gone"
+[ -z "$unexpected" ] || fail "apt purge left: $unexpected"
+[ -z "$(ls -A "$ROOT/var/lib/private" 2>/dev/null)" ] || fail "apt purge left state in /var/lib/private: $(ls -A "$ROOT/var/lib/private")"
+USERLINE=$(C getent passwd timerbeat || true)
+ok "apt purge: no file of the package left (new paths: ${left:-none}); kept: ${USERLINE:-no user}"
+
+printf '%d passed, 0 failed\n' "$PASSED"
+[ "$WARNED" = 0 ] || log "($WARNED warning(s) above)"
+log "systemd-analyze security exposure: $EXPOSURE"
