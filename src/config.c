@@ -857,6 +857,12 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
                         (void) strv_push(errors, msg);
                 return -EINVAL;
         }
+        if (r == -EBADFD || r == -EISDIR) {
+                if (asprintf(&msg, "%s: is not a regular file (a directory, device, FIFO or socket); point to a file",
+                             path) >= 0)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
         if (r < 0) {
                 errno = -r;
                 if (asprintf(&msg, "%s: cannot read: %m; check that the file exists and is readable", path) >= 0)

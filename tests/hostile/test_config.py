@@ -361,7 +361,7 @@ def dropin_unreadable(t):
     os.mkdir(f"{t.confd}/10-dir.conf")
     os.symlink("/nonexistent/x.conf", f"{t.confd}/20-dangling.conf")
     t.write("90-good.conf", section(), t.confd)
-    lines = [f"{t.confd}/10-dir.conf: cannot read: Is a directory",
+    lines = [f"{t.confd}/10-dir.conf: is not a regular file",
              f"{t.confd}/20-dangling.conf: cannot read: No such file or directory"]
     wo = write_only_sysfs_file()
     if wo:
@@ -403,17 +403,17 @@ def main_file_fifo(t):
     forever (which at a reload would stall the daemon's event loop)."""
     fifo = f"{t.d}/fifo.conf"
     os.mkfifo(fifo)
-    t.refused(fifo, [f"{fifo}: cannot read"])
+    t.refused(fifo, [f"{fifo}: is not a regular file"])
     os.mkfifo(f"{t.conf}/timerbeat.conf")
     t.write("20-good.conf", section(), t.confd)
-    t.refused(None, [f"{t.conf}/timerbeat.conf: cannot read"], dropins=True)
+    t.refused(None, [f"{t.conf}/timerbeat.conf: is not a regular file"], dropins=True)
 
 
 @case
 def config_not_a_file(t):
     """-c given a directory or a device: refused with a message naming it."""
-    t.refused(t.d, [f"{t.d}: cannot read: Is a directory"])
-    t.refused("/dev/null", ["/dev/null: cannot read"])
+    t.refused(t.d, [f"{t.d}: is not a regular file"])
+    t.refused("/dev/null", ["/dev/null: is not a regular file"])
 
 
 def main():
