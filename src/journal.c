@@ -77,16 +77,13 @@ char *utf8_tail(const char *s, size_t size, size_t max, size_t *ret_size) {
 }
 
 /* In the child: the run's messages, oldest first, the newest max bytes of them. */
-static int child_read(const JournalQuery *q, int fd) {
+static int child_read_once(const JournalQuery *q, int fd, size_t *ret_lines) {
         sd_journal *j = NULL;
         char match[300];
         char **lines = NULL;
         size_t n_lines = 0, total = 0;
         int r;
 
-        /* The run's last lines reach the journal through its stdout stream just after it
-         * exits; give journald a moment (we are a child: nobody waits on us). */
-        (void) usleep(300 * 1000);
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return r;
@@ -139,14 +136,40 @@ static int child_read(const JournalQuery *q, int fd) {
                 total += l - 8 + 1;
                 n_lines++;
         }
+        if (n_lines == 0) {
+                sd_journal_close(j);
+                free(lines);
+                *ret_lines = 0;
+                return 0;
+        }
         for (size_t i = n_lines; i > 0; i--) {
                 size_t l = strlen(lines[i - 1]);
 
                 if (write(fd, lines[i - 1], l) < 0 || write(fd, "\n", 1) < 0)
                         break;
         }
+        for (size_t i = 0; i < n_lines; i++)
+                free(lines[i]);
+        free(lines);
         sd_journal_close(j);
+        *ret_lines = n_lines;
         return 0;
+}
+
+/* The run's last lines reach the journal through its stdout stream just after it exits, and a
+ * busy journald may take a while: wait a moment, and a little longer while nothing is there
+ * (we are a child: nobody waits on us). */
+static int child_read(const JournalQuery *q, int fd) {
+        size_t n = 0;
+        int r = 0;
+
+        for (unsigned attempt = 0; attempt < 8 && n == 0; attempt++) {
+                (void) usleep(300 * 1000);
+                r = child_read_once(q, fd, &n);
+                if (r < 0)
+                        return r;
+        }
+        return r;
 }
 
 typedef struct TailJob {
@@ -222,22 +245,12 @@ int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, vo
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        t = calloc(1, sizeof(TailJob));
-        if (!t) {
-                close(fds[0]);
-                close(fds[1]);
-                return -ENOMEM;
-        }
-        t->cb = cb;
-        t->userdata = userdata;
-        t->max = q->max;
 
         pid = fork();
         if (pid < 0) {
                 r = -errno;
                 close(fds[0]);
                 close(fds[1]);
-                free(t);
                 return r;
         }
         if (pid == 0) {
@@ -250,6 +263,16 @@ int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, vo
                 _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
         close(fds[1]);
+        t = calloc(1, sizeof(TailJob));
+        if (!t) {
+                close(fds[0]);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return -ENOMEM;
+        }
+        t->cb = cb;
+        t->userdata = userdata;
+        t->max = q->max;
         (void) fcntl(fds[0], F_SETFL, O_NONBLOCK);
         r = sd_event_add_io(e, &t->io, fds[0], EPOLLIN, on_tail_io, t);
         if (r >= 0)

@@ -149,7 +149,7 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
         if (r >= 0 && run->exit_timestamp > 0 && last_exit > 0 && run->exit_timestamp <= last_exit)
                 return false;
 
-        if (!manager_run_succeeded(run->active_state, run->result)) {
+        if (!manager_run_succeeded(run->active_state, run->result) && !check->failure) {
                 log_unit(LOG_NOTICE, run->service, run->invocation,
                          "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
                          run->invocation, run->service, strempty(run->result), check->name);
@@ -158,7 +158,7 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
         }
         if (run->exit_timestamp == 0 || now > run->exit_timestamp + m->config->max_age) {
                 log_unit(LOG_WARNING, run->service, run->invocation,
-                         "Run %s of %s succeeded while timerbeat was not watching, but longer ago than max-age=%s; "
+                         "Run %s of %s ended while timerbeat was not watching, but longer ago than max-age=%s; "
                          "not pinging [%s].",
                          run->invocation, run->service, format_timespan(buf, sizeof(buf), m->config->max_age),
                          check->name);
@@ -166,7 +166,7 @@ static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check
                 return false;
         }
         log_unit(LOG_INFO, run->service, run->invocation,
-                 "Run %s of %s succeeded %llus ago while timerbeat was not watching; catching up.", run->invocation,
+                 "Run %s of %s ended %llus ago while timerbeat was not watching; catching up.", run->invocation,
                  run->service, (unsigned long long) ((now - run->exit_timestamp) / USEC_PER_SEC));
         return true;
 }

@@ -39,6 +39,7 @@ struct Watcher {
         Watcher *queue_next;     /* waiting for a free call slot */
         bool queued;
         bool again;              /* resolve again once the call in flight returns */
+        bool refresh;            /* the GetAll in flight only re-decides monitoring */
         bool resolving;
         usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
         bool baselined;          /* initial state known: signals count from now on */
@@ -547,6 +548,31 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
 
+        /* A refresh (daemon-reload, same service, still watched): the signals we have been
+         * following are newer than nothing, so keep the state and only decide again. */
+        if (wr->refresh && wr->baselined && wr->monitored && (wr->slot_match || wr->watch->broad)) {
+                _cleanup_(strv_done) Strv service_files = {};
+                WatchUnitInfo info = {
+                        .unit = wr->name,
+                        .service = wr->service,
+                        .timer_files = &wr->timer_files,
+                        .service_files = &service_files,
+                        .discovered = wr->discovered,
+                };
+
+                wr->refresh = false;
+                if (props_files(&p, &service_files) < 0)
+                        log_oom();
+                wr->monitored = w_want(wr->watch, &info);
+                if (!wr->monitored) {
+                        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                        log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
+                }
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        wr->refresh = false;
+
         watcher_apply(wr, &p);
 
         /* Is this unit monitored? The manager decides from the config, patterns and the
@@ -657,11 +683,21 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (!unit_name_is_valid(service) || !endswith(service, ".service"))
                 return -EINVAL;
 
-        if (wr->service && streq(wr->service, service) && wr->baselined && wr->monitored && wr->slot_match &&
-            !wr->discovered && !wr->is_timer) {
-                /* Unchanged: keep the match and what we know. */
-                watcher_set_resolving(wr, false);
-                return 0;
+        if (wr->service && streq(wr->service, service) && wr->baselined && wr->monitored &&
+            (wr->slot_match || w->broad)) {
+                /* Unchanged: keep the match and what we know. A named service needs nothing
+                 * more; for a timer or a found unit, read the files again (annotations may have
+                 * changed) without dropping what the signals told us. */
+                if (!wr->discovered && !wr->is_timer) {
+                        watcher_set_resolving(wr, false);
+                        return 0;
+                }
+                wr->refresh = true;
+                r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
+                                             "GetAll", on_service_state, wr, "s", "");
+                if (r >= 0)
+                        w->n_calls++;
+                return r;
         }
 
         r = unit_dbus_path(service, &path);
