@@ -163,8 +163,8 @@ static int child_read(const JournalQuery *q, int fd) {
         size_t n = 0;
         int r = 0;
 
-        for (unsigned attempt = 0; attempt < 8 && n == 0; attempt++) {
-                (void) usleep(300 * 1000);
+        for (unsigned attempt = 0; attempt < 16 && n == 0; attempt++) {
+                (void) usleep(300 * 1000); /* up to ~5 s in all */
                 r = child_read_once(q, fd, &n);
                 if (r < 0)
                         return r;

@@ -1368,10 +1368,13 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
                 watcher_resolve(wr);
                 any_new = true;
         }
-        /* Watchers found earlier: their check may have changed with the config. */
+        /* Watchers found earlier, and ones that were not monitored: their check may have
+         * changed with the config. (Monitored ones keep their state; see refresh.) */
         for (wr = w->watchers; wr; wr = wr->next)
-                if (wr->discovered)
+                if ((wr->discovered || !wr->monitored) && !wr->resolving) {
                         watcher_resolve(wr);
+                        any_new = true;
+                }
 
         if (discover) {
                 watch_discover(w);
