@@ -32,6 +32,10 @@ static void check_host(const char *url, const char *masked) {
         (void) curl_url_get(u, CURLUPART_PORT, &port, 0);
         (void) curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
 
+        /* Characters no authority holds (a space, a brace): nothing of the URL is shown. That
+         * hides more, not less. */
+        if (strncmp(masked, "(unparsable URL of ", 19) == 0)
+                return;
         shown = strstr(masked, "://");
         FUZZ_ASSERT(shown);
         shown += 3;
@@ -39,7 +43,10 @@ static void check_host(const char *url, const char *masked) {
         FUZZ_ASSERT(shown_end);
         n = (size_t) (shown_end - shown);
 
-        if (password && strlen(password) >= 8 && !strstr(host, password))
+        /* The password never shows, unless it happens to be part of the host as written
+         * ("e:eeeeeeee@%eeeeeeee9": libcurl decodes the host, the mask shows it raw). */
+        if (password && strlen(password) >= 8 && !strstr(host, password) &&
+            !memmem(shown, n, password, strlen(password)))
                 FUZZ_ASSERT(!strstr(masked, password));
         /* libcurl decodes %XX in host names and normalizes IPv6 literals and IPv4 shorthands
          * ("http://2" is 0.0.0.2, "0x7f.1" is 127.0.0.1); compare the others. */
