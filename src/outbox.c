@@ -227,7 +227,7 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-int write_file_atomic(const char *dir, const char *name, const char *data, size_t size) {
+int write_file_atomic(const char *dir, const char *name, const char *data, size_t size, bool durable) {
         _cleanup_free_ char *tmp = NULL, *final = NULL;
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
         size_t done = 0;
@@ -249,7 +249,7 @@ int write_file_atomic(const char *dir, const char *name, const char *data, size_
                 }
                 done += (size_t) k;
         }
-        if (fsync(fd) < 0) {
+        if (durable && fsync(fd) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -258,9 +258,11 @@ int write_file_atomic(const char *dir, const char *name, const char *data, size_
                 goto fail;
         }
         /* Make the rename itself durable. */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
+        if (durable) {
+                dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void) fsync(dfd);
+        }
         return 0;
 
 fail:
@@ -314,9 +316,10 @@ int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name) {
         /* Zero-padded creation time first: names sort in the order the runs ended. */
         if (asprintf(&name, "%020" PRIu64 "-%06" PRIu64 ".ping", (uint64_t) e->created, o->seq++ % 1000000) < 0)
                 return -ENOMEM;
-        r = write_file_atomic(o->dir, name, data, strlen(data));
+        /* The outbox is the promise: on disk before the first attempt. */
+        r = write_file_atomic(o->dir, name, data, strlen(data), true);
         if (r == -ENOENT && mkdir_p(o->dir, 0700) >= 0) /* created late: it was not writable at start */
-                r = write_file_atomic(o->dir, name, data, strlen(data));
+                r = write_file_atomic(o->dir, name, data, strlen(data), true);
         if (r < 0)
                 return r;
         *ret_name = TAKE_PTR(name);
@@ -410,9 +413,11 @@ int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec
         n = snprintf(buf, sizeof(buf), "invocation=%s\nexit=%" PRIu64 "\n", invocation, (uint64_t) exit_usec);
         if (n < 0 || (size_t) n >= sizeof(buf))
                 return -EINVAL;
-        r = write_file_atomic(o->last_dir, check, buf, (size_t) n);
+        /* Atomic, not fsync'ed: if a crash loses it, the run is caught up once more (a repeated
+         * success ping, which monitors take in stride), never lost. */
+        r = write_file_atomic(o->last_dir, check, buf, (size_t) n, false);
         if (r == -ENOENT && mkdir_p(o->last_dir, 0700) >= 0)
-                r = write_file_atomic(o->last_dir, check, buf, (size_t) n);
+                r = write_file_atomic(o->last_dir, check, buf, (size_t) n, false);
         return r;
 }
 
@@ -426,9 +431,9 @@ int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long st
         if (n < 0 || (size_t) n >= sizeof(buf))
                 return -EINVAL;
         /* Not fsync'ed data that matters for delivery; still atomic so readers see whole records. */
-        r = write_file_atomic(o->ping_dir, check, buf, (size_t) n);
+        r = write_file_atomic(o->ping_dir, check, buf, (size_t) n, false);
         if (r == -ENOENT && mkdir_p(o->ping_dir, 0700) >= 0)
-                r = write_file_atomic(o->ping_dir, check, buf, (size_t) n);
+                r = write_file_atomic(o->ping_dir, check, buf, (size_t) n, false);
         return r;
 }
 

@@ -67,5 +67,6 @@ int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long st
                       const char *invocation);
 int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret);
 
-/* Writes data to dir/name atomically. */
-int write_file_atomic(const char *dir, const char *name, const char *data, size_t size);
+/* Writes data to dir/name atomically; with durable, fsync'ed (file and directory) before it
+ * returns. */
+int write_file_atomic(const char *dir, const char *name, const char *data, size_t size, bool durable);

@@ -15,8 +15,9 @@
 #define WATCH_CALLS_MAX 64U
 #define WATCH_BUCKETS 1024U
 /* dbus-daemon allows 512 matches per connection on the system bus by default; stay well
- * below. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
+ * below. The session bus allows 50,000. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
 #define WATCH_MATCHES_MAX 400U
+#define WATCH_MATCHES_MAX_USER 20000U
 
 typedef struct Watcher Watcher;
 
@@ -1140,7 +1141,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->on_settled = on_settled;
         w->want = want;
         w->userdata = userdata;
-        w->max_matches = WATCH_MATCHES_MAX;
+        w->max_matches = user ? WATCH_MATCHES_MAX_USER : WATCH_MATCHES_MAX;
         e = getenv("TIMERBEAT_MAX_MATCHES");
         if (e)
                 (void) parse_unsigned(e, 0, UINT32_MAX, &w->max_matches);
