@@ -350,6 +350,40 @@ def test_user_unit(env):
     assert env.show("timerbeat.service", "ExecMainStatus") == "0"
 
 
+def test_journal_fields(env):
+    """Under systemd with a journal, messages about a run carry UNIT= and INVOCATION_ID= (and
+    never a whole URL)."""
+    import json
+    import subprocess
+    rcv = env.receiver()
+    with open(os.environ["TIMERBEAT_USER_UNIT"]) as f:
+        unit = f.read()
+    lines = [f"ExecStart={env.binary} --user run" if line.startswith("ExecStart=") else line
+             for line in unit.splitlines()]
+    env.write_unit("timerbeat.service", "\n".join(lines) + "\n")
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url()}\n")
+    env.systemctl("start", "timerbeat.service")
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+
+    def entries():
+        r = subprocess.run(["journalctl", "--no-pager", "-o", "json", "SYSLOG_IDENTIFIER=timerbeat"],
+                           capture_output=True, text=True)
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    env._wait_for(lambda: any("Pinged" in e.get("MESSAGE", "") for e in entries()), 10, "Pinged in the journal")
+    run = [e for e in entries() if "succeeded; pinging" in e.get("MESSAGE", "")][0]
+    inv = run["MESSAGE"].split()[1]                       # "Run <InvocationID> of job.service …"
+    assert run["UNIT"] == "job.service" and run["INVOCATION_ID"] == inv and len(inv) == 32, run
+    pinged = [e for e in entries() if "Pinged" in e.get("MESSAGE", "")]
+    assert pinged[0]["UNIT"] == "job.service" and pinged[0]["INVOCATION_ID"] == inv, pinged[0]
+    assert all(SECRET not in json.dumps(e) for e in entries())
+
+
+test_journal_fields.journald = True
+
+
 def many_checks(env, n=120):
     rcv = env.receiver()
     sections = []
