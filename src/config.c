@@ -68,6 +68,7 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_checks; i++)
                 check_free(c->checks[i]);
         free(c->checks);
+        free(c->index);
         free(c->user_agent);
         free(c->source);
         strv_done(&c->files);
@@ -76,11 +77,48 @@ Config *config_free(Config *c) {
         return NULL;
 }
 
+static size_t name_hash(const char *s) {
+        size_t h = 5381;
+
+        for (; *s; s++)
+                h = h * 33 + (unsigned char) *s;
+        return h;
+}
+
 const Check *config_find_check(const Config *c, const char *name) {
+        if (c->index) {
+                for (size_t i = name_hash(name) & (c->index_size - 1);; i = (i + 1) & (c->index_size - 1)) {
+                        if (!c->index[i])
+                                return NULL;
+                        if (streq(c->index[i]->name, name))
+                                return c->index[i];
+                }
+        }
         for (size_t i = 0; i < c->n_checks; i++)
                 if (streq(c->checks[i]->name, name))
                         return c->checks[i];
         return NULL;
+}
+
+static int config_build_index(Config *c) {
+        size_t size = 16;
+
+        while (size < c->n_checks * 2)
+                size *= 2;
+        c->index = calloc(size, sizeof(Check *));
+        if (!c->index)
+                return -ENOMEM;
+        c->index_size = size;
+        /* Names are unique: sections of the same name were merged while parsing. */
+        for (size_t i = 0; i < c->n_checks; i++) {
+                c->has_patterns = c->has_patterns || c->checks[i]->pattern;
+                size_t j = name_hash(c->checks[i]->name) & (size - 1);
+
+                while (c->index[j])
+                        j = (j + 1) & (size - 1);
+                c->index[j] = c->checks[i];
+        }
+        return 0;
 }
 
 static void curl_url_cleanupp(CURLU **u) {
@@ -960,6 +998,9 @@ int config_load(const ConfigSource *s, Config **ret, Strv *errors) {
         r = config_validate(cfg, errors);
         if (r < 0)
                 return r;
+        r = config_build_index(cfg);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(cfg);
         return 0;
@@ -1034,10 +1075,12 @@ const Check *config_match(const Config *c, const char *unit) {
         const Check *best = NULL;
         unsigned best_literal = 0;
 
-        for (size_t i = 0; i < c->n_checks; i++)
-                if (!c->checks[i]->pattern && streq(c->checks[i]->name, unit))
-                        return c->checks[i];
+        const Check *exact = config_find_check(c, unit);
 
+        if (exact && !exact->pattern)
+                return exact;
+        if (!c->has_patterns && c->index)
+                return NULL;
         for (size_t i = 0; i < c->n_checks; i++) {
                 const Check *k = c->checks[i];
                 unsigned l;
@@ -1055,6 +1098,8 @@ const Check *config_match(const Config *c, const char *unit) {
 }
 
 bool config_has_patterns(const Config *c) {
+        if (c->index)
+                return c->has_patterns;
         for (size_t i = 0; i < c->n_checks; i++)
                 if (c->checks[i]->pattern)
                         return true;

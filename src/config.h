@@ -85,6 +85,12 @@ typedef struct Config {
 
         Strv files;    /* every file read, in the order applied */
         Strv warnings; /* "file:line: ..." worth telling, not fatal */
+
+        /* Sections by name (open addressing), built once the config is complete: lookups per
+         * unit and per run end stay O(1) with thousands of checks. */
+        const Check **index;
+        size_t index_size;
+        bool has_patterns;
 } Config;
 
 typedef struct ConfigSource {
