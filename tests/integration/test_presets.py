@@ -157,7 +157,9 @@ def test_cronhub(env):
 
 
 def test_betterstack_log_body(env):
-    rcv = setup(env, "betterstack", "/bin/sh -c 'echo first line; printf \"caf\\\\303\\\\251 \\\\377 end\\\\n\"; exit 5'",
+    # The job lives a moment after printing, as real jobs do: journald attributes a stream's
+    # lines to the unit from the writer's cgroup, which it cannot read once the writer is gone.
+    rcv = setup(env, "betterstack", "/bin/sh -c 'echo first line; printf \"caf\\\\303\\\\251 \\\\377 end\\\\n\"; sleep 0.5; exit 5'",
                 "failure = yes\nbody = log\n")
     r = run(env, rcv, 1)[0]
     assert r.method == "POST" and r.path == f"/p/{SECRET}/5", r
@@ -173,7 +175,8 @@ def test_log_body_capped_on_utf8_boundary(env):
     # 300 two-byte characters on one line: a 101-byte cap must cut to 100 bytes, not inside one.
     script = f"{env.dir}/job.sh"
     with open(script, "w") as f:
-        f.write("#!/bin/sh\nprintf 'x'\ni=0\nwhile [ $i -lt 300 ]; do printf '\\303\\251'; i=$((i+1)); done\necho\nexit 1\n")
+        f.write("#!/bin/sh\nprintf 'x'\ni=0\nwhile [ $i -lt 300 ]; do printf '\\303\\251'; i=$((i+1)); done\necho\n"
+                "sleep 0.5\nexit 1\n")
     os.chmod(script, 0o755)
     rcv = setup(env, "healthchecks", script, "failure = yes\nbody = log\nbody-max = 101\n")
     r = run(env, rcv, 1)[0]
