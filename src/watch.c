@@ -1103,17 +1103,19 @@ static int watch_connect(Watch *w) {
         if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "UnitNew", on_unit_new, NULL, w);
-        /* Who systemd is, before any of its signals can reach us (the bus keeps the order). */
-        if (r >= 0)
-                r = sd_bus_call_method_async(w->bus, &w->slot_owner_call, "org.freedesktop.DBus",
-                                             "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
-                                             on_owner_reply, w, "s", SYSTEMD_DEST);
         if (r >= 0)
                 r = sd_bus_add_match_async(w->bus, &w->slot_owner,
                                            "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                            "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
                                            "arg0='" SYSTEMD_DEST "'",
                                            on_systemd_owner, NULL, w);
+        /* Who systemd is: asked after the match above is in place, so that a change of owner
+         * in between is not missed, and before any of its signals can reach us (the bus keeps
+         * the order of what it sends us). */
+        if (r >= 0)
+                r = sd_bus_call_method_async(w->bus, &w->slot_owner_call, "org.freedesktop.DBus",
+                                             "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                             on_owner_reply, w, "s", SYSTEMD_DEST);
         if (r >= 0)
                 r = sd_bus_match_signal(w->bus, &w->slot_disconnected, "org.freedesktop.DBus.Local",
                                         "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
