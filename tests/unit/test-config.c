@@ -709,6 +709,10 @@ static void test_secrets(void) {
 }
 
 int main(void) {
+        test_keys_where();
+        test_unknown_keys();
+        test_key_defaults();
+        test_shipped_conf();
         test_secrets();
         test_match();
         test_annotation();
@@ -718,9 +722,5 @@ int main(void) {
         test_defaults();
         test_dropins();
         test_too_big();
-        test_keys_where();
-        test_unknown_keys();
-        test_key_defaults();
-        test_shipped_conf();
         return 0;
 }
