@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <dirent.h>
@@ -16,6 +17,8 @@
 #include "template.h"
 
 #define DEFAULT_USER_AGENT "timerbeat/" PROJECT_VERSION
+
+static int apply_defaults(void *object, ConfigSection section);
 
 const char *http_method_to_string(HttpMethod m) {
         static const char *const table[_HTTP_METHOD_MAX] = {
@@ -40,26 +43,11 @@ Check *check_free(Check *c) {
 }
 
 Config *config_new(void) {
-        Config *c = calloc(1, sizeof(Config));
+        _cleanup_(config_freep) Config *c = calloc(1, sizeof(Config));
 
-        if (!c)
+        if (!c || apply_defaults(c, CONFIG_SECTION_GLOBAL) < 0)
                 return NULL;
-        *c = (Config) {
-                .timeout = 30 * USEC_PER_SEC,
-                .connect_timeout = 10 * USEC_PER_SEC,
-                .retries = UINT_MAX,
-                .retry_delay = 1 * USEC_PER_SEC,
-                .retry_max_delay = 5 * USEC_PER_MINUTE,
-                .max_parallel = 16,
-                .max_queue = 1000,
-                .max_queue_per_check = 100,
-                .max_age = USEC_PER_DAY,
-                .annotations = true,
-        };
-        c->user_agent = strdup(DEFAULT_USER_AGENT);
-        if (!c->user_agent)
-                return config_free(c);
-        return c;
+        return TAKE_PTR(c);
 }
 
 Config *config_free(Config *c) {
@@ -178,11 +166,7 @@ int url_validate(const char *url, const char **reason) {
         return 0;
 }
 
-static const char *const bot_agents[] = {
-        "twitterbot", "slackbot", "googlebot", "discordbot", "facebot", "telegrambot", "whatsapp", "linkedinbot",
-};
-
-typedef struct Parser {
+typedef struct ConfigParser {
         Config *config;
         Strv *errors;
         const char *path;
@@ -192,7 +176,7 @@ typedef struct Parser {
         unsigned line;
         const char *line_start; /* the raw current line, for syntax checks */
         size_t line_len;
-        unsigned section_line;  /* where the current [section] header is */
+        unsigned section_line; /* where the current [section] header is */
 
         /* Annotation mode: a unit file; only [X-Timerbeat] is ours, everything else is
          * systemd's and skipped unread. */
@@ -262,10 +246,11 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
                         return 0;
                 }
                 if (isempty(dir)) {
-                        parser_error(p, p->line,
-                                     "url= credential:%s: no credentials were passed; add LoadCredential=%s:/path/to/file "
-                                     "to timerbeat.service (systemctl edit timerbeat)",
-                                     name, name);
+                        parser_error(
+                                p, p->line,
+                                "url= credential:%s: no credentials were passed; add LoadCredential=%s:/path/to/file "
+                                "to timerbeat.service (systemctl edit timerbeat)",
+                                name, name);
                         return 0;
                 }
                 if (asprintf(&path, "%s/%s", dir, name) < 0)
@@ -278,12 +263,13 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
         r = read_full_file(path, CONFIG_URL_MAX + 2, &data, NULL);
         if (r < 0) {
                 errno = -r;
-                parser_error(p, p->line, "url= %s: cannot read %s: %m; create it with the URL on its first line",
-                             v, path);
+                parser_error(p, p->line, "url= %s: cannot read %s: %m; create it with the URL on its first line", v,
+                             path);
                 return 0;
         }
         if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
-                parser_warning(p, p->line, "%s holds a heartbeat URL (a secret) and is readable by all users; chmod o-r it",
+                parser_warning(p, p->line,
+                               "%s holds a heartbeat URL (a secret) and is readable by all users; chmod o-r it",
                                path);
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);
@@ -402,135 +388,490 @@ static char *clean_value(const char *value) {
         return v;
 }
 
-/* One of names (by index), or an error naming them all. */
-static int parse_enum(Parser *p, const char *key, const char *v, const char *const *names, size_t n) {
+#define DEST(k, object) ((void *) ((char *) (object) + (k)->offset))
+
+/* One of the key's words (case-insensitive), by index, or an error naming them all. */
+static int parse_word(Parser *p, const ConfigKey *k, const char *v) {
         char list[256] = "";
+        size_t n = 0;
 
+        while (k->values[n])
+                n++;
         for (size_t i = 0; i < n; i++) {
-                if (streq(v, names[i]))
+                if (strcasecmp(v, k->values[i]) == 0)
                         return (int) i;
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-                         names[i]);
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                         i == 0     ? "" :
+                         i + 1 == n ? " or " :
+                                      ", ",
+                         k->values[i]);
         }
-        parser_error(p, p->line, "%s= '%s' is not supported; use %s", key, v, list);
+        parser_error(p, p->line, "%s= '%s' is not supported; use %s", k->name, v, list);
         return -EINVAL;
 }
 
-static int parse_method(const char *v, HttpMethod *ret) {
-        for (HttpMethod m = 0; m < _HTTP_METHOD_MAX; m++)
-                if (strcasecmp(v, http_method_to_string(m)) == 0) {
-                        *ret = m;
-                        return 0;
-                }
-        return -EINVAL;
-}
+/* An enumeration stored in an enum, or in a bool when it has two words (trigger = any|timer). */
+static int parse_enum(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        int i = parse_word(p, k, v);
 
-static int parse_source(Parser *p, const char *key, const char *v, char **ret) {
-        for (const char *c = v; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f) {
-                        parser_error(p, p->line, "%s= contains control characters; remove them", key);
-                        return 0;
-                }
-        if (strlen(v) > 200) {
-                parser_error(p, p->line, "%s= is longer than 200 characters; shorten it", key);
+        if (i < 0)
                 return 0;
-        }
-        return free_and_strdup(ret, isempty(v) ? NULL : v);
+        if (k->size == sizeof(bool))
+                *(bool *) DEST(k, object) = i;
+        else
+                *(int *) DEST(k, object) = i;
+        return 0;
 }
 
-static int parse_span_key(Parser *p, const char *key, const char *v, usec_t min, usec_t max, usec_t *ret) {
+static int parse_body(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        Check *check = object;
+        int i = parse_word(p, k, v);
+
+        if (i >= 0) {
+                check->body = (BodyKind) i;
+                /* The table's default comes through here too: only a line in a file sets it. */
+                check->body_set = p->line > 0;
+        }
+        return 0;
+}
+
+static int parse_bool(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        int b = parse_boolean(v);
+
+        if (b < 0)
+                parser_error(p, p->line, "%s= '%s' is not a boolean; use yes or no", k->name, v);
+        else
+                *(bool *) DEST(k, object) = b;
+        return 0;
+}
+
+static int parse_span(Parser *p, const ConfigKey *k, void *object, const char *v) {
         char a[32], b[32];
         usec_t t;
 
         if (parse_timespan(v, &t) < 0) {
-                parser_error(p, p->line, "%s= '%s' is not a time span; write e.g. 500ms, 30s, 5min", key, v);
+                parser_error(p, p->line, "%s= '%s' is not a time span; write e.g. 500ms, 30s, 5min", k->name, v);
                 return 0;
         }
-        if (t < min || t > max) {
-                parser_error(p, p->line, "%s= %s is out of range; use a value from %s to %s", key, v,
-                             format_timespan(a, sizeof(a), min), format_timespan(b, sizeof(b), max));
+        if (t < k->min || t > k->max) {
+                parser_error(p, p->line, "%s= %s is out of range; use a value from %s to %s", k->name, v,
+                             format_timespan(a, sizeof(a), k->min), format_timespan(b, sizeof(b), k->max));
                 return 0;
         }
-        *ret = t;
+        *(usec_t *) DEST(k, object) = t;
         return 0;
 }
 
-static int parse_unsigned_key(Parser *p, const char *key, const char *v, unsigned min, unsigned max, unsigned *ret) {
-        int r = parse_unsigned(v, min, max, ret);
+static int parse_uint(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        unsigned u;
+        int r = parse_unsigned(v, (unsigned) k->min, (unsigned) k->max, &u);
 
         if (r == -ERANGE)
-                parser_error(p, p->line, "%s= %s is out of range; use a number from %u to %u", key, v, min, max);
+                parser_error(p, p->line, "%s= %s is out of range; use a number from %u to %u", k->name, v,
+                             (unsigned) k->min, (unsigned) k->max);
         else if (r < 0)
-                parser_error(p, p->line, "%s= '%s' is not a number; use a number from %u to %u", key, v, min, max);
+                parser_error(p, p->line, "%s= '%s' is not a number; use a number from %u to %u", k->name, v,
+                             (unsigned) k->min, (unsigned) k->max);
+        else
+                *(unsigned *) DEST(k, object) = u;
         return 0;
 }
 
-static int parse_global(Parser *p, const char *key, const char *v) {
-        Config *c = p->config;
-
-        if (strcasecmp(key, "timeout") == 0)
-                return parse_span_key(p, "timeout", v, 100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE, &c->timeout);
-        if (strcasecmp(key, "connect-timeout") == 0)
-                return parse_span_key(p, "connect-timeout", v, 100 * USEC_PER_MSEC, 5 * USEC_PER_MINUTE,
-                                      &c->connect_timeout);
-        if (strcasecmp(key, "retries") == 0) {
-                if (streq(v, "infinity")) {
-                        c->retries = UINT_MAX;
-                        return 0;
-                }
-                return parse_unsigned_key(p, "retries", v, 0, 1000, &c->retries);
-        }
-        if (strcasecmp(key, "max-age") == 0)
-                return parse_span_key(p, "max-age", v, USEC_PER_SEC, 30 * USEC_PER_DAY, &c->max_age);
-        if (strcasecmp(key, "max-queue-per-check") == 0)
-                return parse_unsigned_key(p, "max-queue-per-check", v, 1, 100000, &c->max_queue_per_check);
-        if (strcasecmp(key, "retry-delay") == 0)
-                return parse_span_key(p, "retry-delay", v, 10 * USEC_PER_MSEC, USEC_PER_HOUR, &c->retry_delay);
-        if (strcasecmp(key, "retry-max-delay") == 0)
-                return parse_span_key(p, "retry-max-delay", v, 10 * USEC_PER_MSEC, 6 * USEC_PER_HOUR,
-                                      &c->retry_max_delay);
-        if (strcasecmp(key, "max-parallel") == 0)
-                return parse_unsigned_key(p, "max-parallel", v, 1, 256, &c->max_parallel);
-        if (strcasecmp(key, "max-queue") == 0)
-                return parse_unsigned_key(p, "max-queue", v, 1, 100000, &c->max_queue);
-        if (strcasecmp(key, "source") == 0)
-                return parse_source(p, "source", v, &c->source);
-        if (strcasecmp(key, "annotations") == 0) {
-                int b = parse_boolean(v);
-
-                if (b < 0)
-                        parser_error(p, p->line, "annotations= '%s' is not a boolean; use yes or no", v);
-                else
-                        c->annotations = b;
+/* A number, or "infinity" (UINT_MAX). */
+static int parse_uint_or_infinity(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        if (streq(v, "infinity")) {
+                *(unsigned *) DEST(k, object) = UINT_MAX;
                 return 0;
         }
-        if (strcasecmp(key, "user-agent") == 0) {
-                if (isempty(v)) {
-                        parser_error(p, p->line, "user-agent= is empty; remove the line to use the default");
+        return parse_uint(p, k, object, v);
+}
+
+/* A header value: printable, at most 200 characters; empty means none. */
+static int parse_source(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        for (const char *c = v; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+                        parser_error(p, p->line, "%s= contains control characters; remove them", k->name);
                         return 0;
                 }
-                for (size_t i = 0; i < ELEMENTSOF(bot_agents); i++)
-                        if (strcasestr(v, bot_agents[i])) {
-                                parser_error(p, p->line,
-                                             "user-agent= contains '%s', which heartbeat services ignore as a "
-                                             "link-preview bot; choose another",
-                                             bot_agents[i]);
-                                return 0;
-                        }
-                for (const char *ch = v; *ch; ch++)
-                        if ((unsigned char) *ch < 0x20 || *ch == 0x7f) {
-                                parser_error(p, p->line, "user-agent= contains control characters; remove them");
-                                return 0;
-                        }
-                return free_and_strdup(&c->user_agent, v);
+        if (strlen(v) > 200) {
+                parser_error(p, p->line, "%s= is longer than 200 characters; shorten it", k->name);
+                return 0;
         }
+        return free_and_strdup(DEST(k, object), isempty(v) ? NULL : v);
+}
 
-        parser_error(p, p->line,
-                     "unknown key '%s' in [timerbeat]; known keys: timeout, connect-timeout, retries, "
-                     "retry-delay, retry-max-delay, max-age, max-parallel, max-queue, max-queue-per-check, "
-                     "user-agent, source, annotations",
-                     key);
+static const char *const bot_agents[] = {
+        "twitterbot", "slackbot", "googlebot", "discordbot", "facebot", "telegrambot", "whatsapp", "linkedinbot",
+};
+
+static int parse_user_agent(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        if (isempty(v)) {
+                parser_error(p, p->line, "user-agent= is empty; remove the line to use the default");
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bot_agents); i++)
+                if (strcasestr(v, bot_agents[i])) {
+                        parser_error(p, p->line,
+                                     "user-agent= contains '%s', which heartbeat services ignore as a "
+                                     "link-preview bot; choose another",
+                                     bot_agents[i]);
+                        return 0;
+                }
+        return parse_source(p, k, object, v);
+}
+
+static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const char *v) {
+        _cleanup_free_ char *bad = NULL, *sample = NULL, *secret = NULL;
+        Check *check = object;
+        const char *ref = NULL, *reason;
+        int r;
+
+        /* The URL may live elsewhere, so that it need not sit in a readable file. */
+        r = resolve_secret(p, v, &secret, &ref);
+        if (r <= 0)
+                return r; /* 0: reported */
+        if (secret)
+                v = secret;
+        else if (p->mode & S_IROTH)
+                parser_warning(p, p->line,
+                               "this file is readable by all users and holds a heartbeat URL (a secret); "
+                               "chmod o-r it, or use url = file:/path or url = credential:NAME");
+
+        if (template_validate(v, &reason, &bad) < 0) {
+                _cleanup_free_ char *masked = url_mask(v);
+                if (bad)
+                        parser_error(p, p->line,
+                                     "url= %s: unknown placeholder {%s}; known: {unit}, {unit_prefix}, {hostname}",
+                                     strempty(masked), bad);
+                else
+                        parser_error(p, p->line, "url= %s: %s", strempty(masked), reason);
+                return 0;
+        }
+        /* Validate what it expands to, with a unit name full of characters to encode. */
+        r = template_expand(v, &(TemplateVars) { .unit = "db@x:1\\x2d.timer", .hostname = "host" }, &sample);
+        if (r < 0)
+                return r;
+        if (url_validate(sample, &reason) < 0) {
+                _cleanup_free_ char *masked = url_mask(v);
+                parser_error(p, p->line, "url= %s%s%s: %s; write e.g. url = https://hc-ping.com/<uuid>",
+                             strempty(masked), ref ? " (from " : "", ref ? ref : "", reason);
+                return 0;
+        }
+        r = free_and_strdup(&check->url, v);
+        if (r < 0)
+                return r;
+        check->url_line = p->line;
+        return free_and_strdup(&check->url_file, p->path);
+}
+
+/* success-url=, start-url=, …: a template, where {url} is the check's url=. */
+static int parse_template(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *bad = NULL, *sample = NULL;
+        const char *reason;
+        int r;
+
+        if (isempty(v)) /* empty: back to the preset's */
+                return free_and_strdup(DEST(k, object), NULL);
+
+        if (template_validate(v, &reason, &bad) < 0) {
+                if (bad)
+                        parser_error(p, p->line, "%s= has an unknown placeholder {%s}; known: %s", k->name, bad,
+                                     TEMPLATE_PLACEHOLDERS);
+                else
+                        parser_error(p, p->line, "%s=: %s", k->name, reason);
+                return 0;
+        }
+        r = template_expand(v,
+                            &(TemplateVars) {
+                                    .unit = "x.timer", .hostname = "host", .url = "https://example.com/base" },
+                            &sample);
+        if (r < 0)
+                return r;
+        if (url_validate(sample, &reason) < 0) {
+                parser_error(p, p->line, "%s= does not make a valid URL: %s", k->name, reason);
+                return 0;
+        }
+        return free_and_strdup(DEST(k, object), v);
+}
+
+static int parse_preset(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        const Preset *preset = preset_find(v);
+
+        if (!preset)
+                parser_error(p, p->line, "%s= '%s' is unknown; use one of: %s", k->name, v, preset_names());
+        else
+                *(const Preset **) DEST(k, object) = preset;
         return 0;
+}
+
+static int parse_exit_statuses(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *copy = strdup(v);
+        Check *check = object;
+        int statuses[ELEMENTSOF(check->skip_exit_status)];
+        size_t n = 0;
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                unsigned u;
+
+                if (parse_unsigned(tok, 0, 255, &u) < 0) {
+                        parser_error(p, p->line, "%s= '%s' is not an exit status (0 to 255)", k->name, tok);
+                        return 0;
+                }
+                if (n >= ELEMENTSOF(statuses)) {
+                        parser_error(p, p->line, "%s= lists more than %zu statuses", k->name, ELEMENTSOF(statuses));
+                        return 0;
+                }
+                statuses[n++] = (int) u;
+        }
+        memcpy(check->skip_exit_status, statuses, n * sizeof(int));
+        check->n_skip_exit_status = n;
+        return 0;
+}
+
+static const char *const method_words[] = { [HTTP_METHOD_GET] = "GET", [HTTP_METHOD_POST] = "POST", NULL };
+static const char *const body_words[] = { [BODY_NONE] = "none", [BODY_LOG] = "log", [BODY_JSON] = "json", NULL };
+static const char *const attach_log_words[] = {
+        [ATTACH_LOG_ON_FAILURE] = "on-failure",
+        [ATTACH_LOG_NEVER] = "never",
+        [ATTACH_LOG_ALWAYS] = "always",
+        NULL,
+};
+static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
+
+#define GLOBAL(field) CONFIG_SECTION_GLOBAL, .offset = offsetof(Config, field), .size = sizeof(((Config *) 0)->field)
+#define CHECK(field) CONFIG_SECTION_CHECK, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
+
+/* Every key timerbeat knows. A default is applied through the key's own parser when a Config
+ * or a Check is created, so it is always a value the file could hold. The "known keys" messages
+ * and the suggestions for a misspelt key come from here. */
+static const ConfigKey config_key_table[] = {
+        /* [timerbeat] */
+        { "timeout", GLOBAL(timeout), .parse = parse_span, .def = "30s", .min = 100 * USEC_PER_MSEC,
+          .max = 10 * USEC_PER_MINUTE },
+        { "connect-timeout", GLOBAL(connect_timeout), .parse = parse_span, .def = "10s", .min = 100 * USEC_PER_MSEC,
+          .max = 5 * USEC_PER_MINUTE },
+        { "retries", GLOBAL(retries), .parse = parse_uint_or_infinity, .def = "infinity", .min = 0, .max = 1000 },
+        { "retry-delay", GLOBAL(retry_delay), .parse = parse_span, .def = "1s", .min = 10 * USEC_PER_MSEC,
+          .max = USEC_PER_HOUR },
+        { "retry-max-delay", GLOBAL(retry_max_delay), .parse = parse_span, .def = "5min", .min = 10 * USEC_PER_MSEC,
+          .max = 6 * USEC_PER_HOUR },
+        { "max-age", GLOBAL(max_age), .parse = parse_span, .def = "24h", .min = USEC_PER_SEC,
+          .max = 30 * USEC_PER_DAY },
+        { "max-parallel", GLOBAL(max_parallel), .parse = parse_uint, .def = "16", .min = 1, .max = 256 },
+        { "max-queue", GLOBAL(max_queue), .parse = parse_uint, .def = "1000", .min = 1, .max = 100000 },
+        { "max-queue-per-check", GLOBAL(max_queue_per_check), .parse = parse_uint, .def = "100", .min = 1,
+          .max = 100000 },
+        { "user-agent", GLOBAL(user_agent), .parse = parse_user_agent, .def = DEFAULT_USER_AGENT },
+        { "source", GLOBAL(source), .parse = parse_source, .def = "" },
+        { "annotations", GLOBAL(annotations), .parse = parse_bool, .def = "yes" },
+
+        /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
+        { "url", CHECK(url), .parse = parse_url },
+        { "method", CHECK(method), .parse = parse_enum, .def = "GET", .values = method_words },
+        { "source", CHECK(source), .parse = parse_source, .def = "" },
+        { "enabled", CHECK(enabled), .parse = parse_bool, .def = "yes" },
+        { "preset", CHECK(preset), .parse = parse_preset, .def = "generic" },
+        { "success-url", CHECK(templates[EVENT_SUCCESS]), .parse = parse_template },
+        { "start-url", CHECK(templates[EVENT_START]), .parse = parse_template },
+        { "failure-url", CHECK(templates[EVENT_FAILURE]), .parse = parse_template },
+        { "log-url", CHECK(templates[EVENT_LOG]), .parse = parse_template },
+        { "start", CHECK(start), .parse = parse_bool, .def = "no" },
+        { "failure", CHECK(failure), .parse = parse_bool, .def = "no" },
+        { "body", CHECK(body), .parse = parse_body, .def = "none", .values = body_words },
+        { "attach-log", CHECK(attach_log), .parse = parse_enum, .def = "on-failure", .values = attach_log_words },
+        { "body-max", CHECK(body_max), .parse = parse_uint, .def = "100000", .min = 1, .max = 1000000 },
+        { "trigger", CHECK(trigger_timer), .parse = parse_enum, .def = "any", .values = trigger_words },
+        { "skip-exit-status", CHECK(n_skip_exit_status), .parse = parse_exit_statuses, .def = "" },
+        { "failure-threshold", CHECK(failure_threshold), .parse = parse_uint, .def = "1", .min = 1, .max = 1000 },
+        { "min-runtime", CHECK(min_runtime), .parse = parse_span, .def = "0", .min = 0, .max = USEC_PER_DAY },
+        { "auto-create", CHECK(auto_create), .parse = parse_bool, .def = "no" },
+};
+
+const ConfigKey *config_keys(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(config_key_table);
+        return config_key_table;
+}
+
+const ConfigKey *config_key_find(const char *name, ConfigSection section) {
+        for (size_t i = 0; i < ELEMENTSOF(config_key_table); i++)
+                if ((config_key_table[i].sections & section) && strcasecmp(config_key_table[i].name, name) == 0)
+                        return &config_key_table[i];
+        return NULL;
+}
+
+/* Sets every key of the section kind to its default. Defaults are valid by construction (the
+ * unit tests load them), so only out-of-memory can fail. */
+static int apply_defaults(void *object, ConfigSection section) {
+        _cleanup_(strv_done) Strv errors = {};
+        Parser p = { .errors = &errors, .path = "(default)" };
+
+        for (size_t i = 0; i < ELEMENTSOF(config_key_table); i++) {
+                const ConfigKey *k = &config_key_table[i];
+                int r;
+
+                if (!(k->sections & section) || !k->def)
+                        continue;
+                r = k->parse(&p, k, object, k->def);
+                if (r < 0)
+                        return r;
+        }
+        assert(errors.n == 0);
+        return 0;
+}
+
+unsigned config_default_retries(void) {
+        _cleanup_(strv_done) Strv errors = {};
+        Parser p = { .errors = &errors, .path = "(default)" };
+        const ConfigKey *k = config_key_find("retries", CONFIG_SECTION_GLOBAL);
+        Config c = {};
+
+        assert(k);
+        (void) k->parse(&p, k, &c, k->def); /* a number or "infinity": nothing to allocate */
+        assert(errors.n == 0);
+        return c.retries;
+}
+
+/* Optimal string alignment distance (Levenshtein with transpositions), case-insensitive:
+ * "ulr" is one edit from "url". Keys are short; longer words are not compared. */
+static unsigned edit_distance(const char *a, const char *b) {
+        unsigned rows[3][65], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+        size_t la = strlen(a), lb = strlen(b);
+
+        if (la > 64 || lb > 64)
+                return UINT_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = (unsigned) j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = (unsigned) i;
+                for (size_t j = 1; j <= lb; j++) {
+                        bool same = tolower((unsigned char) a[i - 1]) == tolower((unsigned char) b[j - 1]);
+                        unsigned d = MIN(MIN(prev[j] + 1, cur[j - 1] + 1), prev[j - 1] + !same);
+
+                        if (i > 1 && j > 1 &&
+                            tolower((unsigned char) a[i - 1]) == tolower((unsigned char) b[j - 2]) &&
+                            tolower((unsigned char) a[i - 2]) == tolower((unsigned char) b[j - 1]))
+                                d = MIN(d, prev2[j - 2] + 1);
+                        cur[j] = d;
+                }
+                unsigned *t = prev2;
+                prev2 = prev;
+                prev = cur;
+                cur = t;
+        }
+        return prev[lb];
+}
+
+/* The known key closest to a misspelt one: a few edits away, or one the misspelt key starts
+ * with ("trigger-timer" → "trigger"). NULL if nothing is close. */
+static const ConfigKey *closest_key(const char *name, ConfigSection section) {
+        const ConfigKey *best = NULL, *prefix = NULL;
+        unsigned best_d = UINT_MAX;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_key_table); i++) {
+                const ConfigKey *k = &config_key_table[i];
+                size_t l = strlen(k->name);
+                unsigned d;
+
+                if (!(k->sections & section))
+                        continue;
+                d = edit_distance(name, k->name);
+                if (d <= MAX(2U, (unsigned) l / 3) && d < best_d) {
+                        best = k;
+                        best_d = d;
+                }
+                if (strncasecmp(name, k->name, l) == 0 && (name[l] == '-' || name[l] == '_') &&
+                    (!prefix || l > strlen(prefix->name)))
+                        prefix = k;
+        }
+        return best ?: prefix;
+}
+
+/* "[timerbeat]", or "a unit section ([backup.timer]), … or [X-Timerbeat]" */
+static void section_names(unsigned sections, char *buf, size_t size) {
+        static const char *const names[] = {
+                "[timerbeat]",
+                "a unit section ([backup.timer])",
+                "a pattern section ([*.timer])",
+                "[X-Timerbeat]",
+        };
+        size_t n = 0, total = __builtin_popcount(sections);
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (sections & (1U << i)) {
+                        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+                                 n == 0         ? "" :
+                                 n + 1 == total ? " or " :
+                                                  ", ",
+                                 names[i]);
+                        n++;
+                }
+}
+
+/* "name", or "name = a|b" for keys that take one of a few words. */
+static void key_usage(const ConfigKey *k, char *buf, size_t size) {
+        int n = snprintf(buf, size, "%s", k->name);
+
+        if (k->values || k->parse == parse_bool)
+                n += snprintf(buf + n, size - MIN(size, (size_t) n), " = ");
+        if (k->parse == parse_bool)
+                snprintf(buf + n, size - MIN(size, (size_t) n), "yes|no");
+        for (size_t i = 0; k->values && k->values[i]; i++)
+                n += snprintf(buf + n, size - MIN(size, (size_t) n), "%s%s", i > 0 ? "|" : "", k->values[i]);
+}
+
+static void report_unknown_key(Parser *p, ConfigSection section, const char *section_name, const char *name) {
+        char known[1024] = "", usage[256];
+        const ConfigKey *k;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_key_table); i++)
+                if (config_key_table[i].sections & section)
+                        snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                                 isempty(known) ? "" : ", ", config_key_table[i].name);
+
+        /* A real key in the wrong place: say where it goes. */
+        k = config_key_find(name, ~section & (CONFIG_SECTION_GLOBAL | CONFIG_SECTION_CHECK));
+        if (k) {
+                section_names(k->sections & ~section, usage, sizeof(usage));
+                parser_error(p, p->line, "unknown key '%s' in [%s]; %s= belongs in %s, move the line there", name,
+                             section_name, k->name, usage);
+                return;
+        }
+        k = closest_key(name, section);
+        if (k) {
+                key_usage(k, usage, sizeof(usage));
+                parser_error(
+                        p, p->line,
+                        "unknown key '%s' in [%s]; did you mean '%s'? Correct or remove the line (known keys: %s)",
+                        name, section_name, usage, known);
+        } else
+                parser_error(p, p->line, "unknown key '%s' in [%s]; correct or remove the line (known keys: %s)",
+                             name, section_name, known);
+}
+
+static int parse_key(Parser *p, ConfigSection section, const char *section_name, void *object, const char *name,
+                     const char *v) {
+        const ConfigKey *k = config_key_find(name, section);
+
+        if (!k) {
+                report_unknown_key(p, section, section_name, name);
+                return 0;
+        }
+        return k->parse(p, k, object, v);
+}
+
+Check *check_new(const char *name) {
+        _cleanup_(check_freep) Check *check = calloc(1, sizeof(Check));
+
+        if (!check)
+                return NULL;
+        check->name = strdup(name);
+        if (!check->name || apply_defaults(check, CONFIG_SECTION_CHECK) < 0)
+                return NULL;
+        return TAKE_PTR(check);
 }
 
 static int config_get_check(Parser *p, const char *name, Check **ret) {
@@ -543,19 +884,15 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
                         return 0;
                 }
 
-        check = calloc(1, sizeof(Check));
+        check = check_new(name);
         if (!check)
                 return -ENOMEM;
-        check->enabled = true;
-        check->body_max = 100000;
-        check->failure_threshold = 1;
         check->line = p->section_line ?: p->line;
         check->pattern = !unit_name_is_valid(name);
         check->order = (unsigned) c->n_checks;
-        check->name = strdup(name);
         check->file = strdup(p->path);
         n = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
-        if (!check->name || !check->file || !n) {
+        if (!check->file || !n) {
                 if (n)
                         c->checks = n;
                 check_free(check);
@@ -567,190 +904,17 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
         return 0;
 }
 
-static int parse_check_key(Parser *p, Check *check, const char *key, const char *v) {
-        const char *reason;
-        int r;
+/* Reports each bad section once, at its first key. */
+static void report_unknown_section(Parser *p, const char *section) {
+        _cleanup_free_ char *tag = NULL;
 
-        if (strcasecmp(key, "url") == 0) {
-                _cleanup_free_ char *bad = NULL, *sample = NULL, *secret = NULL;
-                const char *ref = NULL;
-
-                /* The URL may live elsewhere, so that it need not sit in a readable file. */
-                r = resolve_secret(p, v, &secret, &ref);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return 0; /* reported */
-                if (secret)
-                        v = secret;
-                else if (p->mode & S_IROTH)
-                        parser_warning(p, p->line,
-                                       "this file is readable by all users and holds a heartbeat URL (a secret); "
-                                       "chmod o-r it, or use url = file:/path or url = credential:NAME");
-
-                if (template_validate(v, &reason, &bad) < 0) {
-                        _cleanup_free_ char *masked = url_mask(v);
-                        if (bad)
-                                parser_error(p, p->line, "url= %s: unknown placeholder {%s}; known: {unit}, "
-                                             "{unit_prefix}, {hostname}", strempty(masked), bad);
-                        else
-                                parser_error(p, p->line, "url= %s: %s", strempty(masked), reason);
-                        return 0;
-                }
-                /* Validate what it expands to, with a unit name full of characters to encode. */
-                r = template_expand(v, &(TemplateVars) { .unit = "db@x:1\\x2d.timer", .hostname = "host" }, &sample);
-                if (r < 0)
-                        return r;
-                if (url_validate(sample, &reason) < 0) {
-                        _cleanup_free_ char *masked = url_mask(v);
-                        parser_error(p, p->line, "url= %s%s%s: %s; write e.g. url = https://hc-ping.com/<uuid>",
-                                     strempty(masked), ref ? " (from " : "", ref ? ref : "", reason);
-                        return 0;
-                }
-                r = free_and_strdup(&check->url, v);
-                if (r < 0)
-                        return r;
-                check->url_line = p->line;
-                return free_and_strdup(&check->url_file, p->path);
-        }
-        if (strcasecmp(key, "method") == 0) {
-                if (parse_method(v, &check->method) < 0)
-                        parser_error(p, p->line, "method= '%s' is not supported; use GET or POST", v);
-                return 0;
-        }
-        if (strcasecmp(key, "source") == 0)
-                return parse_source(p, "source", v, &check->source);
-        if (strcasecmp(key, "enabled") == 0) {
-                r = parse_boolean(v);
-                if (r < 0)
-                        parser_error(p, p->line, "enabled= '%s' is not a boolean; use yes or no", v);
-                else
-                        check->enabled = r;
-                return 0;
-        }
-
-        static const struct {
-                const char *key;
-                Event event;
-        } url_keys[] = {
-                { "success-url", EVENT_SUCCESS },
-                { "start-url", EVENT_START },
-                { "failure-url", EVENT_FAILURE },
-                { "log-url", EVENT_LOG },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(url_keys); i++)
-                if (strcasecmp(key, url_keys[i].key) == 0) {
-                        _cleanup_free_ char *bad = NULL, *sample = NULL;
-
-                        if (isempty(v)) /* empty: back to the preset's */
-                                return free_and_strdup(&check->templates[url_keys[i].event], NULL);
-
-                        if (template_validate(v, &reason, &bad) < 0) {
-                                if (bad)
-                                        parser_error(p, p->line, "%s= has an unknown placeholder {%s}; known: %s",
-                                                     url_keys[i].key, bad, TEMPLATE_PLACEHOLDERS);
-                                else
-                                        parser_error(p, p->line, "%s=: %s", url_keys[i].key, reason);
-                                return 0;
-                        }
-                        r = template_expand(v, &(TemplateVars) { .unit = "x.timer", .hostname = "host",
-                                                                 .url = "https://example.com/base" },
-                                            &sample);
-                        if (r < 0)
-                                return r;
-                        if (url_validate(sample, &reason) < 0) {
-                                parser_error(p, p->line, "%s= does not make a valid URL: %s", url_keys[i].key,
-                                             reason);
-                                return 0;
-                        }
-                        return free_and_strdup(&check->templates[url_keys[i].event], v);
-                }
-        if (strcasecmp(key, "preset") == 0) {
-                check->preset = preset_find(v);
-                if (!check->preset)
-                        parser_error(p, p->line, "preset= '%s' is unknown; use one of: %s", v, preset_names());
-                return 0;
-        }
-        if (strcasecmp(key, "start") == 0 || strcasecmp(key, "failure") == 0 || strcasecmp(key, "trigger-timer") == 0 ||
-            strcasecmp(key, "auto-create") == 0) {
-                r = parse_boolean(v);
-                if (r < 0) {
-                        parser_error(p, p->line, "%s= '%s' is not a boolean; use yes or no", key, v);
-                        return 0;
-                }
-                if (strcasecmp(key, "start") == 0)
-                        check->start = r;
-                else if (strcasecmp(key, "failure") == 0)
-                        check->failure = r;
-                else if (strcasecmp(key, "auto-create") == 0)
-                        check->auto_create = r;
-                return 0;
-        }
-        if (strcasecmp(key, "trigger") == 0) {
-                if (streq(v, "any") || streq(v, "timer"))
-                        check->trigger_timer = streq(v, "timer");
-                else
-                        parser_error(p, p->line, "trigger= '%s' is not supported; use any or timer", v);
-                return 0;
-        }
-        if (strcasecmp(key, "body") == 0) {
-                static const char *const names[] = { [BODY_NONE] = "none", [BODY_LOG] = "log", [BODY_JSON] = "json" };
-                int i = parse_enum(p, key, v, names, ELEMENTSOF(names));
-
-                if (i >= 0) {
-                        check->body = (BodyKind) i;
-                        check->body_set = true;
-                }
-                return 0;
-        }
-        if (strcasecmp(key, "attach-log") == 0) {
-                static const char *const names[] = {
-                        [ATTACH_LOG_ON_FAILURE] = "on-failure",
-                        [ATTACH_LOG_NEVER] = "never",
-                        [ATTACH_LOG_ALWAYS] = "always",
-                };
-                int i = parse_enum(p, key, v, names, ELEMENTSOF(names));
-
-                if (i >= 0)
-                        check->attach_log = (AttachLog) i;
-                return 0;
-        }
-        if (strcasecmp(key, "body-max") == 0)
-                return parse_unsigned_key(p, "body-max", v, 1, 1000000, &check->body_max);
-        if (strcasecmp(key, "failure-threshold") == 0)
-                return parse_unsigned_key(p, "failure-threshold", v, 1, 1000, &check->failure_threshold);
-        if (strcasecmp(key, "min-runtime") == 0)
-                return parse_span_key(p, "min-runtime", v, 0, USEC_PER_DAY, &check->min_runtime);
-        if (strcasecmp(key, "skip-exit-status") == 0) {
-                _cleanup_free_ char *copy = strdup(v);
-                char *tok, *save = NULL;
-
-                if (!copy)
-                        return -ENOMEM;
-                check->n_skip_exit_status = 0;
-                for (tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                        unsigned u;
-
-                        if (parse_unsigned(tok, 0, 255, &u) < 0) {
-                                parser_error(p, p->line, "skip-exit-status= '%s' is not an exit status (0 to 255)", tok);
-                                return 0;
-                        }
-                        if (check->n_skip_exit_status >= ELEMENTSOF(check->skip_exit_status)) {
-                                parser_error(p, p->line, "skip-exit-status= lists more than %zu statuses",
-                                             ELEMENTSOF(check->skip_exit_status));
-                                return 0;
-                        }
-                        check->skip_exit_status[check->n_skip_exit_status++] = (int) u;
-                }
-                return 0;
-        }
-
+        if (asprintf(&tag, "\x01%s", section) < 0 || strv_contains(p->errors, tag))
+                return;
+        (void) strv_push(p->errors, tag);
         parser_error(p, p->line,
-                     "unknown key '%s' in [%s]; known keys: url, method, source, enabled, preset, success-url, "
-                     "start-url, failure-url, log-url, start, failure, body, attach-log, body-max, trigger, "
-                     "skip-exit-status, failure-threshold, min-runtime, auto-create",
-                     key, check->name);
-        return 0;
+                     "unknown section [%s]; a section is [timerbeat], a unit name ending in "
+                     ".timer or .service, e.g. [backup.timer], or a pattern such as [*.timer]",
+                     section);
 }
 
 static int parser_handler(void *user, const char *section, const char *name, const char *value) {
@@ -763,35 +927,22 @@ static int parser_handler(void *user, const char *section, const char *name, con
         if (!v)
                 return 0;
 
-        if (p->annotation) {
-                r = parse_check_key(p, p->annotation_check, name, v);
-                return r < 0 ? 0 : 1;
-        }
-        if (isempty(section)) {
+        if (p->annotation)
+                r = parse_key(p, CONFIG_SECTION_ANNOTATION, "X-Timerbeat", p->annotation_check, name, v);
+        else if (isempty(section)) {
                 parser_error(p, p->line, "'%s' is outside of any section; put it under [timerbeat] or [unit.timer]",
                              name);
-                return 1;
-        }
-        if (streq(section, "timerbeat"))
-                r = parse_global(p, name, v);
+                r = 0;
+        } else if (streq(section, "timerbeat"))
+                r = parse_key(p, CONFIG_SECTION_GLOBAL, section, p->config, name, v);
         else if (!unit_name_is_valid(section) && !unit_pattern_is_valid(section)) {
-                /* Report each bad section once, at its first key. */
-                _cleanup_free_ char *tag = NULL;
-
-                if (asprintf(&tag, "\x01%s", section) < 0)
-                        return 0;
-                if (!strv_contains(p->errors, tag)) {
-                        (void) strv_push(p->errors, tag);
-                        parser_error(p, p->line,
-                                     "unknown section [%s]; a section is [timerbeat], a unit name ending in "
-                                     ".timer or .service, e.g. [backup.timer], or a pattern such as [*.timer]",
-                                     section);
-                }
-                return 1;
+                report_unknown_section(p, section);
+                r = 0;
         } else {
                 r = config_get_check(p, section, &check);
                 if (r >= 0)
-                        r = parse_check_key(p, check, name, v);
+                        r = parse_key(p, check->pattern ? CONFIG_SECTION_PATTERN : CONFIG_SECTION_UNIT, section,
+                                      check, name, v);
         }
         /* Only out-of-memory gets here; inih notes the line, we fail the load. */
         return r < 0 ? 0 : 1;
@@ -857,16 +1008,18 @@ int config_validate(Config *cfg, Strv *errors) {
                 if (c->enabled && c->start && !check_template(c, EVENT_START)) {
                         free(msg);
                         msg = NULL;
-                        if (asprintf(&msg, "%s:%u: [%s] has start = yes, but preset %s has no start endpoint; set "
-                                           "start-url= or remove start =",
+                        if (asprintf(&msg,
+                                     "%s:%u: [%s] has start = yes, but preset %s has no start endpoint; set "
+                                     "start-url= or remove start =",
                                      c->file, c->line, c->name, c->preset ? c->preset->name : "generic") >= 0)
                                 (void) strv_push(errors, msg);
                 }
                 if (c->enabled && c->failure && !check_template(c, EVENT_FAILURE)) {
                         free(msg);
                         msg = NULL;
-                        if (asprintf(&msg, "%s:%u: [%s] has failure = yes, but preset %s has no failure endpoint; "
-                                           "set failure-url= or remove failure =",
+                        if (asprintf(&msg,
+                                     "%s:%u: [%s] has failure = yes, but preset %s has no failure endpoint; "
+                                     "set failure-url= or remove failure =",
                                      c->file, c->line, c->name, c->preset ? c->preset->name : "generic") >= 0)
                                 (void) strv_push(errors, msg);
                 }
@@ -1113,16 +1266,10 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
         bool found = false;
         int r;
 
-        check = calloc(1, sizeof(Check));
+        check = check_new(unit);
         if (!check)
                 return -ENOMEM;
-        check->enabled = true;
-        check->body_max = 100000;
-        check->failure_threshold = 1;
         check->origin = CHECK_FROM_ANNOTATION;
-        check->name = strdup(unit);
-        if (!check->name)
-                return -ENOMEM;
 
         for (size_t i = 0; i < n_files; i++) {
                 _cleanup_free_ char *data = NULL;
@@ -1143,7 +1290,8 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
                         _cleanup_free_ char *msg = NULL;
 
                         errno = -r;
-                        if (asprintf(&msg, "%s: cannot read: %m; its [X-Timerbeat] section is ignored", files[i]) >= 0)
+                        if (asprintf(&msg, "%s: cannot read: %m; its [X-Timerbeat] section is ignored", files[i]) >=
+                            0)
                                 (void) strv_push(errors, msg);
                         continue;
                 }
@@ -1199,7 +1347,9 @@ int check_url_for(const Check *c, const char *unit, char **ret) {
         Check copy = *c;
         copy.url = base;
         return check_event_url(&copy, EVENT_SUCCESS,
-                               &(TemplateVars) { .unit = unit, .hostname = host, .result = "success",
+                               &(TemplateVars) { .unit = unit,
+                                                 .hostname = host,
+                                                 .result = "success",
                                                  .message = "ping from timerbeat" },
                                ret);
 }

@@ -34,13 +34,13 @@ typedef enum AttachLog {
 } AttachLog;
 
 typedef struct Check {
-        char *name;   /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
+        char *name; /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
         HttpMethod method;
         char *source; /* sent as Origin:, NULL for the global one */
         bool enabled;
 
-        char *file;   /* where the section was first seen, for messages */
+        char *file; /* where the section was first seen, for messages */
         unsigned line;
         char *url_file; /* where url= was set last */
         unsigned url_line;
@@ -50,15 +50,15 @@ typedef struct Check {
         CheckOrigin origin;
 
         /* What to tell the monitor beyond "it succeeded" (all opt-in). */
-        const Preset *preset;            /* NULL: generic */
-        char *templates[_EVENT_MAX];     /* success-url, start-url, failure-url overrides */
-        bool start;                      /* send a start signal when the run begins */
-        bool failure;                    /* send failed runs to the failure endpoint */
+        const Preset *preset;        /* NULL: generic */
+        char *templates[_EVENT_MAX]; /* success-url, start-url, failure-url overrides */
+        bool start;                  /* send a start signal when the run begins */
+        bool failure;                /* send failed runs to the failure endpoint */
         BodyKind body;
         bool body_set;
         AttachLog attach_log;
         unsigned body_max;
-        bool trigger_timer;              /* only runs the timer started count */
+        bool trigger_timer; /* only runs the timer started count */
         int skip_exit_status[16];
         size_t n_skip_exit_status;
         usec_t min_runtime;
@@ -93,8 +93,46 @@ typedef struct Config {
         bool has_patterns;
 } Config;
 
+/* Where a key may be written. */
+typedef enum ConfigSection {
+        CONFIG_SECTION_GLOBAL = 1U << 0,     /* [timerbeat] */
+        CONFIG_SECTION_UNIT = 1U << 1,       /* [backup.timer], [db@main.service] */
+        CONFIG_SECTION_PATTERN = 1U << 2,    /* [backup-*.timer] */
+        CONFIG_SECTION_ANNOTATION = 1U << 3, /* [X-Timerbeat] in a unit's own files */
+} ConfigSection;
+
+#define CONFIG_SECTION_CHECK (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN | CONFIG_SECTION_ANNOTATION)
+
+struct ConfigParser;
+typedef struct ConfigKey ConfigKey;
+
+/* Parses value into the key's destination in object (a Config for [timerbeat], a Check for
+ * the others). A bad value is reported (file:line) and leaves the destination as it was; only
+ * out-of-memory is returned. */
+typedef int (*config_parse_t)(struct ConfigParser *p, const ConfigKey *k, void *object, const char *value);
+
+/* One row of the key table in config.c, the only place that knows a key: its name, where it
+ * may be written, how it is parsed, where it is stored and its default. */
+struct ConfigKey {
+        const char *name;  /* lower case; matched case-insensitively */
+        unsigned sections; /* ConfigSection bits: either only GLOBAL, or only CHECK bits */
+        config_parse_t parse;
+        size_t offset;             /* of the destination in Config or Check */
+        size_t size;               /* of the destination */
+        const char *def;           /* the default as it would be written in the file; NULL: unset */
+        uint64_t min, max;         /* numbers and time spans */
+        const char *const *values; /* words of an enumeration, by value, NULL-terminated */
+};
+
+/* The key table, for tests and documentation. */
+const ConfigKey *config_keys(size_t *ret_n);
+/* The key of that name accepted in that kind of section; NULL if there is none. */
+const ConfigKey *config_key_find(const char *name, ConfigSection section);
+/* The default of retries=, from the table (for an Http that has no Config yet). */
+unsigned config_default_retries(void);
+
 typedef struct ConfigSource {
-        const char *main_file;                  /* may be missing on disk */
+        const char *main_file;                               /* may be missing on disk */
         const char *dropin_dirs[CONFIG_DROPIN_DIRS_MAX + 1]; /* highest priority first, NULL-terminated */
 } ConfigSource;
 
@@ -129,6 +167,8 @@ bool config_has_patterns(const Config *c);
  * override). *ret is NULL when no file has the section. Errors name the unit file and line. */
 int config_parse_annotation(const Config *c, const char *unit, char *const *files, size_t n_files, Check **ret,
                             Strv *errors);
+/* A check of that name with every key at its default; NULL on out of memory. */
+Check *check_new(const char *name);
 Check *check_free(Check *c);
 static inline void check_freep(Check **c) {
         check_free(*c);

@@ -600,7 +600,7 @@ int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
         h->connect_timeout = 10 * USEC_PER_SEC;
         h->retry_delay = USEC_PER_SEC;
         h->retry_max_delay = 5 * USEC_PER_MINUTE;
-        h->retries = 5;
+        h->retries = config_default_retries(); /* the same as an empty config */
         h->max_parallel = 16;
         h->max_queue = 1000;
 

@@ -45,20 +45,30 @@ static void test_bad(void) {
                 { "[../x.timer]\nurl = " URL "\n", "unknown section [../x.timer]" },
                 { "[*]\nurl = " URL "\n", "unknown section [*]" },
                 { "[../*.timer]\nurl = " URL "\n", "unknown section [../*.timer]" },
-                { "[a.timer]\nurl = https://x.example/{unit}/{nope}\n", ":2: url= https://x.example/…ope}: unknown placeholder {nope}" },
+                { "[a.timer]\nurl = https://x.example/{unit}/{nope}\n",
+                  ":2: url= https://x.example/…ope}: unknown placeholder {nope}" },
                 { "[a.timer]\nurl = https://x.example/{unit\n", "a '{' without '}'" },
-                { "[a.timer]\nurl = " URL "\npreset = nagios\n", ":3: preset= 'nagios' is unknown; use one of: generic, healthchecks" },
-                { "[a.timer]\nurl = " URL "\npreset = checkly\nstart = yes\n", "[a.timer] has start = yes, but preset checkly has no start endpoint; set start-url=" },
-                { "[a.timer]\nurl = " URL "\nfailure = yes\n", "[a.timer] has failure = yes, but preset generic has no failure endpoint" },
-                { "[a.timer]\nurl = " URL "\nskip-exit-status = 0 300\n", ":3: skip-exit-status= '300' is not an exit status" },
-                { "[a.timer]\nurl = " URL "\nfailure-url = {url}/{oops}\n", ":3: failure-url= has an unknown placeholder {oops}" },
-                { "[a.timer]\nurl = " URL "\nfailure-url = ftp://x/{exit_code}\n", ":3: failure-url= does not make a valid URL" },
-                { "[a.timer]\nurl = " URL "\nbody = xml\n", ":3: body= 'xml' is not supported; use none, log or json" },
+                { "[a.timer]\nurl = " URL "\npreset = nagios\n",
+                  ":3: preset= 'nagios' is unknown; use one of: generic, healthchecks" },
+                { "[a.timer]\nurl = " URL "\npreset = checkly\nstart = yes\n",
+                  "[a.timer] has start = yes, but preset checkly has no start endpoint; set start-url=" },
+                { "[a.timer]\nurl = " URL "\nfailure = yes\n",
+                  "[a.timer] has failure = yes, but preset generic has no failure endpoint" },
+                { "[a.timer]\nurl = " URL "\nskip-exit-status = 0 300\n",
+                  ":3: skip-exit-status= '300' is not an exit status" },
+                { "[a.timer]\nurl = " URL "\nfailure-url = {url}/{oops}\n",
+                  ":3: failure-url= has an unknown placeholder {oops}" },
+                { "[a.timer]\nurl = " URL "\nfailure-url = ftp://x/{exit_code}\n",
+                  ":3: failure-url= does not make a valid URL" },
+                { "[a.timer]\nurl = " URL "\nbody = xml\n",
+                  ":3: body= 'xml' is not supported; use none, log or json" },
                 { "[a.timer]\nurl = " URL "\nattach-log = sometimes\n", "attach-log= 'sometimes' is not supported" },
-                { "[a.timer]\nurl = " URL "\ntrigger = path\n", "trigger= 'path' is not supported; use any or timer" },
+                { "[a.timer]\nurl = " URL "\ntrigger = path\n",
+                  "trigger= 'path' is not supported; use any or timer" },
                 { "[a.timer]\nurl = " URL "\nbody-max = 2000000\n", "body-max= 2000000 is out of range" },
                 { "url = " URL "\n", "/etc/x.conf:1: 'url' is outside of any section" },
-                { "[backup.timer]\nurl = ftp://example.com/x\n", ":2: url= ftp://example.com/…: only http:// and https://" },
+                { "[backup.timer]\nurl = ftp://example.com/x\n",
+                  ":2: url= ftp://example.com/…: only http:// and https://" },
                 { "[backup.timer]\nurl = file:///etc/passwd\n", "only http:// and https://" },
                 { "[backup.timer]\nurl = gopher://x/1\n", "only http:// and https://" },
                 { "[backup.timer]\nurl = hc-ping.com/abc\n", "only http:// and https://" },
@@ -67,7 +77,8 @@ static void test_bad(void) {
                 { "[backup.timer]\nurl = https://\n", "/etc/x.conf:2: url=" },
                 { "[backup.timer]\nurl =\n", "the URL is empty" },
                 { "[backup.timer]\nmethod = POST\n", "/etc/x.conf:1: [backup.timer] has no url=" },
-                { "[backup.timer]\nurl = " URL "\nmethod = DELETE\n", ":3: method= 'DELETE' is not supported; use GET or POST" },
+                { "[backup.timer]\nurl = " URL "\nmethod = DELETE\n",
+                  ":3: method= 'DELETE' is not supported; use GET or POST" },
                 { "[backup.timer]\nurl = " URL "\nenabled = maybe\n", ":3: enabled= 'maybe' is not a boolean" },
                 { "[timerbeat]\ntimeout = soon\n", ":2: timeout= 'soon' is not a time span" },
                 { "[timerbeat]\ntimeout = 1h\n", ":2: timeout= 1h is out of range; use a value from 100ms to 10min" },
@@ -85,7 +96,9 @@ static void test_bad(void) {
                   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
                   "01234567890123456789012345678901234567890123456789012345678901234567890123456789\n",
                   "/etc/x.conf:2: line is 206 characters long, the limit is 197" },
-                { "\x7f" "ELF\x02\x01", "expected 'key = value'" },
+                { "\x7f"
+                  "ELF\x02\x01",
+                  "expected 'key = value'" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -188,6 +201,269 @@ static void write_file(const char *path, const char *text) {
         fclose(f);
 }
 
+/* The section kinds a key is tried in, with a section header (or the annotation file). */
+static const struct {
+        ConfigSection kind;
+        const char *header;
+} kinds[] = {
+        { CONFIG_SECTION_GLOBAL, "[timerbeat]" },
+        { CONFIG_SECTION_UNIT, "[a.timer]" },
+        { CONFIG_SECTION_PATTERN, "[*.timer]" },
+        { CONFIG_SECTION_ANNOTATION, "[X-Timerbeat]" },
+};
+
+#define ALL_CHECKS (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN | CONFIG_SECTION_ANNOTATION)
+
+/* Every key, where it belongs, and a value other than its default. Written out here rather
+ * than read from the table, so that a key accepted in the wrong place (or not accepted where
+ * it belongs) fails. */
+static const struct {
+        const char *key, *value;
+        unsigned sections;
+} key_rows[] = {
+        { "timeout", "5s", CONFIG_SECTION_GLOBAL },
+        { "connect-timeout", "5s", CONFIG_SECTION_GLOBAL },
+        { "retries", "3", CONFIG_SECTION_GLOBAL },
+        { "retry-delay", "2s", CONFIG_SECTION_GLOBAL },
+        { "retry-max-delay", "10min", CONFIG_SECTION_GLOBAL },
+        { "max-age", "1h", CONFIG_SECTION_GLOBAL },
+        { "max-parallel", "4", CONFIG_SECTION_GLOBAL },
+        { "max-queue", "50", CONFIG_SECTION_GLOBAL },
+        { "max-queue-per-check", "7", CONFIG_SECTION_GLOBAL },
+        { "user-agent", "acme/1", CONFIG_SECTION_GLOBAL },
+        { "source", "host-a", CONFIG_SECTION_GLOBAL | ALL_CHECKS },
+        { "annotations", "no", CONFIG_SECTION_GLOBAL },
+        { "url", "https://example.com/other", ALL_CHECKS },
+        { "method", "POST", ALL_CHECKS },
+        { "enabled", "no", ALL_CHECKS },
+        { "preset", "healthchecks", ALL_CHECKS },
+        { "success-url", "{url}/ok", ALL_CHECKS },
+        { "start-url", "{url}/start", ALL_CHECKS },
+        { "failure-url", "{url}/fail", ALL_CHECKS },
+        { "log-url", "{url}/log", ALL_CHECKS },
+        { "start", "yes", ALL_CHECKS },
+        { "failure", "yes", ALL_CHECKS },
+        { "body", "json", ALL_CHECKS },
+        { "attach-log", "always", ALL_CHECKS },
+        { "body-max", "500", ALL_CHECKS },
+        { "trigger", "timer", ALL_CHECKS },
+        { "skip-exit-status", "3 4", ALL_CHECKS },
+        { "failure-threshold", "3", ALL_CHECKS },
+        { "min-runtime", "5s", ALL_CHECKS },
+        { "auto-create", "yes", ALL_CHECKS },
+};
+
+/* Parses "key = value" in a section of that kind. Returns the Config or Check it went into
+ * (*ret_config keeps the Config alive) or NULL with the errors. */
+static void *parse_in(ConfigSection kind, const char *header, const char *key, const char *value, Config **ret_config,
+                      Strv *errors) {
+        char text[512];
+        Config *c = config_new();
+
+        ASSERT(c);
+        *ret_config = c;
+        if (kind == CONFIG_SECTION_ANNOTATION) {
+                char tmpl[] = "/tmp/test-keys-XXXXXX", path[600], cmd[700];
+                char *d = mkdtemp(tmpl), *files[] = { path };
+                Check *k = NULL;
+
+                ASSERT(d);
+                snprintf(path, sizeof(path), "%s/a.timer", d);
+                snprintf(text, sizeof(text), "%s\nURL=" URL "\n%s=%s\n", header, key, value);
+                write_file(path, text);
+                (void) config_parse_annotation(c, "a.timer", files, 1, &k, errors);
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+                ASSERT(system(cmd) == 0);
+                return k;
+        }
+        snprintf(text, sizeof(text), "%s\n%s = %s\n", header, key, value);
+        if (config_parse_data(c, "/etc/x.conf", text, strlen(text), errors) < 0)
+                return NULL;
+        if (kind == CONFIG_SECTION_GLOBAL)
+                return c;
+        ASSERT_EQ(c->n_checks, 1);
+        return c->checks[0];
+}
+
+/* Each key is accepted exactly where it belongs, refused elsewhere with a message that says
+ * where it goes, and has an effect: the value lands in the key's destination. */
+static void test_keys_where(void) {
+        size_t n;
+        const ConfigKey *keys = config_keys(&n);
+
+        /* Every key of the table has a row here (a new key needs one). */
+        for (size_t i = 0; i < n; i++) {
+                bool found = false;
+
+                ASSERT(keys[i].sections == CONFIG_SECTION_GLOBAL || !(keys[i].sections & CONFIG_SECTION_GLOBAL));
+                for (size_t j = 0; j < ELEMENTSOF(key_rows); j++)
+                        if (streq(key_rows[j].key, keys[i].name) &&
+                            (key_rows[j].sections & keys[i].sections) == keys[i].sections)
+                                found = true;
+                if (!found)
+                        fprintf(stderr, "key %s has no row in key_rows\n", keys[i].name);
+                ASSERT(found);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(key_rows); i++)
+                for (size_t j = 0; j < ELEMENTSOF(kinds); j++) {
+                        bool belongs = key_rows[i].sections & kinds[j].kind;
+                        Strv errors = {};
+                        Config *c = NULL;
+                        void *object = parse_in(kinds[j].kind, kinds[j].header, key_rows[i].key, key_rows[i].value,
+                                                &c, &errors);
+
+                        if (!!object != belongs)
+                                fprintf(stderr, "%s in %s: %s\n", key_rows[i].key, kinds[j].header,
+                                        errors.n > 0 ? errors.items[0] : "accepted");
+                        ASSERT(!!object == belongs);
+                        if (belongs) {
+                                const ConfigKey *k = config_key_find(key_rows[i].key, kinds[j].kind);
+                                Check *d = check_new("a.timer");
+                                Config *dc = config_new();
+                                const void *def = kinds[j].kind == CONFIG_SECTION_GLOBAL ? (void *) dc : (void *) d;
+
+                                ASSERT(k && d && dc);
+                                ASSERT_EQ(errors.n, 0);
+                                /* An effect: the destination differs from the default. */
+                                if (memcmp((char *) object + k->offset, (const char *) def + k->offset, k->size) == 0)
+                                        fprintf(stderr, "%s = %s in %s has no effect\n", key_rows[i].key,
+                                                key_rows[i].value, kinds[j].header);
+                                ASSERT(memcmp((char *) object + k->offset, (const char *) def + k->offset, k->size) !=
+                                       0);
+                                check_free(d);
+                                config_free(dc);
+                        } else {
+                                ASSERT_EQ(errors.n, 1);
+                                ASSERT_CONTAINS(errors.items[0], "unknown key '");
+                                ASSERT_CONTAINS(errors.items[0], "belongs in ");
+                                ASSERT_CONTAINS(errors.items[0], "move the line there");
+                        }
+                        if (kinds[j].kind == CONFIG_SECTION_ANNOTATION)
+                                check_free(object);
+                        config_free(c);
+                        strv_done(&errors);
+                }
+}
+
+/* Misspelt keys: file:line, the key, the closest known key, what to do. */
+static void test_unknown_keys(void) {
+        static const struct {
+                const char *text, *error;
+                bool suggestion;
+        } table[] = {
+                /* The key is "trigger = timer"; "trigger-timer" used to be accepted and ignored. */
+                { "[a.timer]\nurl = " URL "\ntrigger-timer = yes\n",
+                  "/etc/x.conf:3: unknown key 'trigger-timer' in [a.timer]; did you mean 'trigger = any|timer'? "
+                  "Correct or remove the line (known keys: url, method, ",
+                  true },
+                { "[backup.timer]\nulr = " URL "\n",
+                  "/etc/x.conf:2: unknown key 'ulr' in [backup.timer]; did you mean 'url'?", true },
+                { "[*.timer]\nurl = " URL "\nfailure-treshold = 3\n",
+                  ":3: unknown key 'failure-treshold' in [*.timer]; did you mean 'failure-threshold'?", true },
+                { "[a.timer]\nurl = " URL "\nStrat = yes\n", "did you mean 'start = yes|no'?", true },
+                { "[a.timer]\nurl = " URL "\nbodymax = 5\n", "did you mean 'body-max'?", true },
+                { "[a.timer]\nurl = " URL "\nattach_log = never\n",
+                  "did you mean 'attach-log = on-failure|never|always'?", true },
+                { "[timerbeat]\nretires = 3\n", ":2: unknown key 'retires' in [timerbeat]; did you mean 'retries'?",
+                  true },
+                { "[timerbeat]\nTimout = 5s\n", "did you mean 'timeout'?", true },
+                { "[timerbeat]\nmax-queue-per-unit = 5\n", "did you mean 'max-queue-per-check'?", true },
+                { "[a.timer]\nurl = " URL "\nretries = 3\n",
+                  ":3: unknown key 'retries' in [a.timer]; retries= belongs in [timerbeat], move the line there",
+                  false },
+                { "[timerbeat]\nURL = " URL "\n",
+                  ":2: unknown key 'URL' in [timerbeat]; url= belongs in a unit section ([backup.timer]), a pattern "
+                  "section ([*.timer]) or [X-Timerbeat]",
+                  false },
+                { "[a.timer]\nurl = " URL "\nColour = blue\n",
+                  ":3: unknown key 'Colour' in [a.timer]; correct or remove the line (known keys: url, method, source, "
+                  "enabled, preset, success-url, start-url, failure-url, log-url, start, failure, body, attach-log, "
+                  "body-max, trigger, skip-exit-status, failure-threshold, min-runtime, auto-create)",
+                  false },
+                { "[timerbeat]\nfrobnicate = 1\n",
+                  ":2: unknown key 'frobnicate' in [timerbeat]; correct or remove the line (known keys: timeout, "
+                  "connect-timeout, retries, retry-delay, retry-max-delay, max-age, max-parallel, max-queue, "
+                  "max-queue-per-check, user-agent, source, annotations)",
+                  false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *errors = NULL;
+                Config *c = parse(table[i].text, &errors);
+
+                if (c)
+                        fprintf(stderr, "case %zu parsed, expected: %s\n", i, table[i].error);
+                ASSERT(!c);
+                ASSERT_CONTAINS(errors, table[i].error);
+                ASSERT((strstr(errors, "did you mean") != NULL) == table[i].suggestion);
+        }
+}
+
+/* Defaults come from the key table alone: an empty file, a new check and http's retries. */
+static void test_key_defaults(void) {
+        Config *c = config_new();
+        Check *k = check_new("a.timer");
+
+        ASSERT(c && k);
+        ASSERT_EQ(c->timeout, 30 * USEC_PER_SEC);
+        ASSERT_EQ(c->connect_timeout, 10 * USEC_PER_SEC);
+        ASSERT_EQ(c->retries, UINT_MAX);
+        ASSERT_EQ(config_default_retries(), UINT_MAX);
+        ASSERT_EQ(c->retry_delay, USEC_PER_SEC);
+        ASSERT_EQ(c->retry_max_delay, 5 * USEC_PER_MINUTE);
+        ASSERT_EQ(c->max_age, USEC_PER_DAY);
+        ASSERT_EQ(c->max_parallel, 16);
+        ASSERT_EQ(c->max_queue, 1000);
+        ASSERT_EQ(c->max_queue_per_check, 100);
+        ASSERT_CONTAINS(c->user_agent, "timerbeat/");
+        ASSERT(!c->source);
+        ASSERT(c->annotations);
+
+        ASSERT_STREQ(k->name, "a.timer");
+        ASSERT(!k->url && !k->source);
+        ASSERT_EQ(k->method, HTTP_METHOD_GET);
+        ASSERT(k->enabled);
+        ASSERT(k->preset == preset_generic());
+        for (size_t e = 0; e < _EVENT_MAX; e++)
+                ASSERT(!k->templates[e]);
+        ASSERT(!k->start && !k->failure && !k->trigger_timer && !k->auto_create);
+        ASSERT_EQ(k->body, BODY_NONE);
+        ASSERT(!k->body_set);
+        ASSERT_EQ(k->attach_log, ATTACH_LOG_ON_FAILURE);
+        ASSERT_EQ(k->body_max, 100000);
+        ASSERT_EQ(k->n_skip_exit_status, 0);
+        ASSERT_EQ(k->failure_threshold, 1);
+        ASSERT_EQ(k->min_runtime, 0);
+        check_free(k);
+        config_free(c);
+}
+
+/* conf/timerbeat.conf shows every key commented out with the table's default. */
+static void test_shipped_conf(void) {
+        const char *root = getenv("TIMERBEAT_SOURCE_ROOT");
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        const ConfigKey *keys;
+        size_t n;
+
+        ASSERT(root);
+        ASSERT(asprintf(&path, "%s/conf/timerbeat.conf", root) > 0);
+        ASSERT_EQ(read_full_file(path, CONFIG_FILE_MAX, &data, NULL), 0);
+        keys = config_keys(&n);
+        for (size_t i = 0; i < n; i++) {
+                char line[256];
+
+                if (!keys[i].def)
+                        snprintf(line, sizeof(line), "\n#%s =", keys[i].name);
+                else if (streq(keys[i].name, "user-agent"))
+                        snprintf(line, sizeof(line), "\n#%s = timerbeat/@VERSION@\n", keys[i].name);
+                else
+                        snprintf(line, sizeof(line), "\n#%s =%s%s\n", keys[i].name, isempty(keys[i].def) ? "" : " ",
+                                 keys[i].def);
+                ASSERT_CONTAINS(data, line);
+        }
+}
+
 /* Drop-ins: a name in /etc masks /run and /usr/lib; files apply in lexical order; later wins. */
 static void test_dropins(void) {
         char tmpl[] = "/tmp/test-config-XXXXXX", path[512];
@@ -202,7 +478,8 @@ static void test_dropins(void) {
                 ASSERT(mkdir(path, 0755) == 0);
         }
         snprintf(path, sizeof(path), "%s/main.conf", d);
-        write_file(path, "[a.timer]\nurl = https://a.example/main-0123456789\n[b.timer]\nurl = https://b.example/m\n");
+        write_file(path,
+                   "[a.timer]\nurl = https://a.example/main-0123456789\n[b.timer]\nurl = https://b.example/m\n");
         snprintf(path, sizeof(path), "%s/etc/20-x.conf", d);
         write_file(path, "[a.timer]\nurl = https://a.example/etc20-0123456789\n");
         snprintf(path, sizeof(path), "%s/run/20-x.conf", d); /* masked by etc/20-x.conf */
@@ -288,7 +565,8 @@ static void test_match(void) {
         ASSERT(c);
         ASSERT_STREQ(config_match(c, "foo.timer")->name, "*.timer");
         ASSERT_STREQ(config_match(c, "backup-home.timer")->name, "backup-*.timer");
-        ASSERT_STREQ(config_match(c, "backup-1.timer")->name, "backup-?.timer"); /* 13 literals each: the later wins */
+        ASSERT_STREQ(config_match(c, "backup-1.timer")->name,
+                     "backup-?.timer"); /* 13 literals each: the later wins */
         ASSERT(!config_match(c, "backup-old.timer")->enabled);
         ASSERT_STREQ(config_match(c, "db@main.service")->name, "db@*.service");
         ASSERT(config_match(c, "other.service") == NULL);
@@ -319,11 +597,12 @@ static void test_annotation(void) {
 
         ASSERT(d);
         snprintf(frag, sizeof(frag), "%s/backup.timer", d);
-        write_file(frag, "[Unit]\nDescription=x\n[Timer]\nOnCalendar=daily\n"
-                         "ExecStart=/bin/very-long-line-" /* long lines outside [X-Timerbeat] are systemd's business */
-                         "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
-                         "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\n"
-                         "[X-Timerbeat]\nURL=https://hc-ping.com/frag-0123456789\nMethod=POST\n");
+        write_file(frag,
+                   "[Unit]\nDescription=x\n[Timer]\nOnCalendar=daily\n"
+                   "ExecStart=/bin/very-long-line-" /* long lines outside [X-Timerbeat] are systemd's business */
+                   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                   "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\n"
+                   "[X-Timerbeat]\nURL=https://hc-ping.com/frag-0123456789\nMethod=POST\n");
         snprintf(d1, sizeof(d1), "%s/10-a.conf", d);
         write_file(d1, "[x-timerbeat]\nurl=https://hc-ping.com/dropin-0123456789\n[Timer]\nURL=not ours\n");
         snprintf(d2, sizeof(d2), "%s/20-b.conf", d);
@@ -377,9 +656,10 @@ static void test_secrets(void) {
         write_file(path, "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5\n");
         ASSERT(chmod(path, 0600) == 0);
         snprintf(conf, sizeof(conf), "%s/t.conf", d);
-        snprintf(text, sizeof(text),
-                 "[a.timer]\nurl = file:%s\n[b.timer]\nurl = credential:b-url\n[c.timer]\nurl = https://x.example/0123456789ab\n",
-                 path);
+        snprintf(
+                text, sizeof(text),
+                "[a.timer]\nurl = file:%s\n[b.timer]\nurl = credential:b-url\n[c.timer]\nurl = https://x.example/0123456789ab\n",
+                path);
         write_file(conf, text);
         ASSERT(chmod(conf, 0644) == 0);
         ConfigSource src = { .main_file = conf };
@@ -396,7 +676,8 @@ static void test_secrets(void) {
         write_file(cred, "https://hc-ping.com/cred-0123456789\n");
         setenv("CREDENTIALS_DIRECTORY", d, 1);
         ASSERT_EQ(config_load(&src, &c, &errors), 0);
-        ASSERT_STREQ(config_find_check(c, "a.timer")->url, "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5");
+        ASSERT_STREQ(config_find_check(c, "a.timer")->url,
+                     "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5");
         ASSERT_STREQ(config_find_check(c, "b.timer")->url, "https://hc-ping.com/cred-0123456789");
         /* Only the literal URL in a world-readable file is warned about. */
         ASSERT_EQ(c->warnings.n, 1);
@@ -411,7 +692,9 @@ static void test_secrets(void) {
         c = NULL;
 
         /* A relative path, a missing file, a bad name: errors with the line. */
-        write_file(conf, "[a.timer]\nurl = file:hc-url\n[b.timer]\nurl = file:/nonexistent/x\n[c.timer]\nurl = credential:../x\n");
+        write_file(
+                conf,
+                "[a.timer]\nurl = file:hc-url\n[b.timer]\nurl = file:/nonexistent/x\n[c.timer]\nurl = credential:../x\n");
         ASSERT_EQ(config_load(&src, &c, &errors), -EINVAL);
         ASSERT_EQ(errors.n, 3);
         ASSERT_CONTAINS(errors.items[0], ":2: url= file:hc-url: the path must be absolute");
@@ -426,6 +709,10 @@ static void test_secrets(void) {
 }
 
 int main(void) {
+        test_keys_where();
+        test_unknown_keys();
+        test_key_defaults();
+        test_shipped_conf();
         test_secrets();
         test_match();
         test_annotation();
