@@ -1331,29 +1331,6 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
         return 0;
 }
 
-int check_url_for(const Check *c, const char *unit, char **ret) {
-        _cleanup_free_ char *base = NULL;
-        char host[256] = "";
-        int r;
-
-        (void) gethostname(host, sizeof(host) - 1);
-        /* The base URL's own placeholders first ({unit_prefix} in a pattern's url=), then the
-         * event template around it. */
-        if (c->url) {
-                r = template_expand(c->url, &(TemplateVars) { .unit = unit, .hostname = host }, &base);
-                if (r < 0)
-                        return r;
-        }
-        Check copy = *c;
-        copy.url = base;
-        return check_event_url(&copy, EVENT_SUCCESS,
-                               &(TemplateVars) { .unit = unit,
-                                                 .hostname = host,
-                                                 .result = "success",
-                                                 .message = "ping from timerbeat" },
-                               ret);
-}
-
 const char *check_template(const Check *c, Event e) {
         const Preset *p = c->preset ?: preset_generic();
 
@@ -1362,41 +1339,3 @@ const char *check_template(const Check *c, Event e) {
         return p->templates[e];
 }
 
-int check_event_url(const Check *c, Event e, const TemplateVars *v, char **ret) {
-        const char *t = check_template(c, e);
-        _cleanup_free_ char *url = NULL;
-        TemplateVars vars = *v;
-        int r;
-
-        if (!t)
-                return -ENOENT;
-        vars.url = c->url;
-        r = template_expand(t, &vars, &url);
-        if (r < 0)
-                return r;
-        url_fix_query(url);
-        if (c->auto_create) {
-                char *n;
-
-                if (asprintf(&n, "%s%screate=1", url, strchr(url, '?') ? "&" : "?") < 0)
-                        return -ENOMEM;
-                free(url);
-                url = n;
-        }
-        *ret = TAKE_PTR(url);
-        return 0;
-}
-
-BodyKind check_body_for(const Check *c, Event e) {
-        BodyKind b = c->body_set ? c->body : BODY_NONE;
-
-        if (e == EVENT_START)
-                return b == BODY_JSON ? BODY_JSON : BODY_NONE;
-        if (b == BODY_LOG) {
-                if (c->attach_log == ATTACH_LOG_NEVER)
-                        return BODY_NONE;
-                if (c->attach_log == ATTACH_LOG_ON_FAILURE && e == EVENT_SUCCESS)
-                        return BODY_NONE;
-        }
-        return b;
-}

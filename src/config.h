@@ -174,15 +174,9 @@ static inline void check_freep(Check **c) {
         check_free(*c);
 }
 
-/* The URL of a check for a unit, with placeholders expanded. */
-int check_url_for(const Check *c, const char *unit, char **ret);
 
 /* The URL template of an event (explicit key, else the preset's); NULL if there is none. */
 const char *check_template(const Check *c, Event e);
-/* Expands the event's URL; -ENOENT if the check has no such endpoint. */
-int check_event_url(const Check *c, Event e, const TemplateVars *v, char **ret);
-/* Whether the event's request carries a body, and which. */
-BodyKind check_body_for(const Check *c, Event e);
 
 /* Validates a heartbeat URL: http or https, a host, no whitespace or control characters. On
  * failure returns -EINVAL and a static explanation in *reason. */

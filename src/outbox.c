@@ -5,11 +5,14 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "outbox.h"
 
 #define OUTBOX_MAGIC "timerbeat-outbox 1\n"
 
 struct Outbox {
+        char *state_dir;
+        bool broken;    /* the last write to the state directory failed */
         char *dir;      /* .../outbox */
         char *last_dir; /* .../last */
         char *ping_dir; /* .../pings */
@@ -266,7 +269,8 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         o = calloc(1, sizeof(Outbox));
         if (!o)
                 return -ENOMEM;
-        if (asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0 ||
+        o->state_dir = strdup(state_dir);
+        if (!o->state_dir || asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0 ||
             asprintf(&o->ping_dir, "%s/pings", state_dir) < 0) {
                 outbox_free(o);
                 return -ENOMEM;
@@ -284,11 +288,24 @@ int outbox_new(Outbox **ret, const char *state_dir) {
 Outbox *outbox_free(Outbox *o) {
         if (!o)
                 return NULL;
+        free(o->state_dir);
         free(o->dir);
         free(o->last_dir);
         free(o->ping_dir);
         free(o);
         return NULL;
+}
+
+void outbox_report_write(Outbox *o, int r, const char *what) {
+        if (r < 0 && !o->broken) {
+                log_warning_errno(r, "Cannot write %s in %s: %m. Pings are sent from memory and lost if timerbeat "
+                                     "stops before they are delivered; make the directory writable.",
+                                  what, o->state_dir);
+                o->broken = true;
+        } else if (r >= 0 && o->broken) {
+                log_notice("%s is writable again; pings are kept in the outbox again.", o->state_dir);
+                o->broken = false;
+        }
 }
 
 const char *outbox_dir(const Outbox *o) {

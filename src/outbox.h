@@ -31,6 +31,10 @@ static inline void outbox_freep(Outbox **o) {
 }
 const char *outbox_dir(const Outbox *o);
 
+/* The result of a write to the state directory (r < 0: it failed): says so once when it
+ * starts failing and once when it works again; pings go on from memory meanwhile. */
+void outbox_report_write(Outbox *o, int r, const char *what);
+
 /* Stores a ping durably and sets its id (the entry's name). A ping that has an id already is
  * rewritten in place (same name, same position in the order). */
 int outbox_store(Outbox *o, Ping *p);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "ping.h"
 #include "tests.h"
 
 #define URL "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"
@@ -574,9 +575,13 @@ static void test_match(void) {
         ASSERT_STREQ(config_match(c, "backup-daily.timer")->name, "backup-*.timer");
 
         _cleanup_free_ char *u1 = NULL, *u2 = NULL;
-        ASSERT_EQ(check_url_for(config_match(c, "nightly-sync.timer"), "nightly-sync.timer", &u1), 0);
+        ASSERT_EQ(ping_url(config_match(c, "nightly-sync.timer"), EVENT_SUCCESS,
+                           &(PingRun) { .unit = "nightly-sync.timer", .hostname = "h" }, &u1),
+                  0);
         ASSERT_STREQ(u1, "https://hc-ping.com/key/nightly-sync");
-        ASSERT_EQ(check_url_for(config_match(c, "db@x:1\\x2d.service"), "db@x:1\\x2d.service", &u2), 0);
+        ASSERT_EQ(ping_url(config_match(c, "db@x:1\\x2d.service"), EVENT_SUCCESS,
+                           &(PingRun) { .unit = "db@x:1\\x2d.service", .hostname = "h" }, &u2),
+                  0);
         ASSERT(strncmp(u2, "https://d.example/db%40x%3A1%5Cx2d/", 35) == 0);
         config_free(c);
 

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <stdio.h>
+
+#include "journal.h"
+#include "log.h"
+#include "ping.h"
+#include "sender.h"
+
+/* What we remember per check between runs: the body size the monitor
+ * accepts (healthchecks' Ping-Body-Limit). */
+typedef struct CheckStats CheckStats;
+struct CheckStats {
+        char *unit;
+        long body_limit;
+        CheckStats *next;
+};
+
+/* A ping whose log body is being read from the journal. The ping is in the outbox already
+ * (without the body), so a stop meanwhile loses nothing. */
+typedef struct Pending Pending;
+struct Pending {
+        Sender *s;
+        Ping *ping;
+        TailJob *job;
+        Pending *prev, *next;
+};
+
+struct Sender {
+        sd_event *event;
+        Outbox *outbox; /* not owned */
+        const Config *config;
+        Http *http;
+        CheckStats *stats;
+        Pending *pending;
+};
+
+static CheckStats *sender_stats(Sender *s, const char *unit) {
+        CheckStats *st;
+
+        for (st = s->stats; st; st = st->next)
+                if (streq(st->unit, unit))
+                        return st;
+        st = calloc(1, sizeof(CheckStats));
+        if (!st || !(st->unit = strdup(unit))) {
+                free(st);
+                return NULL;
+        }
+        st->body_limit = -1;
+        st->next = s->stats;
+        s->stats = st;
+        return st;
+}
+
+/* Durable first: the entry is on disk before the first attempt. */
+static void sender_store(Sender *s, Ping *p) {
+        int r = outbox_store(s->outbox, p);
+
+        outbox_report_write(s->outbox, r, "an outbox entry");
+}
+
+static void sender_send(Sender *s, Ping *p) {
+        _cleanup_free_ char *id = NULL, *unit = NULL, *invocation = NULL, *check = NULL;
+        int r;
+
+        if (!p->id)
+                sender_store(s, p);
+        id = p->id ? strdup(p->id) : NULL;
+        unit = strdup(p->unit);
+        check = strdup(p->check);
+        invocation = p->invocation ? strdup(p->invocation) : NULL;
+        r = http_submit(s->http, p); /* takes it, also on failure */
+        if (r < 0) {
+                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", strempty(check));
+                if (id)
+                        (void) outbox_remove(s->outbox, id);
+        }
+}
+
+static void pending_free(Pending *p) {
+        Sender *s = p->s;
+
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                s->pending = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        ping_free(p->ping);
+        free(p);
+}
+
+static void on_log_tail(const char *text, size_t size, int error, void *userdata) {
+        Pending *p = userdata;
+        Sender *s = p->s;
+        Ping *ping = TAKE_PTR(p->ping);
+        char *body;
+
+        p->job = NULL; /* it ends after this callback */
+        if (error < 0)
+                log_unit_errno(LOG_WARNING, error, ping->unit, ping->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+        if (text && size > 0 && (body = malloc(size + 1))) {
+                memcpy(body, text, size);
+                body[size] = 0;
+                free(ping->body);
+                ping->body = body;
+                ping->body_size = size;
+                if (ping->id)
+                        sender_store(s, ping); /* the same entry, now with the text */
+        }
+        pending_free(p);
+        sender_send(s, ping);
+}
+
+/* The body limit for a log tail: the check's, the monitor's (Ping-Body-Limit), the preset's. */
+static size_t sender_body_max(Sender *s, const Check *c, const char *unit) {
+        CheckStats *st = sender_stats(s, unit);
+        size_t max = c->body_max;
+
+        if (st && st->body_limit >= 0 && (size_t) st->body_limit < max)
+                max = (size_t) st->body_limit;
+        if (c->preset && c->preset->body_cap > 0 && c->preset->body_cap < max)
+                max = c->preset->body_cap;
+        return max;
+}
+
+/* Reads the run's journal output for the ping's body, then sends it. */
+static int sender_send_with_log(Sender *s, const Check *c, const WatchRun *run, Ping *ping) {
+        Pending *p = calloc(1, sizeof(Pending));
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        sender_store(s, ping);
+        p->s = s;
+        p->ping = ping;
+        r = journal_tail_async(s->event,
+                               &(JournalQuery) {
+                                       .invocation = run->invocation,
+                                       .unit = run->service,
+                                       .since = run->start_timestamp,
+                                       .until = run->exit_timestamp,
+                                       .max = sender_body_max(s, c, run->check),
+                               },
+                               on_log_tail, p, &p->job);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        p->next = s->pending;
+        if (s->pending)
+                s->pending->prev = p;
+        s->pending = p;
+        return 0;
+}
+
+/* Builds the request of a decision and hands it to the outbox and http. */
+void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d) {
+        _cleanup_free_ char *masked = NULL;
+        Ping *ping = NULL;
+        char host[256] = "";
+        bool log_body = ping_body_kind(c, d->event) == BODY_LOG && !isempty(run->invocation);
+        PingRun pr = {
+                .unit = run->check,
+                .service = run->service,
+                .invocation = run->invocation,
+                .result = run->start ? NULL : run->result,
+                .message = d->message,
+                .hostname = host,
+                .exit_code = d->exit_code,
+                .start_timestamp = run->start_timestamp,
+                .exit_timestamp = run->exit_timestamp,
+                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
+        };
+        int r;
+
+        (void) gethostname(host, sizeof(host) - 1);
+        r = ping_build(c, s->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
+        if (r < 0) {
+                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
+                               event_to_string(d->event), run->check);
+                return;
+        }
+        masked = url_mask(ping->url);
+        if (d->event == EVENT_SUCCESS)
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
+                         run->invocation, run->service, strempty(masked), run->check);
+        else
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s: sending %s to %s for [%s].",
+                         run->invocation, run->service, event_to_string(d->event), strempty(masked), run->check);
+        if (log_body) {
+                r = sender_send_with_log(s, c, run, ping);
+                if (r >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+        }
+        sender_send(s, ping);
+}
+
+static const char *outcome_to_string(HttpOutcome o) {
+        static const char *const names[] = {
+                [HTTP_DELIVERED] = "delivered",
+                [HTTP_REJECTED] = "rejected",
+                [HTTP_EXPIRED] = "expired",
+                [HTTP_DROPPED] = "dropped",
+        };
+
+        return (size_t) o < ELEMENTSOF(names) ? names[o] : "unknown";
+}
+
+static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata) {
+        Sender *s = userdata;
+        const Ping *p = res->ping;
+        CheckStats *st;
+        int r;
+
+        if (res->outcome == HTTP_DELIVERED && res->body_head && startswith(res->body_head, "OK (rate-limited)"))
+                log_unit(LOG_WARNING, p->unit, p->invocation,
+                         "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
+                         "check come too often for it.");
+        if (res->body_limit >= 0 && (st = sender_stats(s, p->check)))
+                st->body_limit = res->body_limit;
+        /* What `timerbeat list` shows as the last ping of the check. */
+        r = outbox_write_ping(s->outbox, p->check, outcome_to_string(res->outcome), res->status,
+                              now_usec(CLOCK_REALTIME), strempty(p->invocation));
+        outbox_report_write(s->outbox, r, "the last ping record");
+        if (!p->id)
+                return;
+        r = outbox_remove(s->outbox, p->id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove %s/%s: %m; it may be sent again after a restart.",
+                                  outbox_dir(s->outbox), p->id);
+}
+
+static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
+        Sender *s = userdata;
+        _cleanup_free_ char *name = strdup(p->id), *unit = strdup(p->unit);
+        _cleanup_free_ char *inv = p->invocation ? strdup(p->invocation) : NULL;
+        int r;
+
+        log_unit(LOG_INFO, p->unit, p->invocation, "Resending the ping of run %s of %s from the outbox.",
+                 strempty(p->invocation), p->unit);
+        r = http_submit(s->http, p);
+        if (r < 0)
+                log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
+}
+
+static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
+        log_warning("Outbox entry %s/%s is %s; moved aside to %s.corrupt.", outbox_dir(o), name, why, name);
+}
+
+
+int sender_new(Sender **ret, sd_event *event, Outbox *outbox, const Config *config) {
+        _cleanup_(sender_freep) Sender *s = NULL;
+        int r;
+
+        assert(ret && event && outbox && config);
+        s = calloc(1, sizeof(Sender));
+        if (!s)
+                return -ENOMEM;
+        s->event = event;
+        s->outbox = outbox;
+        r = http_new(&s->http, event, on_http_done, s);
+        if (r < 0)
+                return r;
+        r = sender_set_config(s, config);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Sender *sender_free(Sender *s) {
+        if (!s)
+                return NULL;
+        while (s->pending) {
+                journal_tail_cancel(s->pending->job);
+                pending_free(s->pending);
+        }
+        http_free(s->http);
+        while (s->stats) {
+                CheckStats *n = s->stats->next;
+
+                free(s->stats->unit);
+                free(s->stats);
+                s->stats = n;
+        }
+        free(s);
+        return NULL;
+}
+
+int sender_set_config(Sender *s, const Config *config) {
+        int r = http_set_config(s->http, config);
+
+        if (r >= 0)
+                s->config = config;
+        return r;
+}
+
+int sender_replay(Sender *s) {
+        return outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+}
+
+size_t sender_pending(const Sender *s) {
+        return http_pending(s->http);
+}
+
+void sender_shutdown(Sender *s, http_idle_t on_idle, void *userdata) {
+        http_shutdown(s->http, on_idle, userdata);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "decide.h"
+#include "http.h"
+#include "outbox.h"
+
+/* Sending what was decided: builds the request (ping.c), keeps it in the outbox before the
+ * first attempt, reads a run's journal output for a log body, hands the request to http and
+ * records the outcome. Owns the http client and the journal reads in flight. */
+
+typedef struct Sender Sender;
+
+/* outbox and config stay owned by the caller and must outlive the sender (see
+ * sender_set_config for a new config). */
+int sender_new(Sender **ret, sd_event *event, Outbox *outbox, const Config *config);
+Sender *sender_free(Sender *s);
+static inline void sender_freep(Sender **s) {
+        sender_free(*s);
+}
+
+int sender_set_config(Sender *s, const Config *config);
+
+/* Builds and sends the request of a decision (d->send must be set). */
+void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);
+
+/* Queues what a previous instance could not deliver. */
+int sender_replay(Sender *s);
+
+/* Requests queued, waiting to retry or in flight. */
+size_t sender_pending(const Sender *s);
+
+/* Stops retries and new attempts; on_idle once nothing is in flight any more. */
+void sender_shutdown(Sender *s, http_idle_t on_idle, void *userdata);
