@@ -58,6 +58,15 @@ static const Case cases[] = {
                   /* systemctl reset-failed */
                   "U state=inactive/dead => -",
           } },
+        { "a Result belongs to its run: an end without one says unknown, not the previous run's",
+          {
+                  "B state=inactive/dead inv= => baseline",
+                  "U inv=A state=activating/start => start A",
+                  "S result=exit-code code=1 status=1 => -",
+                  "U state=failed/failed => end A failed/failed result=exit-code 1/1",
+                  "U inv=B state=activating/start => start B",
+                  "U state=inactive/dead => end B inactive/dead result=? 1/1",
+          } },
         { "the start is reported once per invocation, through every non-terminal state",
           {
                   "B state=inactive/dead inv= => baseline",
