@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "hashmap.h"
 #include "http.h"
 #include "log.h"
 #include "retry.h"
@@ -29,10 +30,8 @@ typedef struct CheckQueue CheckQueue;
 struct CheckQueue {
         char *check; /* the check's unit name */
         Request *head, *tail;
-        CheckQueue *hash_next;
 };
 
-#define CHECK_BUCKETS 1024U
 
 struct Request {
         Http *http;
@@ -80,7 +79,7 @@ struct Http {
         Request *head, *tail; /* every request, in submission order */
         size_t n_requests, n_running;
         Request *run_head, *run_tail; /* heads of their URL queue, ready to send */
-        CheckQueue *checks[CHECK_BUCKETS];
+        Hashmap *checks; /* check → CheckQueue, keyed by the queue's own name */
 
         http_done_t on_done;
         void *userdata;
@@ -95,14 +94,6 @@ struct Http {
         http_idle_t on_idle;
         void *on_idle_userdata;
 };
-
-static unsigned check_hash(const char *url) {
-        unsigned h = 5381;
-
-        for (; *url; url++)
-                h = h * 33 + (unsigned char) *url;
-        return h % CHECK_BUCKETS;
-}
 
 static void runnable_remove(Request *r) {
         Http *h = r->http;
@@ -137,7 +128,7 @@ static void runnable_push(Request *r) {
 }
 
 static void check_queue_remove(Request *r) {
-        CheckQueue *q = r->uq, **pp;
+        CheckQueue *q = r->uq;
         Request *prev = NULL;
 
         if (!q)
@@ -161,23 +152,15 @@ static void check_queue_remove(Request *r) {
                         runnable_push(q->head);
                 return;
         }
-        for (pp = &r->http->checks[check_hash(q->check)]; *pp; pp = &(*pp)->hash_next)
-                if (*pp == q) {
-                        *pp = q->hash_next;
-                        break;
-                }
+        (void) hashmap_remove(r->http->checks, q->check);
         free(q->check);
         free(q);
 }
 
 static int check_queue_add(Request *r) {
         Http *h = r->http;
-        unsigned b = check_hash(r->ping->check);
-        CheckQueue *q;
+        CheckQueue *q = hashmap_get(h->checks, r->ping->check);
 
-        for (q = h->checks[b]; q; q = q->hash_next)
-                if (streq(q->check, r->ping->check))
-                        break;
         if (!q) {
                 q = calloc(1, sizeof(CheckQueue));
                 if (!q)
@@ -187,8 +170,11 @@ static int check_queue_add(Request *r) {
                         free(q);
                         return -ENOMEM;
                 }
-                q->hash_next = h->checks[b];
-                h->checks[b] = q;
+                if (hashmap_put(h->checks, q->check, q) < 0) {
+                        free(q->check);
+                        free(q);
+                        return -ENOMEM;
+                }
         }
         if (q->tail)
                 q->tail->check_next = r;
@@ -591,6 +577,10 @@ int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
         h = calloc(1, sizeof(Http));
         if (!h)
                 return -ENOMEM;
+        if (hashmap_new(&h->checks, HASHMAP_KEYS_BORROW) < 0) {
+                free(h);
+                return -ENOMEM;
+        }
         h->event = sd_event_ref(event);
         h->on_done = on_done;
         h->userdata = userdata;
@@ -630,6 +620,7 @@ Http *http_free(Http *h) {
                 curl_multi_cleanup(h->multi);
         sd_event_source_disable_unref(h->timer);
         sd_event_unref(h->event);
+        hashmap_free(h->checks);
         free(h->user_agent);
         free(h);
         return NULL;

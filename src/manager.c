@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "decide.h"
+#include "hashmap.h"
 #include "log.h"
 #include "manager.h"
 #include "outbox.h"
@@ -21,14 +22,6 @@
 /* How long in-flight pings may finish after SIGTERM. */
 #define SHUTDOWN_GRACE_USEC (3 * USEC_PER_SEC)
 
-/* Failed runs in a row, per check: what failure-threshold= counts. */
-typedef struct Failures Failures;
-struct Failures {
-        char *unit;
-        unsigned n;
-        Failures *next;
-};
-
 struct Manager {
         ManagerOptions options;
         sd_event *event;
@@ -37,7 +30,7 @@ struct Manager {
         Watch *watch;
         Sender *sender;
         Outbox *outbox;
-        Failures *failures;
+        Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
         bool warned_activation_details;
 
@@ -89,29 +82,15 @@ static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord wha
         outbox_report_write(m->outbox, r, "the last run record");
 }
 
-static Failures *manager_failures(Manager *m, const char *unit) {
-        Failures *f;
-
-        for (f = m->failures; f; f = f->next)
-                if (streq(f->unit, unit))
-                        return f;
-        f = calloc(1, sizeof(Failures));
-        if (!f || !(f->unit = strdup(unit)))
-                return mfree(f);
-        f->next = m->failures;
-        m->failures = f;
-        return f;
-}
-
 static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         Manager *m = userdata;
         const Check *c = resolver_lookup(m->resolver, m->config, run->check);
-        Failures *st = check_is_active(c) ? manager_failures(m, run->check) : NULL;
+
         char last[33] = "";
         DecideInput in = {
                 .now = now_usec(CLOCK_REALTIME),
                 .max_age = m->config->max_age,
-                .failures = st ? st->n : 0,
+                .failures = (unsigned) (uintptr_t) hashmap_get(m->failures, run->check),
                 .last_invocation = last,
         };
         Decision d;
@@ -131,8 +110,8 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
                 log_unit(LOG_INFO, run->service, run->invocation, "%s", d.catch_up_note);
         if (d.log_level >= 0)
                 log_unit(d.log_level, run->service, run->invocation, "%s", d.reason);
-        if (d.counted && st)
-                st->n = d.failures;
+        if (d.counted && hashmap_replace(m->failures, run->check, (void *) (uintptr_t) d.failures) < 0)
+                log_oom();
         if (d.send)
                 sender_dispatch(m->sender, c, run, &d);
         manager_record_run(m, run, d.record);
@@ -297,6 +276,8 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         assert(o && config);
         m->config = TAKE_PTR(c);
         r = resolver_new(&m->resolver);
+        if (r >= 0)
+                r = hashmap_new(&m->failures, HASHMAP_KEYS_COPY);
         if (r < 0)
                 return log_oom();
 
@@ -359,13 +340,7 @@ Manager *manager_free(Manager *m) {
         outbox_free(m->outbox);
         free(m->state_dir);
         resolver_free(m->resolver);
-        while (m->failures) {
-                Failures *n = m->failures->next;
-
-                free(m->failures->unit);
-                free(m->failures);
-                m->failures = n;
-        }
+        hashmap_free(m->failures);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

@@ -1,27 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 
+#include "hashmap.h"
 #include "resolve.h"
 
 /* An annotated unit: its check, or NULL when its annotation was invalid (then the unit is
  * ignored rather than falling back to a pattern). */
-typedef struct Annotation Annotation;
-struct Annotation {
+typedef struct Annotation {
         char *unit;
         Check *check;
-        Annotation *next;
-};
+} Annotation;
 
 struct Resolver {
-        Annotation *annotations;
+        Hashmap *annotations; /* unit → Annotation, keyed by its own unit */
 };
 
 int resolver_new(Resolver **ret) {
         Resolver *r = calloc(1, sizeof(Resolver));
 
         assert(ret);
-        if (!r)
+        if (!r || hashmap_new(&r->annotations, HASHMAP_KEYS_BORROW) < 0) {
+                free(r);
                 return -ENOMEM;
+        }
         *ret = r;
         return 0;
 }
@@ -33,36 +34,33 @@ static void annotation_free(Annotation *a) {
 }
 
 void resolver_reset(Resolver *r) {
-        while (r && r->annotations) {
-                Annotation *n = r->annotations->next;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        void *a;
 
-                annotation_free(r->annotations);
-                r->annotations = n;
+        while (r && hashmap_iterate(r->annotations, &i, NULL, &a)) {
+                hashmap_remove(r->annotations, ((Annotation *) a)->unit);
+                annotation_free(a);
         }
 }
 
 Resolver *resolver_free(Resolver *r) {
+        if (!r)
+                return NULL;
         resolver_reset(r);
+        hashmap_free(r->annotations);
         free(r);
         return NULL;
 }
 
 static Annotation *resolver_find(const Resolver *r, const char *unit) {
-        for (Annotation *a = r->annotations; a; a = a->next)
-                if (streq(a->unit, unit))
-                        return a;
-        return NULL;
+        return hashmap_get(r->annotations, unit);
 }
 
 static void resolver_forget(Resolver *r, const char *unit) {
-        for (Annotation **pp = &r->annotations; *pp; pp = &(*pp)->next)
-                if (streq((*pp)->unit, unit)) {
-                        Annotation *a = *pp;
+        Annotation *a = hashmap_remove(r->annotations, unit);
 
-                        *pp = a->next;
-                        annotation_free(a);
-                        return;
-                }
+        if (a)
+                annotation_free(a);
 }
 
 const Check *resolver_lookup(const Resolver *r, const Config *c, const char *unit) {
@@ -112,8 +110,10 @@ int resolver_update(Resolver *r, const Config *c, const char *unit, const Strv *
                         return -ENOMEM;
                 }
                 a->check = q < 0 ? NULL : TAKE_PTR(k);
-                a->next = r->annotations;
-                r->annotations = a;
+                if (hashmap_put(r->annotations, a->unit, a) < 0) {
+                        annotation_free(a);
+                        return -ENOMEM;
+                }
         }
         *ret = resolver_lookup(r, c, unit);
         return 0;

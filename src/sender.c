@@ -2,19 +2,11 @@
 #include <assert.h>
 #include <stdio.h>
 
+#include "hashmap.h"
 #include "journal.h"
 #include "log.h"
 #include "ping.h"
 #include "sender.h"
-
-/* What we remember per check between runs: the body size the monitor
- * accepts (healthchecks' Ping-Body-Limit). */
-typedef struct CheckStats CheckStats;
-struct CheckStats {
-        char *unit;
-        long body_limit;
-        CheckStats *next;
-};
 
 /* A ping whose log body is being read from the journal. The ping is in the outbox already
  * (without the body), so a stop meanwhile loses nothing. */
@@ -31,25 +23,13 @@ struct Sender {
         Outbox *outbox; /* not owned */
         const Config *config;
         Http *http;
-        CheckStats *stats;
+        Hashmap *body_limits; /* check → the monitor's Ping-Body-Limit + 1, as uintptr_t (0: unknown) */
         Pending *pending;
 };
 
-static CheckStats *sender_stats(Sender *s, const char *unit) {
-        CheckStats *st;
-
-        for (st = s->stats; st; st = st->next)
-                if (streq(st->unit, unit))
-                        return st;
-        st = calloc(1, sizeof(CheckStats));
-        if (!st || !(st->unit = strdup(unit))) {
-                free(st);
-                return NULL;
-        }
-        st->body_limit = -1;
-        st->next = s->stats;
-        s->stats = st;
-        return st;
+/* The body size the monitor said it keeps (healthchecks' Ping-Body-Limit); -1: not said. */
+static long sender_body_limit(const Sender *s, const char *check) {
+        return (long) (uintptr_t) hashmap_get(s->body_limits, check) - 1;
 }
 
 /* Durable first: the entry is on disk before the first attempt. */
@@ -115,11 +95,11 @@ static void on_log_tail(const char *text, size_t size, int error, void *userdata
 
 /* The body limit for a log tail: the check's, the monitor's (Ping-Body-Limit), the preset's. */
 static size_t sender_body_max(Sender *s, const Check *c, const char *unit) {
-        CheckStats *st = sender_stats(s, unit);
+        long limit = sender_body_limit(s, unit);
         size_t max = c->body_max;
 
-        if (st && st->body_limit >= 0 && (size_t) st->body_limit < max)
-                max = (size_t) st->body_limit;
+        if (limit >= 0 && (size_t) limit < max)
+                max = (size_t) limit;
         if (c->preset && c->preset->body_cap > 0 && c->preset->body_cap < max)
                 max = c->preset->body_cap;
         return max;
@@ -213,15 +193,14 @@ static const char *outcome_to_string(HttpOutcome o) {
 static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata) {
         Sender *s = userdata;
         const Ping *p = res->ping;
-        CheckStats *st;
         int r;
 
         if (res->outcome == HTTP_DELIVERED && res->body_head && startswith(res->body_head, "OK (rate-limited)"))
                 log_unit(LOG_WARNING, p->unit, p->invocation,
                          "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
                          "check come too often for it.");
-        if (res->body_limit >= 0 && (st = sender_stats(s, p->check)))
-                st->body_limit = res->body_limit;
+        if (res->body_limit >= 0 && hashmap_replace(s->body_limits, p->check, (void *) (uintptr_t) (res->body_limit + 1)) < 0)
+                log_oom();
         /* What `timerbeat list` shows as the last ping of the check. */
         r = outbox_write_ping(s->outbox, p->check, outcome_to_string(res->outcome), res->status,
                               now_usec(CLOCK_REALTIME), strempty(p->invocation));
@@ -262,7 +241,9 @@ int sender_new(Sender **ret, sd_event *event, Outbox *outbox, const Config *conf
                 return -ENOMEM;
         s->event = event;
         s->outbox = outbox;
-        r = http_new(&s->http, event, on_http_done, s);
+        r = hashmap_new(&s->body_limits, HASHMAP_KEYS_COPY);
+        if (r >= 0)
+                r = http_new(&s->http, event, on_http_done, s);
         if (r < 0)
                 return r;
         r = sender_set_config(s, config);
@@ -280,13 +261,7 @@ Sender *sender_free(Sender *s) {
                 pending_free(s->pending);
         }
         http_free(s->http);
-        while (s->stats) {
-                CheckStats *n = s->stats->next;
-
-                free(s->stats->unit);
-                free(s->stats);
-                s->stats = n;
-        }
+        hashmap_free(s->body_limits);
         free(s);
         return NULL;
 }

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "hashmap.h"
 #include "log.h"
 #include "retry.h"
 #include "watch.h"
@@ -13,7 +14,6 @@
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
 #define WATCH_CALLS_MAX 64U
-#define WATCH_BUCKETS 1024U
 /* dbus-daemon allows 512 matches per connection on the system bus by default; stay well
  * below. The session bus allows 50,000. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
 #define WATCH_MATCHES_MAX 400U
@@ -25,40 +25,26 @@ struct Watcher {
         Watch *watch;
         Watcher *next;
 
-        char *name;         /* the unit: backup.timer or backup.service */
+        char *name; /* the unit: backup.timer or backup.service */
         bool is_timer;
-        bool discovered;    /* found by a pattern or annotation scan, not named in the config */
-        bool monitored;     /* the manager wants its runs (decided after each resolution) */
-        bool listed;        /* seen in the latest discovery */
-        Strv timer_files;   /* the timer's FragmentPath and DropInPaths */
-        char *service;      /* resolved service name */
+        bool discovered;  /* found by a pattern or annotation scan, not named in the config */
+        bool monitored;   /* the manager wants its runs (decided after each resolution) */
+        bool listed;      /* seen in the latest discovery */
+        Strv timer_files; /* the timer's FragmentPath and DropInPaths */
+        char *service;    /* resolved service name */
         char *service_path;
 
         sd_bus_slot *slot_call;  /* the resolution step in flight */
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
-        Watcher *hash_next;      /* in Watch.buckets, by service_path */
+        Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
         bool queued;
-        bool again;              /* resolve again once the call in flight returns */
-        bool refresh;            /* the GetAll in flight only re-decides monitoring */
+        bool again;   /* resolve again once the call in flight returns */
+        bool refresh; /* the GetAll in flight only re-decides monitoring */
         bool resolving;
-        usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
-        bool baselined;          /* initial state known: signals count from now on */
+        usec_t quiet_until; /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
 
-        /* What systemd told us last. */
-        char active_state[32];
-        char sub_state[32];
-        char invocation[33];
-        char result[64];
-        bool have_result;        /* result/exec_main_* came with the latest state change */
-        int exec_main_code;
-        int exec_main_status;
-        usec_t exit_timestamp;
-        usec_t start_timestamp;
-        int activated_by_timer;
-
-        char started_invocation[33]; /* the last invocation we saw activating or active */
-        char ended_invocation[33];   /* the last invocation whose run end we reported */
+        RunTracker run; /* what systemd told about the service's runs */
 };
 
 struct Watch {
@@ -66,6 +52,7 @@ struct Watch {
         sd_bus *bus;
         bool user;
         Watcher *watchers;
+        Hashmap *by_name; /* unit name → its watcher (keys borrowed from Watcher.name) */
         unsigned n_resolving;
 
         /* The system bus allows a client 128 calls awaiting replies (dbus-daemon's default);
@@ -80,7 +67,7 @@ struct Watch {
         unsigned max_matches;
         size_t n_watchers;
         sd_bus_slot *slot_broad;
-        Watcher *buckets[WATCH_BUCKETS];
+        Hashmap *by_path; /* service_path → the first of its watchers, chained by path_next */
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
@@ -103,12 +90,7 @@ struct Watch {
 };
 
 bool watch_state_is_run_end(const char *active, const char *sub) {
-        if (!active)
-                return false;
-        if (streq(active, "inactive") || streq(active, "failed"))
-                return true;
-        /* RemainAfterExit=yes: the run is over once the unit sits in active/exited. */
-        return streq(active, "active") && sub && streq(sub, "exited");
+        return run_state_is_end(active, sub);
 }
 
 static void watcher_resolve(Watcher *wr);
@@ -122,32 +104,41 @@ static Watcher *watch_find(Watch *w, const char *unit);
 static bool watch_wants_name(Watch *w, const char *unit);
 static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret);
 
-static unsigned path_hash(const char *p) {
-        unsigned h = 5381;
-
-        for (; *p; p++)
-                h = h * 33 + (unsigned char) *p;
-        return h % WATCH_BUCKETS;
-}
-
 static void watcher_unhash(Watcher *wr) {
-        Watcher **pp;
+        Hashmap *paths = wr->watch->by_path;
+        Watcher *head;
 
         if (!wr->service_path)
                 return;
-        for (pp = &wr->watch->buckets[path_hash(wr->service_path)]; *pp; pp = &(*pp)->hash_next)
-                if (*pp == wr) {
-                        *pp = wr->hash_next;
-                        wr->hash_next = NULL;
-                        return;
-                }
+        head = hashmap_get(paths, wr->service_path);
+        if (head == wr) {
+                /* Replacing a value does not allocate: this cannot fail. */
+                if (wr->path_next)
+                        (void) hashmap_replace(paths, wr->service_path, wr->path_next);
+                else
+                        (void) hashmap_remove(paths, wr->service_path);
+        } else
+                for (Watcher *i = head; i; i = i->path_next)
+                        if (i->path_next == wr) {
+                                i->path_next = wr->path_next;
+                                break;
+                        }
+        wr->path_next = NULL;
 }
 
-static void watcher_hash(Watcher *wr) {
-        unsigned h = path_hash(wr->service_path);
+static int watcher_hash(Watcher *wr) {
+        Watcher *head = hashmap_get(wr->watch->by_path, wr->service_path);
 
-        wr->hash_next = wr->watch->buckets[h];
-        wr->watch->buckets[h] = wr;
+        if (!head)
+                return hashmap_put(wr->watch->by_path, wr->service_path, wr);
+        wr->path_next = head->path_next;
+        head->path_next = wr;
+        return 0;
+}
+
+/* Following the service's signals, with a known baseline: what it knows is current. */
+static bool watcher_is_following(Watcher *wr) {
+        return run_tracker_is_baselined(&wr->run) && wr->monitored && (wr->slot_match || wr->watch->broad);
 }
 
 static void watcher_dequeue(Watcher *wr) {
@@ -195,6 +186,8 @@ static Watcher *watcher_free(Watcher *wr) {
                 wr->watch->n_resolving--;
         watcher_dequeue(wr);
         watcher_unhash(wr);
+        if (hashmap_get(wr->watch->by_name, wr->name) == wr)
+                (void) hashmap_remove(wr->watch->by_name, wr->name);
         watcher_call_done(wr);
         sd_bus_slot_unref(wr->slot_match);
         free(wr->name);
@@ -277,6 +270,131 @@ int props_files(UnitProps *p, Strv *ret) {
         return 0;
 }
 
+/* Readers for one property's value, called inside its variant. */
+typedef int (*prop_reader_t)(sd_bus_message *m, UnitProps *p, size_t offset, size_t size);
+
+static int read_prop_string(sd_bus_message *m, UnitProps *p, size_t offset, size_t size) {
+        return read_string_into(m, (char *) p + offset, size);
+}
+
+static int read_prop_int(sd_bus_message *m, UnitProps *p, size_t offset, size_t size _unused_) {
+        return sd_bus_message_read_basic(m, 'i', (uint8_t *) p + offset);
+}
+
+static int read_prop_time(sd_bus_message *m, UnitProps *p, size_t offset, size_t size _unused_) {
+        return sd_bus_message_read_basic(m, 't', (uint8_t *) p + offset);
+}
+
+static int read_prop_invocation(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        return read_invocation(m, p->invocation);
+}
+
+static int read_prop_fragment(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        const char *f;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &f);
+        if (r < 0)
+                return r;
+        return free_and_strdup(&p->fragment, f);
+}
+
+static int read_prop_dropins(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *f;
+
+                r = sd_bus_message_read_basic(m, 's', &f);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (p->files.n < 64 && strv_push(&p->files, f) < 0)
+                        return -ENOMEM;
+        }
+        return sd_bus_message_exit_container(m);
+}
+
+/* systemd ≥ 253 (Debian 12's 252 has it backported): who started this run. */
+static int read_prop_activation(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        const char *k, *val;
+        int r;
+
+        p->activated_by_timer = 0;
+        p->trigger_unit[0] = 0;
+        r = sd_bus_message_enter_container(m, 'a', "(ss)");
+        while (r > 0) {
+                r = sd_bus_message_read(m, "(ss)", &k, &val);
+                if (r > 0 && streq(k, "trigger_unit")) {
+                        snprintf(p->trigger_unit, sizeof(p->trigger_unit), "%s", val);
+                        p->activated_by_timer = endswith(val, ".timer");
+                }
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r;
+}
+
+#define PROP(n, sig, reader, field, has) \
+        { n, sig, reader, offsetof(UnitProps, field), sizeof(((UnitProps *) NULL)->field), offsetof(UnitProps, has) }
+
+/* What timerbeat reads, by name and D-Bus signature: anything else, or a known name with an
+ * unexpected type, is skipped. */
+static const struct {
+        const char *name, *signature;
+        prop_reader_t read;
+        size_t offset, size, has;
+} prop_table[] = {
+        PROP("ActiveState", "s", read_prop_string, active, has_active),
+        PROP("SubState", "s", read_prop_string, sub, has_sub),
+        PROP("Result", "s", read_prop_string, result, has_result),
+        PROP("LoadState", "s", read_prop_string, load, has_load),
+        PROP("Unit", "s", read_prop_string, unit, has_unit),
+        PROP("InvocationID", "ay", read_prop_invocation, invocation, has_invocation),
+        PROP("ExecMainCode", "i", read_prop_int, code, has_code),
+        PROP("ExecMainStatus", "i", read_prop_int, status, has_status),
+        PROP("ExecMainStartTimestamp", "t", read_prop_time, start, has_start),
+        PROP("ExecMainExitTimestamp", "t", read_prop_time, exit, has_exit),
+        PROP("LastTriggerUSec", "t", read_prop_time, last_trigger, has_last_trigger),
+        PROP("NextElapseUSecRealtime", "t", read_prop_time, next_elapse, has_next_elapse),
+        PROP("ActivationDetails", "a(ss)", read_prop_activation, trigger_unit, has_activation),
+        PROP("FragmentPath", "s", read_prop_fragment, fragment, has_fragment),
+        PROP("DropInPaths", "as", read_prop_dropins, files, has_files),
+};
+
+/* One dict entry: the name, then its variant, read if we know it, skipped otherwise. */
+static int read_prop(sd_bus_message *m, UnitProps *p) {
+        const char *name, *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (type != 'v')
+                return -EBADMSG;
+        for (size_t i = 0; i < ELEMENTSOF(prop_table); i++) {
+                if (!streq(name, prop_table[i].name) || !streq(contents, prop_table[i].signature))
+                        continue;
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = prop_table[i].read(m, p, prop_table[i].offset, prop_table[i].size);
+                if (r >= 0)
+                        *(bool *) ((uint8_t *) p + prop_table[i].has) = true;
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                return r;
+        }
+        return sd_bus_message_skip(m, "v");
+}
+
 /* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
  * with an unexpected type is skipped, never trusted. */
 int read_props(sd_bus_message *m, UnitProps *p) {
@@ -286,131 +404,12 @@ int read_props(sd_bus_message *m, UnitProps *p) {
         if (r < 0)
                 return r;
         for (;;) {
-                const char *name, *contents;
-                char type;
-
                 r = sd_bus_message_enter_container(m, 'e', "sv");
                 if (r < 0)
                         return r;
                 if (r == 0)
                         break;
-                r = sd_bus_message_read_basic(m, 's', &name);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, &type, &contents);
-                if (r < 0)
-                        return r;
-                if (type != 'v')
-                        return -EBADMSG;
-
-#define IS(n, sig) (streq(name, n) && streq(contents, sig))
-                if (IS("DropInPaths", "as")) {
-                        r = sd_bus_message_enter_container(m, 'v', "as");
-                        if (r < 0)
-                                return r;
-                        r = sd_bus_message_enter_container(m, 'a', "s");
-                        if (r < 0)
-                                return r;
-                        for (;;) {
-                                const char *f;
-
-                                r = sd_bus_message_read_basic(m, 's', &f);
-                                if (r < 0)
-                                        return r;
-                                if (r == 0)
-                                        break;
-                                if (p->files.n < 64 && strv_push(&p->files, f) < 0)
-                                        return -ENOMEM;
-                        }
-                        r = sd_bus_message_exit_container(m);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                } else if (IS("ActivationDetails", "a(ss)")) {
-                        /* systemd ≥ 253: who started this run; trigger_unit names a timer. */
-                        const char *k, *val;
-
-                        p->has_activation = true;
-                        p->activated_by_timer = 0;
-                        r = sd_bus_message_enter_container(m, 'v', "a(ss)");
-                        if (r >= 0)
-                                r = sd_bus_message_enter_container(m, 'a', "(ss)");
-                        while (r > 0) {
-                                r = sd_bus_message_read(m, "(ss)", &k, &val);
-                                if (r > 0 && streq(k, "trigger_unit") && endswith(val, ".timer"))
-                                        p->activated_by_timer = 1;
-                        }
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                } else if (IS("FragmentPath", "s")) {
-                        const char *f;
-
-                        r = sd_bus_message_enter_container(m, 'v', "s");
-                        if (r >= 0)
-                                r = sd_bus_message_read_basic(m, 's', &f);
-                        if (r >= 0 && free_and_strdup(&p->fragment, f) < 0)
-                                r = -ENOMEM;
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
-                } else if (IS("ActiveState", "s") || IS("SubState", "s") || IS("Result", "s") ||
-                           IS("LoadState", "s") || IS("InvocationID", "ay") || IS("ExecMainCode", "i") ||
-                           IS("ExecMainStatus", "i") || IS("ExecMainExitTimestamp", "t") || IS("Unit", "s") ||
-                           IS("LastTriggerUSec", "t") || IS("NextElapseUSecRealtime", "t") ||
-                           IS("ExecMainStartTimestamp", "t")) {
-                        r = sd_bus_message_enter_container(m, 'v', contents);
-                        if (r < 0)
-                                return r;
-                        if (streq(name, "ActiveState")) {
-                                r = read_string_into(m, p->active, sizeof(p->active));
-                                p->has_active = true;
-                        } else if (streq(name, "SubState")) {
-                                r = read_string_into(m, p->sub, sizeof(p->sub));
-                                p->has_sub = true;
-                        } else if (streq(name, "Result")) {
-                                r = read_string_into(m, p->result, sizeof(p->result));
-                                p->has_result = true;
-                        } else if (streq(name, "LoadState")) {
-                                r = read_string_into(m, p->load, sizeof(p->load));
-                                p->has_load = true;
-                        } else if (streq(name, "Unit")) {
-                                r = read_string_into(m, p->unit, sizeof(p->unit));
-                                p->has_unit = true;
-                        } else if (streq(name, "InvocationID")) {
-                                r = read_invocation(m, p->invocation);
-                                p->has_invocation = true;
-                        } else if (streq(name, "ExecMainCode")) {
-                                r = sd_bus_message_read_basic(m, 'i', &p->code);
-                                p->has_code = true;
-                        } else if (streq(contents, "t")) {
-                                /* Timestamps: one table, one way to read them. */
-                                static const struct {
-                                        const char *name;
-                                        size_t value, has;
-                                } times[] = {
-                                        { "ExecMainStartTimestamp", offsetof(UnitProps, start), offsetof(UnitProps, has_start) },
-                                        { "ExecMainExitTimestamp", offsetof(UnitProps, exit), offsetof(UnitProps, has_exit) },
-                                        { "LastTriggerUSec", offsetof(UnitProps, last_trigger),
-                                          offsetof(UnitProps, has_last_trigger) },
-                                        { "NextElapseUSecRealtime", offsetof(UnitProps, next_elapse),
-                                          offsetof(UnitProps, has_next_elapse) },
-                                };
-
-                                for (size_t i = 0; i < ELEMENTSOF(times); i++)
-                                        if (streq(name, times[i].name)) {
-                                                r = sd_bus_message_read_basic(m, 't', (uint8_t *) p + times[i].value);
-                                                *(bool *) ((uint8_t *) p + times[i].has) = true;
-                                        }
-                        } else {
-                                r = sd_bus_message_read_basic(m, 'i', &p->status);
-                                p->has_status = true;
-                        }
-                        if (r < 0)
-                                return r;
-                        r = sd_bus_message_exit_container(m);
-                } else
-                        r = sd_bus_message_skip(m, "v");
-#undef IS
+                r = read_prop(m, p);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -420,81 +419,72 @@ int read_props(sd_bus_message *m, UnitProps *p) {
         return sd_bus_message_exit_container(m);
 }
 
-
-static void watcher_apply(Watcher *wr, const UnitProps *p) {
-        if (p->has_active)
-                snprintf(wr->active_state, sizeof(wr->active_state), "%s", p->active);
-        if (p->has_sub)
-                snprintf(wr->sub_state, sizeof(wr->sub_state), "%s", p->sub);
-        if (p->has_invocation)
-                memcpy(wr->invocation, p->invocation, sizeof(wr->invocation));
-        if (p->has_result) {
-                snprintf(wr->result, sizeof(wr->result), "%s", p->result);
-                wr->have_result = true;
-        }
-        if (p->has_code)
-                wr->exec_main_code = p->code;
-        if (p->has_status)
-                wr->exec_main_status = p->status;
-        if (p->has_exit)
-                wr->exit_timestamp = p->exit;
-        if (p->has_start)
-                wr->start_timestamp = p->start;
-        if (p->has_activation)
-                wr->activated_by_timer = p->activated_by_timer;
+/* What systemd told, as the run tracker takes it. The strings point into p. */
+static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret) {
+        *ret = (RunUpdate) {
+                .source = source,
+                .has_active_state = p->has_active,
+                .has_sub_state = p->has_sub,
+                .has_invocation = p->has_invocation,
+                .has_result = p->has_result,
+                .has_exec_main_code = p->has_code,
+                .has_exec_main_status = p->has_status,
+                .has_start_timestamp = p->has_start,
+                .has_exit_timestamp = p->has_exit,
+                .has_activation = p->has_activation,
+                .active_state = p->active,
+                .sub_state = p->sub,
+                .invocation = p->invocation,
+                .result = p->result,
+                .exec_main_code = p->code,
+                .exec_main_status = p->status,
+                .start_timestamp = p->start,
+                .exit_timestamp = p->exit,
+                .trigger_unit = isempty(p->trigger_unit) ? NULL : p->trigger_unit,
+        };
 }
 
-/* A state change arrived: is it the end of a run we have not reported yet? systemd assigns
- * the new InvocationID while the unit is still inactive (and still shows the previous run's
- * Result), so only an invocation we have seen activating or active can end. */
-static void watcher_evaluate(Watcher *wr) {
+/* The one place a run event becomes a WatchRun for the manager. A baseline without a run to
+ * catch up is still handed over (empty invocation, catch_up): the manager starts its record
+ * for a new check there, so that a run ending while timerbeat is stopped is caught up later. */
+static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
         WatchRun run;
 
-        if (isempty(wr->invocation))
-                return; /* never ran, or unloaded and loaded afresh */
-        if (!watch_state_is_run_end(wr->active_state, wr->sub_state)) {
-                if (!streq(wr->started_invocation, wr->invocation)) {
-                        WatchRun start = {
-                                .check = wr->name,
-                                .service = wr->service,
-                                .invocation = wr->invocation,
-                                .active_state = wr->active_state,
-                                .start = true,
-                                .start_timestamp = wr->start_timestamp,
-                                .activated_by_timer = wr->activated_by_timer,
-                        };
-
-                        memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
-                        wr->watch->on_run_end(wr->watch, &start, wr->watch->userdata);
-                }
+        if (kind == RUN_NONE)
                 return;
-        }
-        if (!streq(wr->invocation, wr->started_invocation))
-                return; /* a start being prepared, or a unit that never got going */
-        if (streq(wr->invocation, wr->ended_invocation))
-                return; /* already reported: a repeated signal, or stopping a RemainAfterExit unit */
-
-        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
         run = (WatchRun) {
                 .check = wr->name,
                 .service = wr->service,
-                .invocation = wr->invocation,
-                .active_state = wr->active_state,
-                .result = wr->have_result ? wr->result : NULL,
-                .exec_main_code = wr->exec_main_code,
-                .exec_main_status = wr->exec_main_status,
-                .exit_timestamp = wr->exit_timestamp,
-                .start_timestamp = wr->start_timestamp,
-                .activated_by_timer = wr->activated_by_timer,
+                .invocation = r->invocation,
+                .active_state = r->active_state,
+                .result = r->result,
+                .exec_main_code = r->exec_main_code,
+                .exec_main_status = r->exec_main_status,
+                .exit_timestamp = r->exit_timestamp,
+                .start_timestamp = r->start_timestamp,
+                .catch_up = r->catch_up,
+                .start = kind == RUN_START,
+                .activated_by_timer = r->activated_by_timer,
+                .trigger_unit = r->trigger_unit,
         };
-        wr->have_result = false;
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
+}
+
+static void watcher_feed(Watcher *wr, const UnitProps *p, RunSource source) {
+        RunUpdate u;
+        RunRecord r;
+        RunEventKind kind;
+
+        props_to_update(p, source, &u);
+        kind = run_tracker_feed(&wr->run, &u, &r);
+        watcher_report(wr, kind, &r);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const char *iface;
         _cleanup_(props_done) UnitProps p = {};
+        bool baselined = run_tracker_is_baselined(&wr->run);
         int r;
 
         if (!from_systemd(wr->watch, m))
@@ -506,36 +496,69 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 log_unit_errno(LOG_WARNING, r, wr->service, NULL, "Ignoring malformed PropertiesChanged signal: %m");
                 return 0;
         }
-        log_unit(LOG_DEBUG, wr->service, NULL, "%s: %s%s%s%s%s%s%s%s%s", iface,
-                 p.has_active ? " ActiveState=" : "", p.has_active ? p.active : "", p.has_sub ? " SubState=" : "",
-                 p.has_sub ? p.sub : "", p.has_invocation ? " InvocationID=" : "",
-                 p.has_invocation ? p.invocation : "", p.has_result ? " Result=" : "", p.has_result ? p.result : "",
-                 wr->baselined ? "" : " (before baseline)");
-        if (!wr->baselined)
-                return 0; /* the GetAll reply in flight is newer than this */
-
-        /* systemd sends the Service interface first, then the Unit interface, for one change:
-         * take Result and ExecMain* from the first, decide on the second. */
-        if (streq(iface, "org.freedesktop.systemd1.Service")) {
-                p.has_active = p.has_sub = p.has_invocation = p.has_load = false;
-                watcher_apply(wr, &p);
-        } else if (streq(iface, "org.freedesktop.systemd1.Unit")) {
-                p.has_result = p.has_code = p.has_status = p.has_exit = false;
-                watcher_apply(wr, &p);
-                if (p.has_active || p.has_invocation)
-                        watcher_evaluate(wr);
-        }
+        log_unit(LOG_DEBUG, wr->service, NULL, "%s: %s%s%s%s%s%s%s%s%s", iface, p.has_active ? " ActiveState=" : "",
+                 p.has_active ? p.active : "", p.has_sub ? " SubState=" : "", p.has_sub ? p.sub : "",
+                 p.has_invocation ? " InvocationID=" : "", p.has_invocation ? p.invocation : "",
+                 p.has_result ? " Result=" : "", p.has_result ? p.result : "", baselined ? "" : " (before baseline)");
+        /* Only the watchers whose runs the manager wants follow the signals (in broad mode
+         * every watcher of the path sees them); the others are read again when that changes. */
+        if (!wr->monitored)
+                return 0;
+        if (streq(iface, "org.freedesktop.systemd1.Service"))
+                watcher_feed(wr, &p, RUN_SOURCE_SERVICE);
+        else if (streq(iface, "org.freedesktop.systemd1.Unit"))
+                watcher_feed(wr, &p, RUN_SOURCE_UNIT);
         return 0;
+}
+
+/* Asks the manager whether this unit is monitored: it decides from the config, patterns and
+ * the [X-Timerbeat] annotations in the unit files. */
+static bool watcher_want(Watcher *wr, UnitProps *p) {
+        _cleanup_(strv_done) Strv service_files = {};
+        WatchUnitInfo info = {
+                .unit = wr->name,
+                .service = wr->service,
+                .timer_files = &wr->timer_files,
+                .service_files = &service_files,
+                .discovered = wr->discovered,
+        };
+
+        if (props_files(p, &service_files) < 0)
+                log_oom();
+        wr->monitored = w_want(wr->watch, &info);
+        if (!wr->monitored) {
+                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
+        }
+        return wr->monitored;
+}
+
+/* The state read is the baseline: from here on, signals count. A run that ended before we
+ * looked is handed over as catch_up: the manager knows from its records whether it was
+ * reported already. */
+static void watcher_baseline(Watcher *wr, UnitProps *p) {
+        watcher_feed(wr, p, RUN_SOURCE_BASELINE);
+
+        if (p->has_load && streq(p->load, "not-found"))
+                log_unit(LOG_WARNING, wr->service, NULL,
+                         "[%s]: %s does not exist (yet); it will be watched once it is installed.", wr->name,
+                         wr->service);
+        else
+                log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
+                         p->has_active ? p->active : "?", p->has_sub ? p->sub : "?");
 }
 
 static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
         _cleanup_(props_done) UnitProps p = {};
+        bool refresh;
         int r;
 
         if (watcher_reply_superseded(wr))
                 return 0;
+        refresh = wr->refresh;
+        wr->refresh = false;
         if (e) {
                 log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
                          wr->name, e->message ?: e->name);
@@ -550,103 +573,14 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         }
 
         /* A refresh (daemon-reload, same service, still watched): the signals we have been
-         * following are newer than nothing, so keep the state and only decide again. */
-        if (wr->refresh && wr->baselined && wr->monitored && (wr->slot_match || wr->watch->broad)) {
-                _cleanup_(strv_done) Strv service_files = {};
-                WatchUnitInfo info = {
-                        .unit = wr->name,
-                        .service = wr->service,
-                        .timer_files = &wr->timer_files,
-                        .service_files = &service_files,
-                        .discovered = wr->discovered,
-                };
-
-                wr->refresh = false;
-                if (props_files(&p, &service_files) < 0)
-                        log_oom();
-                wr->monitored = w_want(wr->watch, &info);
-                if (!wr->monitored) {
-                        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
-                        log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
-                }
+         * following are newer than this read, so keep the run state and only decide again. */
+        if (refresh && watcher_is_following(wr)) {
+                (void) watcher_want(wr, &p);
                 watcher_set_resolving(wr, false);
                 return 0;
         }
-        wr->refresh = false;
-
-        watcher_apply(wr, &p);
-
-        /* Is this unit monitored? The manager decides from the config, patterns and the
-         * [X-Timerbeat] annotations in the unit files. */
-        {
-                _cleanup_(strv_done) Strv service_files = {};
-                WatchUnitInfo info = {
-                        .unit = wr->name,
-                        .service = wr->service,
-                        .timer_files = &wr->timer_files,
-                        .service_files = &service_files,
-                        .discovered = wr->discovered,
-                };
-
-                if (props_files(&p, &service_files) < 0)
-                        log_oom();
-                wr->monitored = w_want(wr->watch, &info);
-        }
-        if (!wr->monitored) {
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
-                wr->baselined = true;
-                log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
-                watcher_set_resolving(wr, false);
-                return 0;
-        }
-
-        /* The state we find is the baseline. A run that ended before we looked is handed over
-         * as catch_up: the manager knows from its records whether it was reported already. */
-        if (!wr->baselined) {
-                bool ended = watch_state_is_run_end(wr->active_state, wr->sub_state);
-
-                if (!ended)
-                        memcpy(wr->started_invocation, wr->invocation, sizeof(wr->started_invocation));
-                if (!ended || isempty(wr->invocation)) {
-                        /* Nothing ended: still tell the manager, so it starts a record for a new check. */
-                        WatchRun run = {
-                                .check = wr->name,
-                                .service = wr->service,
-                                .invocation = "",
-                                .active_state = wr->active_state,
-                                .catch_up = true,
-                        };
-                        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
-                } else if (!streq(wr->invocation, wr->ended_invocation)) {
-                        WatchRun run = {
-                                .check = wr->name,
-                                .service = wr->service,
-                                .invocation = wr->invocation,
-                                .active_state = wr->active_state,
-                                .result = p.has_result ? wr->result : NULL,
-                                .exec_main_code = wr->exec_main_code,
-                                .exec_main_status = wr->exec_main_status,
-                                .exit_timestamp = wr->exit_timestamp,
-                                .start_timestamp = wr->start_timestamp,
-                                .activated_by_timer = wr->activated_by_timer,
-                                .catch_up = true,
-                        };
-
-                        memcpy(wr->ended_invocation, wr->invocation, sizeof(wr->ended_invocation));
-                        wr->baselined = true;
-                        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
-                }
-        }
-        wr->have_result = false;
-        wr->baselined = true;
-
-        if (p.has_load && streq(p.load, "not-found"))
-                log_unit(LOG_WARNING, wr->service, NULL,
-                         "[%s]: %s does not exist (yet); it will be watched once it is installed.", wr->name,
-                         wr->service);
-        else
-                log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
-                         wr->active_state, wr->sub_state);
+        if (watcher_want(wr, &p))
+                watcher_baseline(wr, &p);
         watcher_set_resolving(wr, false);
         return 0;
 }
@@ -684,8 +618,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (!unit_name_is_valid(service) || !endswith(service, ".service"))
                 return -EINVAL;
 
-        if (wr->service && streq(wr->service, service) && wr->baselined && wr->monitored &&
-            (wr->slot_match || w->broad)) {
+        if (wr->service && streq(wr->service, service) && watcher_is_following(wr)) {
                 /* Unchanged: keep the match and what we know. A named service needs nothing
                  * more; for a timer or a found unit, read the files again (annotations may have
                  * changed) without dropping what the signals told us. */
@@ -707,18 +640,20 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
 
         wr->slot_match = sd_bus_slot_unref(wr->slot_match);
         watcher_unhash(wr);
-        wr->baselined = false;
-        wr->have_result = false;
-        if (!streq_ptr(wr->service, service)) {
-                wr->ended_invocation[0] = 0;
-                wr->started_invocation[0] = 0;
-        }
+        if (streq_ptr(wr->service, service))
+                run_tracker_lost(&wr->run);
+        else
+                run_tracker_init(&wr->run); /* another service: its invocations are new to us */
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;
         free(wr->service_path);
         wr->service_path = TAKE_PTR(path);
-        watcher_hash(wr);
+        r = watcher_hash(wr);
+        if (r < 0) {
+                wr->service_path = mfree(wr->service_path);
+                return r;
+        }
 
         /* Match first, then read the state: the bus orders both, so no change falls between. */
         if (!w->broad) {
@@ -759,9 +694,10 @@ static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         if (isempty(p.unit) || (p.has_load && !streq(p.load, "loaded"))) {
                 wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
                 if (!wr->discovered)
-                        log_unit(LOG_WARNING, wr->name, NULL,
-                                 "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
-                                 wr->name, wr->name);
+                        log_unit(
+                                LOG_WARNING, wr->name, NULL,
+                                "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
+                                wr->name, wr->name);
                 watcher_set_resolving(wr, false);
                 return 0;
         }
@@ -850,10 +786,8 @@ static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_e
 
         if (!path || !from_systemd(w, m))
                 return 0;
-        for (wr = w->buckets[path_hash(path)]; wr; wr = next) {
-                next = wr->hash_next;
-                if (!wr->service_path || !streq(wr->service_path, path))
-                        continue;
+        for (wr = hashmap_get(w->by_path, path); wr; wr = next) {
+                next = wr->path_next;
                 if (sd_bus_message_rewind(m, true) < 0)
                         return 0;
                 (void) on_properties_changed(m, wr, NULL);
@@ -949,7 +883,7 @@ static void watch_disconnect(Watch *w);
 /* Every watcher reads its service again: after a reconnect, or when systemd re-executed. */
 static void watch_rebaseline(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
-                wr->baselined = false;
+                run_tracker_lost(&wr->run);
                 watcher_resolve(wr);
         }
 }
@@ -988,7 +922,7 @@ static void watch_disconnect(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
                 watcher_call_done(wr);
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);
-                wr->baselined = false;
+                run_tracker_lost(&wr->run);
         }
         w->slot_reloading = sd_bus_slot_unref(w->slot_reloading);
         w->slot_unit_new = sd_bus_slot_unref(w->slot_unit_new);
@@ -1098,8 +1032,8 @@ static int watch_connect(Watch *w) {
         (void) sd_bus_set_description(w->bus, "timerbeat");
         r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH,
-                                              SYSTEMD_MANAGER, "Reloading", on_reloading, NULL, w);
+                r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                              "Reloading", on_reloading, NULL, w);
         if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "UnitNew", on_unit_new, NULL, w);
@@ -1137,6 +1071,11 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
 
         if (!w)
                 return -ENOMEM;
+        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 || hashmap_new(&w->by_path, HASHMAP_KEYS_COPY) < 0) {
+                hashmap_free(w->by_name);
+                free(w);
+                return -ENOMEM;
+        }
         w->event = sd_event_ref(event);
         w->user = user;
         w->on_run_end = on_run_end;
@@ -1162,6 +1101,8 @@ Watch *watch_free(Watch *w) {
         watch_disconnect(w);
         sd_event_source_disable_unref(w->reconnect_timer);
         strv_done(&w->discover);
+        hashmap_free(w->by_name);
+        hashmap_free(w->by_path);
         sd_event_unref(w->event);
         free(w);
         return NULL;
@@ -1178,27 +1119,27 @@ int watch_start(Watch *w) {
 }
 
 static Watcher *watch_find(Watch *w, const char *unit) {
-        for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (streq(wr->name, unit))
-                        return wr;
-        return NULL;
+        return hashmap_get(w->by_name, unit);
 }
 
 static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret) {
         Watcher *wr = calloc(1, sizeof(Watcher));
+        int r;
 
         if (!wr)
                 return -ENOMEM;
         wr->watch = w;
         wr->name = strdup(unit);
-        if (!wr->name) {
+        r = wr->name ? hashmap_put(w->by_name, wr->name, wr) : -ENOMEM;
+        if (r < 0) {
+                free(wr->name);
                 free(wr);
-                return -ENOMEM;
+                return r;
         }
         wr->is_timer = endswith(unit, ".timer");
         wr->discovered = discovered;
         wr->monitored = true;
-        wr->activated_by_timer = -1;
+        run_tracker_init(&wr->run);
         wr->listed = true;
         wr->next = w->watchers;
         w->watchers = wr;
@@ -1355,8 +1296,7 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
         for (size_t i = 0; i < c->n_checks; i++)
                 n_named += !c->checks[i]->pattern && c->checks[i]->enabled;
         if (n_named > w->max_matches && !w->broad && w->bus) {
-                log_info("%zu checks: watching all units with one match instead of one match per service.",
-                         n_named);
+                log_info("%zu checks: watching all units with one match instead of one match per service.", n_named);
                 watch_go_broad(w);
         }
 

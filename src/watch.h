@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "run.h"
 
 /* Watches systemd over D-Bus: resolves each configured check to the service it monitors (for a
  * timer, the unit in its Unit= property), subscribes to that service's PropertiesChanged
@@ -20,11 +21,14 @@ typedef struct WatchRun {
         const char *result;       /* the service's Result, NULL when systemd did not tell */
         int exec_main_code;       /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
         int exec_main_status;
-        usec_t exit_timestamp;    /* ExecMainExitTimestamp, CLOCK_REALTIME; 0 if unknown */
-        usec_t start_timestamp;   /* ExecMainStartTimestamp, CLOCK_REALTIME; 0 if unknown */
-        bool catch_up;            /* found ended when we (re)connected, not seen ending */
-        bool start;               /* not an end: the run just began (activating) */
-        int activated_by_timer;   /* ActivationDetails names a timer: 1; names none: 0; unknown: -1 */
+        usec_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME; 0 if unknown */
+        usec_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME; 0 if unknown */
+        bool catch_up;          /* found ended when we (re)connected, not seen ending */
+        bool start;             /* not an end: the run just began (activating) */
+        int activated_by_timer; /* ActivationDetails names a timer: 1; names none: 0; unknown: -1 */
+        /* The unit named by ActivationDetails' trigger_unit (systemd ≥ 253, and Debian 12's 252):
+         * which timer (or path, …) started this run; NULL when unknown or none. */
+        const char *trigger_unit;
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -71,8 +75,10 @@ typedef struct UnitProps {
         bool has_last_trigger, has_next_elapse, has_start;
         int activated_by_timer; /* from ActivationDetails (systemd ≥ 253): -1 unknown */
         bool has_activation;
-        Strv files; /* FragmentPath, then DropInPaths */
-        char *fragment;
+        char trigger_unit[256]; /* ActivationDetails' trigger_unit, "" when it names none */
+        Strv files;             /* DropInPaths */
+        char *fragment;         /* FragmentPath */
+        bool has_files, has_fragment;
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
 void props_done(UnitProps *p);

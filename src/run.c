@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <stdio.h>
+
+#include "run.h"
+
+bool run_state_is_end(const char *active, const char *sub) {
+        if (!active)
+                return false;
+        if (streq(active, "inactive") || streq(active, "failed"))
+                return true;
+        /* RemainAfterExit=yes: the run is over once the unit sits in active/exited. */
+        return streq(active, "active") && sub && streq(sub, "exited");
+}
+
+void run_tracker_init(RunTracker *t) {
+        assert(t);
+        *t = (RunTracker) { .activated_by_timer = -1 };
+}
+
+void run_tracker_lost(RunTracker *t) {
+        assert(t);
+        t->baselined = false;
+        t->result_fresh = false;
+}
+
+bool run_tracker_is_baselined(const RunTracker *t) {
+        return t->baselined;
+}
+
+#define COPY(buf, s) snprintf((buf), sizeof(buf), "%s", strempty(s))
+
+static void tracker_apply(RunTracker *t, const RunUpdate *u) {
+        /* Each interface carries its own properties; anything else it names is not trusted
+         * for this step (the Unit interface's state decides, after the Service's results). */
+        bool unit = u->source != RUN_SOURCE_SERVICE, service = u->source != RUN_SOURCE_UNIT;
+
+        if (unit && u->has_active_state)
+                COPY(t->active_state, u->active_state);
+        if (unit && u->has_sub_state)
+                COPY(t->sub_state, u->sub_state);
+        if (unit && u->has_invocation)
+                COPY(t->invocation, u->invocation);
+        if (service && u->has_result) {
+                COPY(t->result, u->result);
+                t->result_fresh = true;
+        }
+        if (service && u->has_exec_main_code)
+                t->exec_main_code = u->exec_main_code;
+        if (service && u->has_exec_main_status)
+                t->exec_main_status = u->exec_main_status;
+        if (service && u->has_exit_timestamp)
+                t->exit_timestamp = u->exit_timestamp;
+        if (u->has_start_timestamp)
+                t->start_timestamp = u->start_timestamp;
+        if (u->has_activation) {
+                COPY(t->trigger_unit, u->trigger_unit);
+                t->activated_by_timer = u->trigger_unit && endswith(u->trigger_unit, ".timer");
+        }
+}
+
+/* The one place a record is filled: a start carries no outcome, an end does. */
+static RunEventKind tracker_record(RunTracker *t, RunEventKind kind, bool catch_up, RunRecord *ret) {
+        bool end = kind == RUN_END;
+
+        *ret = (RunRecord) {
+                .invocation = kind == RUN_BASELINE ? "" : t->invocation,
+                .active_state = t->active_state,
+                .sub_state = t->sub_state,
+                .result = end && t->result_fresh ? t->result : NULL,
+                .exec_main_code = end ? t->exec_main_code : 0,
+                .exec_main_status = end ? t->exec_main_status : 0,
+                .start_timestamp = t->start_timestamp,
+                .exit_timestamp = end ? t->exit_timestamp : 0,
+                .activated_by_timer = t->activated_by_timer,
+                .trigger_unit = isempty(t->trigger_unit) ? NULL : t->trigger_unit,
+                .catch_up = catch_up,
+        };
+        if (end) {
+                COPY(t->ended, t->invocation);
+                /* The next run's Result must come with the next run. */
+                t->result_fresh = false;
+        }
+        if (kind == RUN_START)
+                COPY(t->started, t->invocation);
+        return kind;
+}
+
+/* A state change: did the invocation start running, or end? */
+static RunEventKind tracker_evaluate(RunTracker *t, RunRecord *ret) {
+        if (isempty(t->invocation))
+                return RUN_NONE; /* never ran, or unloaded and loaded afresh */
+        if (!run_state_is_end(t->active_state, t->sub_state)) {
+                if (streq(t->started, t->invocation))
+                        return RUN_NONE;
+                return tracker_record(t, RUN_START, false, ret);
+        }
+        if (!streq(t->invocation, t->started))
+                return RUN_NONE; /* a start being prepared, or a unit that never got going */
+        if (streq(t->invocation, t->ended))
+                return RUN_NONE; /* already reported: a repeated signal, or stopping a RemainAfterExit unit */
+        return tracker_record(t, RUN_END, false, ret);
+}
+
+/* The state found by a (re)read. A running invocation counts as started (its start happened
+ * before we looked); an ended one not reported yet is a run end we missed. */
+static RunEventKind tracker_baseline(RunTracker *t, RunRecord *ret) {
+        RunEventKind kind;
+
+        t->baselined = true;
+        if (!run_state_is_end(t->active_state, t->sub_state)) {
+                COPY(t->started, t->invocation);
+                kind = tracker_record(t, RUN_BASELINE, true, ret);
+        } else if (isempty(t->invocation))
+                kind = tracker_record(t, RUN_BASELINE, true, ret);
+        else if (!streq(t->invocation, t->ended))
+                kind = tracker_record(t, RUN_END, true, ret);
+        else
+                kind = RUN_NONE; /* reported before we lost sight of it */
+        t->result_fresh = false;
+        return kind;
+}
+
+RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret) {
+        assert(t);
+        assert(u);
+        assert(ret);
+
+        if (u->source == RUN_SOURCE_BASELINE) {
+                t->result_fresh = false; /* a catch-up's Result is the one this read shows */
+                tracker_apply(t, u);
+                return tracker_baseline(t, ret);
+        }
+        if (!t->baselined)
+                return RUN_NONE; /* the baseline read in flight is newer than this */
+        tracker_apply(t, u);
+        if (u->source == RUN_SOURCE_UNIT && (u->has_active_state || u->has_invocation))
+                return tracker_evaluate(t, ret);
+        return RUN_NONE;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "macro.h"
+
+/* Run tracking: what systemd tells about one service, in, and whether a run just began or
+ * ended, out. Pure: no I/O, no bus types, no logging; watch.c feeds it, tests/unit/test-run.c
+ * drives it with tables of signal sequences.
+ *
+ * What systemd does, and what follows from it:
+ * - For one state change it sends the Service interface's properties (Result, ExecMain*) first
+ *   and the Unit interface's (ActiveState, SubState, InvocationID) second: the first are kept,
+ *   the second decide.
+ * - It assigns a run's InvocationID while the unit is still inactive, showing the previous
+ *   run's Result. So a run *starts* when its invocation is first seen in a non-terminal state
+ *   (activating, active/running, deactivating, …), and *ends* when that same invocation reaches
+ *   a terminal state: inactive, failed, or active/exited (RemainAfterExit=yes). An invocation
+ *   never seen running is not a run: a start being prepared, a start refused by its start
+ *   limit, a start skipped by a failed Condition*= (the main process never ran; the check
+ *   gets nothing, and a monitor notices the missing ping).
+ * - Each invocation starts at most once and ends at most once, however often systemd repeats
+ *   its properties.
+ * - A baseline (GetAll after adding the match, after a reconnect, after systemd re-executed)
+ *   is what the unit looks like now. If it shows an ended invocation not reported yet, that is
+ *   a run end we missed: reported as catch_up (the manager checks its records). Signals that
+ *   arrive before the first baseline are ignored: the baseline read in flight is newer. */
+
+/* Where an update comes from. */
+typedef enum RunSource {
+        RUN_SOURCE_BASELINE, /* GetAll of the service: all properties at once */
+        RUN_SOURCE_SERVICE,  /* PropertiesChanged of org.freedesktop.systemd1.Service */
+        RUN_SOURCE_UNIT,     /* PropertiesChanged of org.freedesktop.systemd1.Unit */
+} RunSource;
+
+/* What systemd told, each property with a presence flag. Strings are only read during
+ * run_tracker_feed(); longer ones are truncated. */
+typedef struct RunUpdate {
+        RunSource source;
+        bool has_active_state, has_sub_state, has_invocation, has_result, has_exec_main_code, has_exec_main_status,
+                has_start_timestamp, has_exit_timestamp, has_activation;
+        const char *active_state;
+        const char *sub_state;
+        const char *invocation; /* 32 hex characters, or "" for none */
+        const char *result;
+        int exec_main_code; /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
+        int exec_main_status;
+        uint64_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME µs */
+        uint64_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME µs */
+        const char *trigger_unit; /* ActivationDetails' trigger_unit; NULL when it names none */
+} RunUpdate;
+
+typedef enum RunEventKind {
+        RUN_NONE,     /* nothing to tell */
+        RUN_START,    /* an invocation was seen running for the first time */
+        RUN_END,      /* a run ended (catch_up: found ended in a baseline) */
+        RUN_BASELINE, /* a baseline with no run to catch up: the unit is running or never ran */
+} RunEventKind;
+
+/* A run as the tracker knows it. The strings point into the tracker: valid until its next
+ * feed, init or lost. */
+typedef struct RunRecord {
+        const char *invocation;   /* "" for RUN_BASELINE */
+        const char *active_state; /* for RUN_END: inactive, failed, or active (RemainAfterExit) */
+        const char *sub_state;
+        const char *result;       /* RUN_END only; NULL when systemd did not tell it for this run */
+        int exec_main_code;       /* RUN_END only */
+        int exec_main_status;     /* RUN_END only */
+        uint64_t start_timestamp; /* 0 if unknown */
+        uint64_t exit_timestamp;  /* RUN_END only; 0 if unknown */
+        int activated_by_timer;   /* trigger_unit is a timer: 1; ActivationDetails names none: 0; unknown: -1 */
+        const char *trigger_unit; /* NULL when unknown or none */
+        bool catch_up;            /* RUN_END, RUN_BASELINE: from a baseline, not seen happening */
+} RunRecord;
+
+/* One per watched service. Embed it; its fields are the tracker's own. */
+typedef struct RunTracker {
+        bool baselined;    /* a baseline was fed since init or lost: signals count */
+        bool result_fresh; /* Result arrived since the last reported end or baseline */
+        char active_state[32];
+        char sub_state[32];
+        char invocation[33];
+        char result[64];
+        int exec_main_code;
+        int exec_main_status;
+        uint64_t start_timestamp;
+        uint64_t exit_timestamp;
+        int activated_by_timer;
+        char trigger_unit[256];
+        char started[33]; /* the last invocation reported as started (or found running) */
+        char ended[33];   /* the last invocation reported as ended (or found ended) */
+} RunTracker;
+
+/* Forgets everything: a new tracker, or the watcher now follows another service. */
+void run_tracker_init(RunTracker *t);
+/* We lost sight of the service (bus reconnect, systemd re-exec, a new match): signals are
+ * ignored until the next baseline. What was reported stays known, so the baseline does not
+ * report it again. */
+void run_tracker_lost(RunTracker *t);
+bool run_tracker_is_baselined(const RunTracker *t);
+/* Applies an update; returns what happened and, for anything but RUN_NONE, fills *ret. */
+RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret);
+
+/* Whether a unit in this state has finished its run: inactive, failed, active/exited. */
+bool run_state_is_end(const char *active_state, const char *sub_state);
