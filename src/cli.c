@@ -275,6 +275,82 @@ static int load_config(const ManagerOptions *mo, Config **ret) {
         return r < 0 ? EXIT_FAILURE : 0;
 }
 
+static void list_print_json(const CliOptions *o, const Inventory *inv, const char *state) {
+        printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
+        for (size_t i = 0; i < inv->n; i++) {
+                const Row *row = &inv->rows[i];
+                const UnitProps *sp = &row->service_props;
+                _cleanup_free_ char *url = row_url(row, false);
+                bool on = check_is_active(row->check);
+                PingRecord ping;
+                bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
+
+                printf("%s{\"timer\":", i ? "," : "");
+                json_string(stdout, row->timer);
+                printf(",\"service\":");
+                json_string(stdout, row->service);
+                printf(",\"monitored\":%s,\"origin\":", on ? "true" : "false");
+                if (row->check) {
+                        printf("{\"kind\":\"%s\",\"section\":", check_origin_kind(row->check));
+                        json_string(stdout, row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat"
+                                                                                        : row->check->name);
+                        printf(",\"file\":");
+                        json_string(stdout, row->check->file);
+                        printf(",\"line\":%u,\"enabled\":%s}", row->check->line,
+                               row->check->enabled ? "true" : "false");
+                } else
+                        printf("null");
+                printf(",\"url\":");
+                json_string(stdout, on ? url : NULL);
+                printf(",\"method\":");
+                json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
+                printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
+                       (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
+                printf(",\"last_run\":");
+                if (!isempty(sp->invocation)) {
+                        printf("{\"invocation\":\"%s\",\"result\":", sp->invocation);
+                        json_string(stdout, sp->result);
+                        printf(",\"active_state\":");
+                        json_string(stdout, sp->active);
+                        printf(",\"exit_usec\":%" PRIu64 "}", (uint64_t) sp->exit);
+                } else
+                        printf("null");
+                printf(",\"last_ping\":");
+                if (has_ping)
+                        printf("{\"outcome\":\"%s\",\"status\":%ld,\"time_usec\":%" PRIu64 "}", ping.outcome,
+                               ping.status, (uint64_t) ping.time);
+                else
+                        printf("null");
+                printf(",\"errors\":[");
+                for (size_t e = 0; e < row->errors.n; e++) {
+                        if (e)
+                                putchar(',');
+                        json_string(stdout, row->errors.items[e]);
+                }
+                printf("]}");
+        }
+        printf("]}\n");
+}
+
+static void list_print_footer(const Inventory *inv, size_t monitored) {
+        printf("\n%zu unit%s, %zu with a heartbeat.", inv->n, inv->n == 1 ? "" : "s", monitored);
+        if (monitored < inv->n) {
+                printf(" Without: ");
+                for (size_t i = 0, first = 1; i < inv->n; i++) {
+                        const Row *row = &inv->rows[i];
+
+                        if (check_is_active(row->check))
+                                continue;
+                        printf("%s%s", first ? "" : ", ", row_unit(row));
+                        first = 0;
+                }
+        }
+        printf("\n");
+        for (size_t i = 0; i < inv->n; i++)
+                for (size_t e = 0; e < inv->rows[i].errors.n; e++)
+                        fprintf(stderr, "%s\n", inv->rows[i].errors.items[e]);
+}
+
 int cli_list(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *state = NULL;
@@ -295,60 +371,7 @@ int cli_list(const CliOptions *o) {
         }
 
         if (o->json) {
-                printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
-                for (size_t i = 0; i < inv.n; i++) {
-                        const Row *row = &inv.rows[i];
-                        const UnitProps *sp = &row->service_props;
-                        _cleanup_free_ char *url = row_url(row, false);
-                        bool on = check_is_active(row->check);
-                        PingRecord ping;
-                        bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
-
-                        printf("%s{\"timer\":", i ? "," : "");
-                        json_string(stdout, row->timer);
-                        printf(",\"service\":");
-                        json_string(stdout, row->service);
-                        printf(",\"monitored\":%s,\"origin\":", on ? "true" : "false");
-                        if (row->check) {
-                                printf("{\"kind\":\"%s\",\"section\":", check_origin_kind(row->check));
-                                json_string(stdout, row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat"
-                                                                                                : row->check->name);
-                                printf(",\"file\":");
-                                json_string(stdout, row->check->file);
-                                printf(",\"line\":%u,\"enabled\":%s}", row->check->line,
-                                       row->check->enabled ? "true" : "false");
-                        } else
-                                printf("null");
-                        printf(",\"url\":");
-                        json_string(stdout, on ? url : NULL);
-                        printf(",\"method\":");
-                        json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
-                        printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
-                               (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
-                        printf(",\"last_run\":");
-                        if (!isempty(sp->invocation)) {
-                                printf("{\"invocation\":\"%s\",\"result\":", sp->invocation);
-                                json_string(stdout, sp->result);
-                                printf(",\"active_state\":");
-                                json_string(stdout, sp->active);
-                                printf(",\"exit_usec\":%" PRIu64 "}", (uint64_t) sp->exit);
-                        } else
-                                printf("null");
-                        printf(",\"last_ping\":");
-                        if (has_ping)
-                                printf("{\"outcome\":\"%s\",\"status\":%ld,\"time_usec\":%" PRIu64 "}", ping.outcome,
-                                       ping.status, (uint64_t) ping.time);
-                        else
-                                printf("null");
-                        printf(",\"errors\":[");
-                        for (size_t e = 0; e < row->errors.n; e++) {
-                                if (e)
-                                        putchar(',');
-                                json_string(stdout, row->errors.items[e]);
-                        }
-                        printf("]}");
-                }
-                printf("]}\n");
+                list_print_json(o, &inv, state);
                 inventory_done(&inv);
                 return EXIT_SUCCESS;
         }
@@ -414,22 +437,7 @@ int cli_list(const CliOptions *o) {
         }
         free(cells);
 
-        printf("\n%zu unit%s, %zu with a heartbeat.", inv.n, inv.n == 1 ? "" : "s", monitored);
-        if (monitored < inv.n) {
-                printf(" Without: ");
-                for (size_t i = 0, first = 1; i < inv.n; i++) {
-                        const Row *row = &inv.rows[i];
-
-                        if (check_is_active(row->check))
-                                continue;
-                        printf("%s%s", first ? "" : ", ", row_unit(row));
-                        first = 0;
-                }
-        }
-        printf("\n");
-        for (size_t i = 0; i < inv.n; i++)
-                for (size_t e = 0; e < inv.rows[i].errors.n; e++)
-                        fprintf(stderr, "%s\n", inv.rows[i].errors.items[e]);
+        list_print_footer(&inv, monitored);
         inventory_done(&inv);
         return EXIT_SUCCESS;
 }

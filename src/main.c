@@ -52,6 +52,38 @@ static void help(void) {
                "See timerbeat(8) and timerbeat.conf(5).\n");
 }
 
+/* The command and its arguments, after the options. */
+static int parse_command(int argc, char *argv[]) {
+        if (optind < argc) {
+                arg_command = argv[optind++];
+                if (!streq(arg_command, "run") && !streq(arg_command, "check") && !streq(arg_command, "list") &&
+                    !streq(arg_command, "ping")) {
+                        log_error("Unknown command '%s'; see timerbeat --help.", arg_command);
+                        return -EINVAL;
+                }
+        }
+        if (streq(arg_command, "ping")) {
+                if (optind >= argc) {
+                        log_error("ping needs a unit: timerbeat ping backup.timer");
+                        return -EINVAL;
+                }
+                arg_unit = argv[optind++];
+                if (!unit_name_is_valid(arg_unit)) {
+                        log_error("'%s' is not a timer or service name.", arg_unit);
+                        return -EINVAL;
+                }
+        }
+        if (arg_show_secrets && !arg_dry_run) {
+                log_error("--show-secrets only goes with ping --dry-run.");
+                return -EINVAL;
+        }
+        if (optind < argc) {
+                log_error("Too many arguments; see timerbeat --help.");
+                return -EINVAL;
+        }
+        return 1;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100,
@@ -138,34 +170,7 @@ static int parse_argv(int argc, char *argv[]) {
                         return -EINVAL;
                 }
 
-        if (optind < argc) {
-                arg_command = argv[optind++];
-                if (!streq(arg_command, "run") && !streq(arg_command, "check") && !streq(arg_command, "list") &&
-                    !streq(arg_command, "ping")) {
-                        log_error("Unknown command '%s'; see timerbeat --help.", arg_command);
-                        return -EINVAL;
-                }
-        }
-        if (streq(arg_command, "ping")) {
-                if (optind >= argc) {
-                        log_error("ping needs a unit: timerbeat ping backup.timer");
-                        return -EINVAL;
-                }
-                arg_unit = argv[optind++];
-                if (!unit_name_is_valid(arg_unit)) {
-                        log_error("'%s' is not a timer or service name.", arg_unit);
-                        return -EINVAL;
-                }
-        }
-        if (arg_show_secrets && !arg_dry_run) {
-                log_error("--show-secrets only goes with ping --dry-run.");
-                return -EINVAL;
-        }
-        if (optind < argc) {
-                log_error("Too many arguments; see timerbeat --help.");
-                return -EINVAL;
-        }
-        return 1;
+        return parse_command(argc, argv);
 }
 
 int main(int argc, char *argv[]) {
