@@ -45,7 +45,7 @@ static void test_bad(void) {
                 { "[../x.timer]\nurl = " URL "\n", "unknown section [../x.timer]" },
                 { "[*]\nurl = " URL "\n", "unknown section [*]" },
                 { "[../*.timer]\nurl = " URL "\n", "unknown section [../*.timer]" },
-                { "[a.timer]\nurl = https://x.example/{unit}/{nope}\n", ":2: url= https://x.example/…ope}: unknown placeholder {nope}" },
+                { "[a.timer]\nurl = https://x.example/{unit}/{nope}\n", ":2: url= https://x.example/{unit}/…: unknown placeholder {nope}" },
                 { "[a.timer]\nurl = https://x.example/{unit\n", "a '{' without '}'" },
                 { "[a.timer]\nurl = " URL "\npreset = nagios\n", ":3: preset= 'nagios' is unknown; use one of: generic, healthchecks" },
                 { "[a.timer]\nurl = " URL "\npreset = checkly\nstart = yes\n", "[a.timer] has start = yes, but preset checkly has no start endpoint; set start-url=" },
