@@ -10,6 +10,8 @@
 #include "http.h"
 #include "log.h"
 #include "outbox.h"
+#include "ping.h"
+#include "resolve.h"
 #include "template.h"
 #include "watch.h"
 
@@ -20,13 +22,13 @@
 typedef struct Row {
         char *timer;   /* NULL for a service configured without a timer */
         char *service;
-        const Check *check; /* NULL: no heartbeat */
-        Check *annotation;  /* owned, when the check comes from the unit files */
+        const Check *check; /* NULL: no heartbeat; owned by the config or Inventory.resolver */
         Strv errors;        /* annotation errors */
         UnitProps timer_props, service_props;
 } Row;
 
 typedef struct Inventory {
+        Resolver *resolver; /* the daemon's resolution: conf section, annotation, pattern */
         Row *rows;
         size_t n;
         bool bus_ok;
@@ -36,12 +38,12 @@ static void inventory_done(Inventory *inv) {
         for (size_t i = 0; i < inv->n; i++) {
                 free(inv->rows[i].timer);
                 free(inv->rows[i].service);
-                check_free(inv->rows[i].annotation);
                 strv_done(&inv->rows[i].errors);
                 props_done(&inv->rows[i].timer_props);
                 props_done(&inv->rows[i].service_props);
         }
         free(inv->rows);
+        resolver_free(inv->resolver);
         *inv = (Inventory) {};
 }
 
@@ -100,27 +102,13 @@ static Row *inventory_add(Inventory *inv) {
         return &n[inv->n++];
 }
 
-/* The check for a unit, with the daemon's precedence: conf section, annotation, pattern. */
-static void row_resolve(Row *row, const Config *c, const char *unit) {
-        const Check *exact = config_find_check(c, unit);
+/* The check for a unit, resolved exactly as the daemon does. */
+static int row_resolve(Inventory *inv, Row *row, const Config *c, const char *unit) {
         _cleanup_(strv_done) Strv tf = {}, sf = {};
 
-        if (exact && !exact->pattern) {
-                row->check = exact;
-                return;
-        }
-        if (c->annotations) {
-                (void) props_files(&row->timer_props, &tf);
-                (void) props_files(&row->service_props, &sf);
-                if (config_parse_annotation(c, unit, tf.items, tf.n, &row->annotation, &row->errors) >= 0 &&
-                    !row->annotation)
-                        (void) config_parse_annotation(c, unit, sf.items, sf.n, &row->annotation, &row->errors);
-                if (row->annotation) {
-                        row->check = row->annotation;
-                        return;
-                }
-        }
-        row->check = config_match(c, unit);
+        (void) props_files(&row->timer_props, &tf);
+        (void) props_files(&row->service_props, &sf);
+        return resolver_update(inv->resolver, c, unit, &tf, &sf, &row->check, &row->errors);
 }
 
 static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventory *inv) {
@@ -128,6 +116,8 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
         _cleanup_(strv_done) Strv timers = {};
         int r;
 
+        if (!inv->resolver && resolver_new(&inv->resolver) < 0)
+                return log_oom();
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
                 r = list_timers(bus, &timers);
@@ -146,7 +136,8 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                                 return log_oom();
                         (void) get_all(bus, row->service, &row->service_props);
                 }
-                row_resolve(row, c, row->timer);
+                if (row_resolve(inv, row, c, row->timer) < 0)
+                        return log_oom();
         }
 
         /* Services named in the config without a timer of theirs in the list. */
@@ -212,22 +203,35 @@ static void print_cell(const char *s, size_t width, bool last) {
                 putchar(' ');
 }
 
-static const char *origin_kind(const Check *k) {
-        if (!k)
-                return "none";
-        if (k->origin == CHECK_FROM_ANNOTATION)
-                return "annotation";
-        return k->pattern ? "pattern" : "config";
+/* A manual request: no run behind it. */
+static PingRun manual_run(const char *unit, const char *service, Event e, int exit_code, char host[static 256]) {
+        (void) gethostname(host, 255);
+        return (PingRun) {
+                .unit = unit,
+                .service = service ?: unit,
+                .result = e == EVENT_FAILURE ? "exit-code" : e == EVENT_START ? NULL : "success",
+                .message = e == EVENT_START ? "started (manual ping from timerbeat)" : "manual ping from timerbeat",
+                .hostname = host,
+                .exit_code = e == EVENT_FAILURE ? exit_code : 0,
+        };
+}
+
+/* The success URL of a check for a unit, as the daemon builds it; masked unless secret. */
+static char *check_url_shown(const Check *k, const char *unit, bool secret) {
+        _cleanup_free_ char *url = NULL;
+        char host[256] = "";
+        PingRun run;
+
+        if (!check_is_active(k))
+                return NULL;
+        run = manual_run(unit, NULL, EVENT_SUCCESS, 0, host);
+        if (ping_url(k, EVENT_SUCCESS, &run, &url) < 0)
+                return NULL;
+        return secret ? TAKE_PTR(url) : url_mask(url);
 }
 
 static char *row_url(const Row *row, bool secret) {
-        _cleanup_free_ char *url = NULL;
-
-        if (!row->check || !row->check->url)
-                return NULL;
-        if (check_url_for(row->check, row_unit(row), &url) < 0)
-                return NULL;
-        return secret ? TAKE_PTR(url) : url_mask(url);
+        return check_url_shown(row->check, row_unit(row), secret);
 }
 
 static const char *format_time(char *buf, size_t size, usec_t t) {
@@ -296,7 +300,7 @@ int cli_list(const CliOptions *o) {
                         const Row *row = &inv.rows[i];
                         const UnitProps *sp = &row->service_props;
                         _cleanup_free_ char *url = row_url(row, false);
-                        bool on = row->check && row->check->enabled && row->check->url;
+                        bool on = check_is_active(row->check);
                         PingRecord ping;
                         bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
 
@@ -306,7 +310,7 @@ int cli_list(const CliOptions *o) {
                         json_string(stdout, row->service);
                         printf(",\"monitored\":%s,\"origin\":", on ? "true" : "false");
                         if (row->check) {
-                                printf("{\"kind\":\"%s\",\"section\":", origin_kind(row->check));
+                                printf("{\"kind\":\"%s\",\"section\":", check_origin_kind(row->check));
                                 json_string(stdout, row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat"
                                                                                                 : row->check->name);
                                 printf(",\"file\":");
@@ -364,7 +368,7 @@ int cli_list(const CliOptions *o) {
                 const Row *row = &inv.rows[i];
                 char tbuf[64], pbuf[96], obuf[600];
                 PingRecord ping;
-                bool on = row->check && row->check->enabled && row->check->url;
+                bool on = check_is_active(row->check);
 
                 cells[i] = calloc(7, sizeof(char *));
                 if (!cells[i])
@@ -416,7 +420,7 @@ int cli_list(const CliOptions *o) {
                 for (size_t i = 0, first = 1; i < inv.n; i++) {
                         const Row *row = &inv.rows[i];
 
-                        if (row->check && row->check->enabled && row->check->url)
+                        if (check_is_active(row->check))
                                 continue;
                         printf("%s%s", first ? "" : ", ", row_unit(row));
                         first = 0;
@@ -446,71 +450,61 @@ static void on_ping_done(Http *h _unused_, const HttpResult *res, void *userdata
         sd_event_exit(st->event, 0);
 }
 
-int cli_ping(const CliOptions *o) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_(inventory_done) Inventory inv = {}; /* may own the check: freed last */
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        _cleanup_(http_freep) Http *http = NULL;
-        _cleanup_free_ char *url = NULL, *shown = NULL;
-        const Row *row = NULL;
-        const Check *check;
-        PingState st = {};
+static int event_from_string(const char *s, Event *ret) {
+        for (Event e = 0; e < _EVENT_MAX; e++)
+                if (streq(s, event_to_string(e))) {
+                        *ret = e;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* The check that `ping` uses for a unit, exactly as the daemon resolves it. */
+static const Check *ping_resolve(const CliOptions *o, const Config *c, Inventory *inv, const Row **ret_row) {
+        const Check *check = config_find_check(c, o->unit);
         int r;
 
-        if (!streq(o->event, "success")) {
-                if (!streq(o->event, "start") && !streq(o->event, "failure")) {
-                        log_error("Unknown event '%s'; use success, start or failure.", o->event);
-                        return 2;
-                }
+        *ret_row = NULL;
+        if (check && !check->pattern)
+                return check; /* exact sections need no bus */
+        r = inventory_collect(o->manager, c, inv);
+        if (r < 0) {
+                check = config_match(c, o->unit);
+                log_warning_errno(r, "Cannot ask systemd for annotations (%m)%s%s%s.", check ? "; using [" : "",
+                                  check ? check->name : "", check ? "]" : "");
+                return check;
         }
-        r = load_config(o->manager, &c);
-        if (r != 0)
-                return r;
+        for (size_t i = 0; i < inv->n; i++)
+                if (streq_ptr(inv->rows[i].timer, o->unit) ||
+                    (!inv->rows[i].timer && streq_ptr(inv->rows[i].service, o->unit)))
+                        *ret_row = &inv->rows[i];
+        /* A service name: the timer that triggers it. */
+        for (size_t i = 0; !*ret_row && i < inv->n; i++)
+                if (streq_ptr(inv->rows[i].service, o->unit) && inv->rows[i].check)
+                        *ret_row = &inv->rows[i];
+        return *ret_row ? (*ret_row)->check : config_match(c, o->unit);
+}
 
-        /* Exact sections need no bus; annotations and patterns are looked up like `list` does. */
-        check = config_find_check(c, o->unit);
-        if (!check || check->pattern) {
-                r = inventory_collect(o->manager, c, &inv);
-                if (r < 0) {
-                        check = config_match(c, o->unit);
-                        log_warning_errno(r, "Cannot ask systemd for annotations (%m)%s%s%s.", check ? "; using [" : "",
-                                          check ? check->name : "", check ? "]" : "");
-                } else {
-                        for (size_t i = 0; i < inv.n; i++)
-                                if (streq_ptr(inv.rows[i].timer, o->unit) ||
-                                    (!inv.rows[i].timer && streq_ptr(inv.rows[i].service, o->unit)))
-                                        row = &inv.rows[i];
-                        /* A service name: the timer that triggers it. */
-                        for (size_t i = 0; !row && i < inv.n; i++)
-                                if (streq_ptr(inv.rows[i].service, o->unit) && inv.rows[i].check)
-                                        row = &inv.rows[i];
-                        check = row ? row->check : config_match(c, o->unit);
-                }
+/* Prints the request as it goes on the wire: request line, headers, blank line, body. */
+static void ping_print(const Ping *p, const Config *c, const char *shown) {
+        printf("%s %s\n", http_method_to_string(p->method), shown);
+        printf("User-Agent: %s\n", c->user_agent);
+        if (p->source)
+                printf("Origin: %s\n", p->source);
+        if (p->body) {
+                printf("Content-Type: %s\n\n", strempty(p->content_type));
+                fwrite(p->body, 1, p->body_size, stdout);
+                if (p->body_size > 0 && p->body[p->body_size - 1] != '\n')
+                        putchar('\n');
         }
-        if (!check || !check->enabled || !check->url) {
-                log_error("%s has no heartbeat configured%s; see timerbeat list.", o->unit,
-                          check && !check->enabled ? " (it is disabled)" : "");
-                return EXIT_NO_CHECK;
-        }
-        if (!streq(o->event, "success")) {
-                log_error("%s has no %s URL: timerbeat sends only success pings for it.", o->unit, o->event);
-                return EXIT_NO_CHECK;
-        }
+}
 
-        r = check_url_for(check, row ? row_unit(row) : o->unit, &url);
-        if (r < 0)
-                return log_error_errno(r, "Cannot build the URL: %m"), EXIT_FAILURE;
-        shown = o->show_secrets ? strdup(url) : url_mask(url);
-        if (!shown)
-                return log_oom(), EXIT_FAILURE;
-
-        if (o->dry_run) {
-                printf("%s %s\n", http_method_to_string(check->method), shown);
-                printf("User-Agent: %s\n", c->user_agent);
-                if (check->source ?: c->source)
-                        printf("Origin: %s\n", check->source ?: c->source);
-                return EXIT_SUCCESS;
-        }
+static int ping_send(const Config *c, Ping *p, const char *shown) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(http_freep) Http *http = NULL;
+        const char *method = http_method_to_string(p->method);
+        PingState st = {};
+        int r;
 
         r = sd_event_new(&event);
         if (r >= 0)
@@ -519,32 +513,73 @@ int cli_ping(const CliOptions *o) {
                 r = http_set_config(http, c);
         if (r >= 0)
                 r = http_set_retries(http, 0);
-        if (r < 0)
+        if (r < 0) {
+                ping_free(p);
                 return log_error_errno(r, "Failed to set up: %m"), EXIT_FAILURE;
+        }
         st.event = event;
-        r = http_submit(http, &(HttpPing) {
-                .check = o->unit,
-                .unit = o->unit,
-                .url = url,
-                .method = check->method,
-                .source = check->source ?: c->source,
-        });
+        r = http_submit(http, p);
         if (r >= 0)
                 r = sd_event_loop(event);
         if (r < 0 || !st.done)
                 return log_error_errno(r, "Failed to send: %m"), EXIT_FAILURE;
 
         if (st.result.outcome == HTTP_DELIVERED) {
-                printf("%s %s: HTTP %ld in %llu ms\n", http_method_to_string(check->method), shown, st.result.status,
+                printf("%s %s: HTTP %ld in %llu ms\n", method, shown, st.result.status,
                        (unsigned long long) (st.result.elapsed / USEC_PER_MSEC));
                 return EXIT_SUCCESS;
         }
         if (st.result.status > 0)
-                printf("%s %s: HTTP %ld in %llu ms (not accepted)\n", http_method_to_string(check->method), shown,
-                       st.result.status, (unsigned long long) (st.result.elapsed / USEC_PER_MSEC));
+                printf("%s %s: HTTP %ld in %llu ms (not accepted)\n", method, shown, st.result.status,
+                       (unsigned long long) (st.result.elapsed / USEC_PER_MSEC));
         else
-                printf("%s %s: %s\n", http_method_to_string(check->method), shown, st.error);
+                printf("%s %s: %s\n", method, shown, st.error);
         return EXIT_FAILURE;
+}
+
+int cli_ping(const CliOptions *o) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(inventory_done) Inventory inv = {}; /* owns annotations: freed last */
+        _cleanup_(ping_freep) Ping *ping = NULL;
+        _cleanup_free_ char *shown = NULL;
+        const Row *row = NULL;
+        const Check *check;
+        char host[256] = "";
+        PingRun run;
+        Event e;
+        int r;
+
+        if (event_from_string(o->event, &e) < 0) {
+                log_error("Unknown event '%s'; use success, start, failure or log.", o->event);
+                return 2;
+        }
+        r = load_config(o->manager, &c);
+        if (r != 0)
+                return r;
+        check = ping_resolve(o, c, &inv, &row);
+        if (!check_is_active(check)) {
+                log_error("%s has no heartbeat configured%s; see timerbeat list.", o->unit,
+                          check && !check->enabled ? " (it is disabled)" : "");
+                return EXIT_NO_CHECK;
+        }
+        if (!check_template(check, e)) {
+                log_error("%s has no %s endpoint (preset %s); set %s-url= in [%s] to send one.", o->unit,
+                          event_to_string(e), check->preset ? check->preset->name : "generic", event_to_string(e),
+                          check->name);
+                return EXIT_NO_CHECK;
+        }
+        run = manual_run(row ? row_unit(row) : o->unit, row ? row->service : NULL, e, o->exit_code, host);
+        r = ping_build(check, c, e, &run, run.message, strlen(run.message), &ping);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the request: %m"), EXIT_FAILURE;
+        shown = o->show_secrets ? strdup(ping->url) : url_mask(ping->url);
+        if (!shown)
+                return log_oom(), EXIT_FAILURE;
+        if (o->dry_run) {
+                ping_print(ping, c, shown);
+                return EXIT_SUCCESS;
+        }
+        return ping_send(c, TAKE_PTR(ping), shown);
 }
 
 int cli_check(const CliOptions *o) {
@@ -563,7 +598,8 @@ int cli_check(const CliOptions *o) {
                 printf("# no configuration file found\n");
         for (size_t i = 0; i < c->n_checks; i++) {
                 const Check *k = c->checks[i];
-                _cleanup_free_ char *masked = url_mask(k->url);
+                const char *t = k->url ?: check_template(k, EVENT_SUCCESS);
+                _cleanup_free_ char *masked = t ? url_mask(t) : NULL;
 
                 if (!k->enabled) {
                         printf("[%s] disabled (%s:%u)\n", k->name, k->file, k->line);
@@ -572,7 +608,7 @@ int cli_check(const CliOptions *o) {
                 enabled++;
                 printf("[%s] %s%s %s%s%s (%s:%u)\n", k->name, k->pattern ? "pattern " : "",
                        http_method_to_string(k->method), strempty(masked), (k->source ?: c->source) ? " origin=" : "",
-                       strempty(k->source ?: c->source), k->url_file, k->url_line);
+                       strempty(k->source ?: c->source), k->url_file ?: k->file, k->url_file ? k->url_line : k->line);
         }
 
         /* Annotations live in unit files: ask systemd which timers there are and read theirs. */
@@ -596,13 +632,13 @@ int cli_check(const CliOptions *o) {
                                 _cleanup_free_ char *u = row_url(row, false);
 
                                 if (!row->check->enabled) {
-                                        printf("%s excluded by %s %s:%u\n", row->timer, origin_kind(row->check),
+                                        printf("%s excluded by %s %s:%u\n", row->timer, check_origin_kind(row->check),
                                                strempty(row->check->file), row->check->line);
                                         continue;
                                 }
                                 enabled++;
                                 printf("%s %s %s (%s %s:%u)\n", row->timer, http_method_to_string(row->check->method),
-                                       strempty(u), origin_kind(row->check), strempty(row->check->file),
+                                       strempty(u), check_origin_kind(row->check), strempty(row->check->file),
                                        row->check->line);
                         }
                 }

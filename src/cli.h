@@ -14,7 +14,8 @@ typedef struct CliOptions {
         bool json;
         bool dry_run;
         bool show_secrets;
-        const char *event; /* success (default), start, failure */
+        const char *event; /* success (default), start, failure, log */
+        int exit_code;     /* ping --event failure: the exit code to report */
         const char *unit;
 } CliOptions;
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <strings.h>
@@ -21,38 +22,31 @@ typedef enum RequestState {
 } RequestState;
 
 typedef struct Request Request;
-typedef struct UrlQueue UrlQueue;
+typedef struct CheckQueue CheckQueue;
 
 /* Requests for one check, oldest first: only the head may be sent, so a check's start never
  * overtakes its finish (they go to different URLs of the same monitor). */
-struct UrlQueue {
-        char *url;
+struct CheckQueue {
+        char *check; /* the check's unit name */
         Request *head, *tail;
-        UrlQueue *hash_next;
+        CheckQueue *hash_next;
 };
 
-#define URL_BUCKETS 1024U
+#define CHECK_BUCKETS 1024U
 
 struct Request {
         Http *http;
         Request *prev, *next;         /* all requests, oldest first */
-        Request *url_next;            /* in its UrlQueue */
+        Request *check_next;            /* in its CheckQueue */
         Request *run_prev, *run_next; /* in Http.runnable */
-        UrlQueue *uq;
+        CheckQueue *uq;
 
-        char *id;      /* outbox entry, NULL if in memory only */
-        char *check;
-        usec_t created; /* realtime */
+        Ping *ping;     /* what to send (owned); its id is the outbox entry, NULL if in memory only */
         usec_t max_age;
 
-        char *unit;
-        char *invocation;
-        char *url;
         char *masked;
         char *origin_header;
         char *user_agent;
-        char *body;
-        size_t body_len;
         char *content_type_header;
         usec_t timeout, connect_timeout, retry_delay, retry_max_delay;
 
@@ -68,7 +62,6 @@ struct Request {
         usec_t retry_after;
 
         RequestState state;
-        HttpMethod method;
         unsigned retries;
         unsigned attempt; /* attempts made so far */
         bool runnable;
@@ -87,7 +80,7 @@ struct Http {
         Request *head, *tail; /* every request, in submission order */
         size_t n_requests, n_running;
         Request *run_head, *run_tail; /* heads of their URL queue, ready to send */
-        UrlQueue *urls[URL_BUCKETS];
+        CheckQueue *checks[CHECK_BUCKETS];
 
         http_done_t on_done;
         void *userdata;
@@ -103,12 +96,12 @@ struct Http {
         void *on_idle_userdata;
 };
 
-static unsigned url_hash(const char *url) {
+static unsigned check_hash(const char *url) {
         unsigned h = 5381;
 
         for (; *url; url++)
                 h = h * 33 + (unsigned char) *url;
-        return h % URL_BUCKETS;
+        return h % CHECK_BUCKETS;
 }
 
 static void runnable_remove(Request *r) {
@@ -143,24 +136,24 @@ static void runnable_push(Request *r) {
         r->runnable = true;
 }
 
-static void url_queue_remove(Request *r) {
-        UrlQueue *q = r->uq, **pp;
+static void check_queue_remove(Request *r) {
+        CheckQueue *q = r->uq, **pp;
         Request *prev = NULL;
 
         if (!q)
                 return;
-        for (Request *i = q->head; i; prev = i, i = i->url_next)
+        for (Request *i = q->head; i; prev = i, i = i->check_next)
                 if (i == r) {
                         if (prev)
-                                prev->url_next = r->url_next;
+                                prev->check_next = r->check_next;
                         else
-                                q->head = r->url_next;
+                                q->head = r->check_next;
                         if (q->tail == r)
                                 q->tail = prev;
                         break;
                 }
         r->uq = NULL;
-        r->url_next = NULL;
+        r->check_next = NULL;
 
         if (q->head) {
                 /* The next request for this URL may go now (unless it waits for a retry). */
@@ -168,37 +161,37 @@ static void url_queue_remove(Request *r) {
                         runnable_push(q->head);
                 return;
         }
-        for (pp = &r->http->urls[url_hash(q->url)]; *pp; pp = &(*pp)->hash_next)
+        for (pp = &r->http->checks[check_hash(q->check)]; *pp; pp = &(*pp)->hash_next)
                 if (*pp == q) {
                         *pp = q->hash_next;
                         break;
                 }
-        free(q->url);
+        free(q->check);
         free(q);
 }
 
-static int url_queue_add(Request *r) {
+static int check_queue_add(Request *r) {
         Http *h = r->http;
-        unsigned b = url_hash(r->check);
-        UrlQueue *q;
+        unsigned b = check_hash(r->ping->check);
+        CheckQueue *q;
 
-        for (q = h->urls[b]; q; q = q->hash_next)
-                if (streq(q->url, r->check))
+        for (q = h->checks[b]; q; q = q->hash_next)
+                if (streq(q->check, r->ping->check))
                         break;
         if (!q) {
-                q = calloc(1, sizeof(UrlQueue));
+                q = calloc(1, sizeof(CheckQueue));
                 if (!q)
                         return -ENOMEM;
-                q->url = strdup(r->check);
-                if (!q->url) {
+                q->check = strdup(r->ping->check);
+                if (!q->check) {
                         free(q);
                         return -ENOMEM;
                 }
-                q->hash_next = h->urls[b];
-                h->urls[b] = q;
+                q->hash_next = h->checks[b];
+                h->checks[b] = q;
         }
         if (q->tail)
-                q->tail->url_next = r;
+                q->tail->check_next = r;
         else
                 q->head = r;
         q->tail = r;
@@ -216,7 +209,7 @@ static void request_unlink(Request *r) {
                 h->n_running--;
         }
         runnable_remove(r);
-        url_queue_remove(r);
+        check_queue_remove(r);
         r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
 
         if (r->prev)
@@ -232,13 +225,8 @@ static void request_unlink(Request *r) {
 
 static void request_destroy(Request *r) {
         curl_slist_free_all(r->headers);
-        free(r->body);
+        ping_free(r->ping);
         free(r->content_type_header);
-        free(r->id);
-        free(r->check);
-        free(r->unit);
-        free(r->invocation);
-        free(r->url);
         free(r->masked);
         free(r->origin_header);
         free(r->user_agent);
@@ -252,10 +240,7 @@ static void request_finish(Request *r, HttpOutcome outcome) {
         request_unlink(r);
         if (h->on_done) {
                 HttpResult res = {
-                        .id = r->id,
-                        .check = r->check,
-                        .unit = r->unit,
-                        .invocation = r->invocation,
+                        .ping = r->ping,
                         .outcome = outcome,
                         .status = r->last_status,
                         .error = r->last_error[0] ? r->last_error : NULL,
@@ -374,13 +359,13 @@ static void request_schedule_retry(Request *r, const char *why) {
         int k;
 
         if (h->shutting_down) {
-                log_unit(LOG_NOTICE, r->unit, r->invocation, "Ping to %s not delivered (%s); %s", r->masked, why,
-                         r->id ? "kept in the outbox for the next start." : "it is lost (not in the outbox).");
+                log_unit(LOG_NOTICE, r->ping->unit, r->ping->invocation, "Ping to %s not delivered (%s); %s", r->masked, why,
+                         r->ping->id ? "kept in the outbox for the next start." : "it is lost (not in the outbox).");
                 request_free(r);
                 return;
         }
         if (r->retries != UINT_MAX && r->attempt > r->retries) {
-                log_unit(LOG_ERR, r->unit, r->invocation,
+                log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
                          "Ping to %s failed %u times (last: %s); giving up. Check the URL and the monitor.",
                          r->masked, r->attempt, why);
                 request_finish(r, HTTP_EXPIRED);
@@ -390,8 +375,8 @@ static void request_schedule_retry(Request *r, const char *why) {
         delay = retry_backoff(r->attempt - 1, r->retry_delay, r->retry_max_delay, random_unit());
         if (r->has_retry_after)
                 delay = MAX(delay, r->retry_after);
-        if (now + delay > r->created + r->max_age) {
-                log_unit(LOG_ERR, r->unit, r->invocation,
+        if (now + delay > r->ping->created + r->max_age) {
+                log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
                          "Ping to %s still failing (last: %s) and the run is older than max-age=%s; giving up.",
                          r->masked, why, format_timespan(buf, sizeof(buf), r->max_age));
                 request_finish(r, HTTP_EXPIRED);
@@ -400,17 +385,17 @@ static void request_schedule_retry(Request *r, const char *why) {
 
         k = sd_event_add_time_relative(h->event, &r->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, r);
         if (k < 0) {
-                log_unit_errno(LOG_ERR, k, r->unit, r->invocation,
+                log_unit_errno(LOG_ERR, k, r->ping->unit, r->ping->invocation,
                                "Failed to schedule a retry of the ping to %s: %m; it stays in the outbox.", r->masked);
                 request_free(r);
                 return;
         }
         r->state = REQUEST_BACKOFF;
         if (r->retries == UINT_MAX)
-                log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u in %s.", r->masked,
+                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation, "Ping to %s failed (%s); retry %u in %s.", r->masked,
                          why, r->attempt, format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
         else
-                log_unit(LOG_WARNING, r->unit, r->invocation, "Ping to %s failed (%s); retry %u of %u in %s.",
+                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation, "Ping to %s failed (%s); retry %u of %u in %s.",
                          r->masked, why, r->attempt, r->retries,
                          format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
 }
@@ -455,7 +440,7 @@ static void request_done(Request *r, CURLcode code) {
                         _fallthrough_;
                 case CURLE_URL_MALFORMAT:
                 case CURLE_TOO_MANY_REDIRECTS:
-                        log_unit(LOG_ERR, r->unit, r->invocation,
+                        log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
                                  "Ping to %s failed: %s; not retrying. Fix the URL or the redirect.", r->masked,
                                  why);
                         request_finish(r, HTTP_REJECTED);
@@ -468,7 +453,7 @@ static void request_done(Request *r, CURLcode code) {
 
         switch (retry_classify_status(status)) {
         case RETRY_DONE:
-                log_unit(LOG_INFO, r->unit, r->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked, status,
+                log_unit(LOG_INFO, r->ping->unit, r->ping->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked, status,
                          (unsigned long long) took);
                 request_finish(r, HTTP_DELIVERED);
                 return;
@@ -478,7 +463,7 @@ static void request_done(Request *r, CURLcode code) {
                 return;
         case RETRY_GIVE_UP:
         default:
-                log_unit(LOG_ERR, r->unit, r->invocation,
+                log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
                          "Ping to %s answered HTTP %ld; not retrying. Check that the URL is right.", r->masked,
                          status);
                 request_finish(r, HTTP_REJECTED);
@@ -694,7 +679,7 @@ static int request_start(Request *r) {
 
         /* Only http and https, for the URL and for every redirect: a heartbeat URL must never
          * make us read a local file or talk another protocol. */
-        if (curl_easy_setopt(e, CURLOPT_URL, r->url) != CURLE_OK ||
+        if (curl_easy_setopt(e, CURLOPT_URL, r->ping->url) != CURLE_OK ||
 #if LIBCURL_VERSION_NUM >= 0x075500
             curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
             curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
@@ -716,10 +701,10 @@ static int request_start(Request *r) {
             curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error_buffer) != CURLE_OK)
                 goto fail;
 
-        if (r->method == HTTP_METHOD_POST &&
+        if (r->ping->method == HTTP_METHOD_POST &&
             (curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK ||
-             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) r->body_len) != CURLE_OK ||
-             curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ?: "") != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) r->ping->body_size) != CURLE_OK ||
+             curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->ping->body ?: "") != CURLE_OK ||
              curl_easy_setopt(e, CURLOPT_POSTREDIR, (long) CURL_REDIR_POST_ALL) != CURLE_OK))
                 goto fail;
 
@@ -734,7 +719,7 @@ static int request_start(Request *r) {
         r->attempt++;
         r->started = now_usec(CLOCK_MONOTONIC);
         h->n_running++;
-        log_unit(LOG_DEBUG, r->unit, r->invocation, "Sending %s %s (attempt %u).", http_method_to_string(r->method),
+        log_unit(LOG_DEBUG, r->ping->unit, r->ping->invocation, "Sending %s %s (attempt %u).", http_method_to_string(r->ping->method),
                  r->masked, r->attempt);
         return 0;
 
@@ -753,10 +738,10 @@ static void http_start_queued(Http *h) {
                 runnable_remove(r);
                 if (r->state != REQUEST_QUEUED)
                         continue;
-                if (now_usec(CLOCK_REALTIME) > r->created + r->max_age) {
+                if (now_usec(CLOCK_REALTIME) > r->ping->created + r->max_age) {
                         char buf[32];
 
-                        log_unit(LOG_ERR, r->unit, r->invocation,
+                        log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
                                  "Ping to %s not sent: the run is older than max-age=%s; giving up.", r->masked,
                                  format_timespan(buf, sizeof(buf), r->max_age));
                         request_finish(r, HTTP_EXPIRED);
@@ -764,7 +749,7 @@ static void http_start_queued(Http *h) {
                 }
                 k = request_start(r);
                 if (k < 0) {
-                        log_unit_errno(LOG_ERR, k, r->unit, r->invocation,
+                        log_unit_errno(LOG_ERR, k, r->ping->unit, r->ping->invocation,
                                        "Failed to start the ping to %s: %m; it stays in the outbox.", r->masked);
                         request_free(r);
                 }
@@ -776,9 +761,9 @@ static bool http_drop_oldest(Http *h, const char *check) {
         for (Request *r = h->head; r; r = r->next) {
                 if (r->state == REQUEST_RUNNING)
                         continue;
-                if (check && !streq(r->check, check))
+                if (check && !streq(r->ping->check, check))
                         continue;
-                log_unit(LOG_WARNING, r->unit, r->invocation,
+                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation,
                          "Ping queue %s is full; dropping the oldest ping, to %s, to make room.",
                          check ? "of this check" : "(max-queue)", r->masked);
                 request_finish(r, HTTP_DROPPED);
@@ -787,16 +772,42 @@ static bool http_drop_oldest(Http *h, const char *check) {
         return false;
 }
 
-int http_submit(Http *h, const HttpPing *p) {
+static int request_set_headers(Request *r) {
+        const Ping *p = r->ping;
+
+        if (p->source) {
+                if (asprintf(&r->origin_header, "Origin: %s", p->source) < 0)
+                        return -ENOMEM;
+                r->headers = curl_slist_append(NULL, r->origin_header);
+                if (!r->headers)
+                        return -ENOMEM;
+        }
+        if (p->body) {
+                struct curl_slist *l;
+
+                if (asprintf(&r->content_type_header, "Content-Type: %s",
+                             p->content_type ?: "text/plain; charset=utf-8") < 0)
+                        return -ENOMEM;
+                l = curl_slist_append(r->headers, r->content_type_header);
+                if (!l)
+                        return -ENOMEM;
+                r->headers = l;
+        }
+        return 0;
+}
+
+int http_submit(Http *h, Ping *p) {
+        _cleanup_(ping_freep) Ping *owned = p;
         size_t n_check = 0;
         Request *r;
         int k;
 
+        assert(h && p && p->check && p->url);
         if (h->shutting_down)
                 return -ESHUTDOWN;
 
         for (Request *i = h->head; i && h->max_queue_per_check < h->max_queue; i = i->next)
-                n_check += streq(i->check, p->check);
+                n_check += streq(i->ping->check, p->check);
         if (n_check >= h->max_queue_per_check && !http_drop_oldest(h, p->check))
                 return -ENOBUFS;
         if (h->n_requests >= h->max_queue && !http_drop_oldest(h, NULL))
@@ -806,37 +817,20 @@ int http_submit(Http *h, const HttpPing *p) {
         if (!r)
                 return -ENOMEM;
         r->http = h;
+        r->ping = TAKE_PTR(owned);
         r->state = REQUEST_QUEUED;
-        r->method = p->method;
         r->timeout = h->timeout;
         r->connect_timeout = h->connect_timeout;
         r->retries = h->retries;
         r->retry_delay = h->retry_delay;
         r->retry_max_delay = h->retry_max_delay;
         r->max_age = h->max_age;
-        r->created = p->created ?: now_usec(CLOCK_REALTIME);
-        r->check = strdup(p->check ?: p->unit);
-        r->unit = strdup(p->unit);
-        r->url = strdup(p->url);
+        if (p->created == 0)
+                p->created = now_usec(CLOCK_REALTIME);
+        if (p->body)
+                p->method = HTTP_METHOD_POST; /* a body goes with POST */
         r->masked = url_mask(p->url);
         r->user_agent = strdup(h->user_agent ?: "timerbeat");
-        if (p->id)
-                r->id = strdup(p->id);
-        if (p->invocation)
-                r->invocation = strdup(p->invocation);
-        if (p->source && asprintf(&r->origin_header, "Origin: %s", p->source) < 0)
-                r->origin_header = NULL;
-        if (p->body) {
-                r->body = malloc(p->body_size + 1);
-                if (r->body) {
-                        memcpy(r->body, p->body, p->body_size);
-                        r->body[p->body_size] = 0;
-                        r->body_len = p->body_size;
-                }
-                r->method = HTTP_METHOD_POST; /* a body goes with POST */
-                if (asprintf(&r->content_type_header, "Content-Type: %s", p->content_type ?: "text/plain; charset=utf-8") < 0)
-                        r->content_type_header = NULL;
-        }
 
         /* Link it in first so request_free() can unlink it on failure. */
         r->prev = h->tail;
@@ -847,29 +841,9 @@ int http_submit(Http *h, const HttpPing *p) {
         h->tail = r;
         h->n_requests++;
 
-        if (!r->check || !r->unit || !r->url || !r->masked || !r->user_agent || (p->invocation && !r->invocation) ||
-            (p->source && !r->origin_header) || (p->id && !r->id) ||
-            (p->body && (!r->body || !r->content_type_header))) {
-                request_free(r);
-                return -ENOMEM;
-        }
-        if (r->origin_header) {
-                r->headers = curl_slist_append(NULL, r->origin_header);
-                if (!r->headers) {
-                        request_free(r);
-                        return -ENOMEM;
-                }
-        }
-        if (r->content_type_header) {
-                struct curl_slist *l = curl_slist_append(r->headers, r->content_type_header);
-
-                if (!l) {
-                        request_free(r);
-                        return -ENOMEM;
-                }
-                r->headers = l;
-        }
-        k = url_queue_add(r);
+        k = !r->masked || !r->user_agent ? -ENOMEM : request_set_headers(r);
+        if (k >= 0)
+                k = check_queue_add(r);
         if (k < 0) {
                 request_free(r);
                 return k;
@@ -896,11 +870,11 @@ void http_shutdown(Http *h, http_idle_t on_idle, void *userdata) {
                 next = r->next;
                 if (r->state == REQUEST_RUNNING)
                         continue;
-                if (r->id)
+                if (r->ping->id)
                         kept++;
                 else {
                         lost++;
-                        log_unit(LOG_WARNING, r->unit, r->invocation,
+                        log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation,
                                  "Ping to %s not delivered and not in the outbox (state directory not writable); it is lost.",
                                  r->masked);
                 }

@@ -3,27 +3,13 @@
 
 #include <systemd/sd-event.h>
 
-#include "config.h"
+#include "ping.h"
 
 /* Sends heartbeat requests with libcurl's multi interface, driven by sd-event: sockets and
  * curl's timer become event sources, so no request ever blocks the loop. Each request is
  * retried with back-off on transient failures. Queue and parallelism are bounded. */
 
 typedef struct Http Http;
-
-typedef struct HttpPing {
-        const char *check;      /* config section, for per-check limits */
-        const char *unit;       /* for log fields */
-        const char *invocation; /* may be NULL */
-        const char *url;
-        HttpMethod method;
-        const char *source;     /* Origin: header, may be NULL */
-        const char *id;         /* outbox entry name, NULL if only in memory */
-        usec_t created;         /* CLOCK_REALTIME of the run end; 0 = now */
-        const char *body;       /* POSTed when set (method must be POST) */
-        size_t body_size;
-        const char *content_type;
-} HttpPing;
 
 /* How a request ended for good. Shutting down is not an end: the entry stays in the outbox. */
 typedef enum HttpOutcome {
@@ -34,10 +20,7 @@ typedef enum HttpOutcome {
 } HttpOutcome;
 
 typedef struct HttpResult {
-        const char *id;    /* outbox entry, may be NULL */
-        const char *check;
-        const char *unit;
-        const char *invocation;
+        const Ping *ping;  /* what was sent; its id is the outbox entry (NULL: in memory only) */
         HttpOutcome outcome;
         long status;       /* the last HTTP status, 0 if none */
         const char *error; /* the last transport error, NULL if none */
@@ -63,7 +46,7 @@ int http_set_config(Http *h, const Config *c);
  * that is not in flight is dropped to make room (reported as HTTP_DROPPED); -ENOBUFS when
  * nothing can be dropped. Requests of the same check are sent in submission order, one at a
  * time, so a start never overtakes the finish before it. */
-int http_submit(Http *h, const HttpPing *ping);
+int http_submit(Http *h, Ping *ping); /* takes ownership, also on failure */
 
 /* Requests queued, waiting to retry or in flight. */
 size_t http_pending(const Http *h);

@@ -172,15 +172,34 @@ static int child_read(const JournalQuery *q, int fd) {
         return r;
 }
 
-typedef struct TailJob {
+struct TailJob {
         journal_tail_t cb;
         void *userdata;
         size_t max;
         char *buf;
         size_t size, alloc;
         sd_event_source *io, *child;
+        pid_t pid;
         bool eof, exited;
-} TailJob;
+};
+
+static void tail_job_free(TailJob *t) {
+        sd_event_source_disable_unref(t->io);
+        sd_event_source_disable_unref(t->child);
+        free(t->buf);
+        free(t);
+}
+
+void journal_tail_cancel(TailJob *t) {
+        if (!t)
+                return;
+        if (!t->exited && t->pid > 0) {
+                /* The reader is ours alone and holds nothing: stop it and reap it now. */
+                (void) kill(t->pid, SIGKILL);
+                (void) waitpid(t->pid, NULL, 0);
+        }
+        tail_job_free(t);
+}
 
 static void tail_job_finish(TailJob *t) {
         _cleanup_free_ char *text = NULL;
@@ -190,10 +209,7 @@ static void tail_job_finish(TailJob *t) {
                 return;
         text = utf8_tail(t->buf ?: "", t->size, t->max, &size);
         t->cb(text, size, text ? 0 : -ENOMEM, t->userdata);
-        sd_event_source_disable_unref(t->io);
-        sd_event_source_disable_unref(t->child);
-        free(t->buf);
-        free(t);
+        tail_job_free(t);
 }
 
 static int on_tail_io(sd_event_source *s, int fd, uint32_t revents _unused_, void *userdata) {
@@ -238,7 +254,7 @@ static int on_tail_child(sd_event_source *s _unused_, const siginfo_t *si _unuse
         return 0;
 }
 
-int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata) {
+int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata, TailJob **ret) {
         TailJob *t;
         int fds[2], r;
         pid_t pid;
@@ -272,6 +288,7 @@ int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, vo
         }
         t->cb = cb;
         t->userdata = userdata;
+        t->pid = pid;
         t->max = q->max;
         (void) fcntl(fds[0], F_SETFL, O_NONBLOCK);
         r = sd_event_add_io(e, &t->io, fds[0], EPOLLIN, on_tail_io, t);
@@ -289,5 +306,7 @@ int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, vo
                 free(t);
                 return r;
         }
+        if (ret)
+                *ret = t;
         return 0;
 }

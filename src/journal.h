@@ -18,8 +18,14 @@ typedef struct JournalQuery {
         size_t max;
 } JournalQuery;
 
-/* Starts the read; cb is called once, from the loop, with the text (or error < 0). */
-int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata);
+typedef struct TailJob TailJob;
+
+/* Starts the read; cb is called once, from the loop, with the text (or error < 0), and the job
+ * is gone after it returns. *ret (may be NULL) is the job, for journal_tail_cancel() until cb
+ * has run. */
+int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, void *userdata, TailJob **ret);
+/* Stops a read whose callback has not run: the callback is never called. */
+void journal_tail_cancel(TailJob *t);
 
 /* Trims s (size bytes) to its last max bytes on a UTF-8 boundary and replaces invalid UTF-8
  * with U+FFFD; returns a new string. Unit-tested. */

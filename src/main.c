@@ -22,6 +22,7 @@ static const char *arg_event = "success";
 static bool arg_json = false;
 static bool arg_dry_run = false;
 static bool arg_show_secrets = false;
+static int arg_exit_code = 1;
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"
@@ -43,7 +44,8 @@ static void help(void) {
                "     --state-dir=DIR   Keep the outbox and run records in DIR\n"
                "     --log-level=LEVEL err, warning, notice, info (default) or debug\n"
                "     --json            list: print JSON\n"
-               "     --event=EVENT     ping: success (the default), start or failure\n"
+               "     --event=EVENT     ping: success (the default), start, failure or log\n"
+               "     --exit-code=N     ping --event failure: the exit code to report (default 1)\n"
                "     --dry-run         ping: print the request instead of sending it\n"
                "     --show-secrets    ping --dry-run: print the URL whole\n"
                "\n"
@@ -61,6 +63,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_EVENT,
                 ARG_DRY_RUN,
                 ARG_SHOW_SECRETS,
+                ARG_EXIT_CODE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -74,6 +77,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "event", required_argument, NULL, ARG_EVENT },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "show-secrets", no_argument, NULL, ARG_SHOW_SECRETS },
+                { "exit-code", required_argument, NULL, ARG_EXIT_CODE },
                 {},
         };
         int c, l;
@@ -110,6 +114,16 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_SHOW_SECRETS:
                         arg_show_secrets = true;
                         break;
+                case ARG_EXIT_CODE: {
+                        unsigned u;
+
+                        if (parse_unsigned(optarg, 0, 255, &u) < 0) {
+                                log_error("--exit-code=%s: expected a number from 0 to 255.", optarg);
+                                return -EINVAL;
+                        }
+                        arg_exit_code = (int) u;
+                        break;
+                }
                 case ARG_LOG_LEVEL:
                         l = log_level_from_string(optarg);
                         if (l < 0) {
@@ -177,6 +191,7 @@ int main(int argc, char *argv[]) {
                 .dry_run = arg_dry_run,
                 .show_secrets = arg_show_secrets,
                 .event = arg_event,
+                .exit_code = arg_exit_code,
                 .unit = arg_unit,
         };
 
@@ -187,10 +202,16 @@ int main(int argc, char *argv[]) {
         else if (streq(arg_command, "ping"))
                 r = cli_ping(&co);
         else {
-                r = manager_new(&m, &o);
+                Config *config = NULL;
+
+                /* 78 (EX_CONFIG) means "fix the configuration": systemd does not restart on it
+                 * (RestartPreventExitStatus=), so only a refused configuration exits with it. */
+                r = manager_load_config(&o, &config);
                 if (r == -EINVAL)
                         r = EXIT_CONFIG;
                 else if (r < 0)
+                        r = EXIT_FAILURE;
+                else if (manager_new(&m, &o, config) < 0)
                         r = EXIT_FAILURE;
                 else
                         r = manager_run(m);

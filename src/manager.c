@@ -1,75 +1,67 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "decide.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "outbox.h"
+#include "ping.h"
+#include "resolve.h"
 #include "watch.h"
+
+/* The hub: watch reports a run event, decide says what to send, ping builds the request,
+ * outbox keeps it and http sends it. This file only wires them together, plus signals,
+ * reload and sd_notify. */
 
 /* How long in-flight pings may finish after SIGTERM. */
 #define SHUTDOWN_GRACE_USEC (3 * USEC_PER_SEC)
 
-/* [X-Timerbeat] checks read from unit files, by unit. */
-typedef struct Annotation Annotation;
-struct Annotation {
-        char *unit;
-        Check *check;
-        Annotation *next;
-};
-
-/* What we remember per unit between runs: consecutive failures, the body size the monitor
+/* What we remember per check between runs: consecutive failures, the body size the monitor
  * accepts (healthchecks' Ping-Body-Limit). */
-typedef struct UnitStats UnitStats;
-struct UnitStats {
+typedef struct CheckStats CheckStats;
+struct CheckStats {
         char *unit;
         unsigned failures;
         long body_limit;
-        UnitStats *next;
+        CheckStats *next;
+};
+
+/* A ping whose log body is being read from the journal. The ping is in the outbox already
+ * (without the body), so a stop meanwhile loses nothing. */
+typedef struct Pending Pending;
+struct Pending {
+        Manager *m;
+        Ping *ping;
+        TailJob *job;
+        Pending *prev, *next;
 };
 
 struct Manager {
         ManagerOptions options;
-        Annotation *annotations;
-        UnitStats *stats;
-        bool warned_activation_details;
         sd_event *event;
         Config *config;
+        Resolver *resolver;
         Watch *watch;
         Http *http;
         Outbox *outbox;
+        CheckStats *stats;
+        Pending *pending;
         char *state_dir;
         bool state_broken; /* the last write to the state directory failed */
+        bool warned_activation_details;
 
         sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer;
         bool ready_sent;
         bool reloading;
         bool stopping;
 };
-
-bool manager_run_succeeded(const char *active_state, const char *result) {
-        if (!result || !streq(result, "success"))
-                return false;
-        return !active_state || !streq(active_state, "failed");
-}
-
-static const char *exec_code_to_string(int code) {
-        switch (code) {
-        case CLD_EXITED:
-                return "exited";
-        case CLD_KILLED:
-                return "killed";
-        case CLD_DUMPED:
-                return "dumped";
-        default:
-                return "unknown";
-        }
-}
 
 int manager_state_dir(const ManagerOptions *o, char **ret) {
         const char *e;
@@ -112,72 +104,27 @@ static void manager_state_write_result(Manager *m, int r, const char *what) {
         }
 }
 
-static void manager_record_run(Manager *m, const WatchRun *run) {
+static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord what) {
         int r;
 
-        if (isempty(run->invocation))
+        if (what == DECIDE_RECORD_NONE)
                 return;
-        r = outbox_write_last(m->outbox, run->check, run->invocation, run->exit_timestamp);
+        if (what == DECIDE_RECORD_PLACEHOLDER)
+                r = outbox_write_last(m->outbox, run->check, "00000000000000000000000000000000", 0);
+        else if (!isempty(run->invocation))
+                r = outbox_write_last(m->outbox, run->check, run->invocation, run->exit_timestamp);
+        else
+                return;
         manager_state_write_result(m, r, "the last run record");
 }
 
-/* For a run found ended at (re)connect: was it new, and should it be reported now? */
-static bool manager_catch_up(Manager *m, const WatchRun *run, const Check *check) {
-        char last[33];
-        usec_t last_exit = 0, now = now_usec(CLOCK_REALTIME);
-        char buf[32];
-        int r;
-
-        r = outbox_read_last(m->outbox, run->check, last, &last_exit);
-        if (isempty(run->invocation)) {
-                /* No run to report; a new check starts its record here, so that a run ending while
-                 * timerbeat is stopped is caught up at the next start. */
-                if (r == -ENOENT) {
-                        r = outbox_write_last(m->outbox, run->check, "00000000000000000000000000000000", 0);
-                        manager_state_write_result(m, r, "the last run record");
-                }
-                return false;
-        }
-        if (r == -ENOENT) {
-                /* Never seen this check before: what ended before it existed is not ours to report. */
-                log_unit(LOG_DEBUG, run->service, run->invocation, "[%s]: first run record.", check->name);
-                manager_record_run(m, run);
-                return false;
-        }
-        if (r >= 0 && streq(last, run->invocation))
-                return false; /* reported (or decided on) before */
-        if (r >= 0 && run->exit_timestamp > 0 && last_exit > 0 && run->exit_timestamp <= last_exit)
-                return false;
-
-        if (!manager_run_succeeded(run->active_state, run->result) && !check->failure) {
-                log_unit(LOG_NOTICE, run->service, run->invocation,
-                         "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
-                         run->invocation, run->service, strempty(run->result), check->name);
-                manager_record_run(m, run);
-                return false;
-        }
-        if (run->exit_timestamp == 0 || now > run->exit_timestamp + m->config->max_age) {
-                log_unit(LOG_WARNING, run->service, run->invocation,
-                         "Run %s of %s ended while timerbeat was not watching, but longer ago than max-age=%s; "
-                         "not pinging [%s].",
-                         run->invocation, run->service, format_timespan(buf, sizeof(buf), m->config->max_age),
-                         check->name);
-                manager_record_run(m, run);
-                return false;
-        }
-        log_unit(LOG_INFO, run->service, run->invocation,
-                 "Run %s of %s ended %llus ago while timerbeat was not watching; catching up.", run->invocation,
-                 run->service, (unsigned long long) ((now - run->exit_timestamp) / USEC_PER_SEC));
-        return true;
-}
-
-static UnitStats *manager_stats(Manager *m, const char *unit) {
-        UnitStats *st;
+static CheckStats *manager_stats(Manager *m, const char *unit) {
+        CheckStats *st;
 
         for (st = m->stats; st; st = st->next)
                 if (streq(st->unit, unit))
                         return st;
-        st = calloc(1, sizeof(UnitStats));
+        st = calloc(1, sizeof(CheckStats));
         if (!st || !(st->unit = strdup(unit))) {
                 free(st);
                 return NULL;
@@ -188,148 +135,204 @@ static UnitStats *manager_stats(Manager *m, const char *unit) {
         return st;
 }
 
-typedef struct Send {
-        const Check *check;
-        const char *name;       /* the unit the check is for */
-        const char *url;
-        const char *unit;       /* the service */
-        const char *invocation;
-        usec_t created;
-        const char *body;
-        size_t body_size;
-        const char *content_type;
-} Send;
+/* Durable first: the entry is on disk before the first attempt. */
+static void manager_store(Manager *m, Ping *p) {
+        int r = outbox_store(m->outbox, p);
 
-static void manager_send(Manager *m, const Send *x) {
-        _cleanup_free_ char *id = NULL;
-        OutboxEntry e = {
-                .check = (char *) x->name,
-                .unit = (char *) x->unit,
-                .invocation = (char *) x->invocation,
-                .url = (char *) x->url,
-                .method = x->body ? HTTP_METHOD_POST : x->check->method,
-                .source = x->check->source ?: m->config->source,
-                .created = x->created ?: now_usec(CLOCK_REALTIME),
-                .body = (char *) x->body,
-                .body_size = x->body_size,
-                .content_type = (char *) x->content_type,
-        };
-        HttpPing ping;
+        manager_state_write_result(m, r, "an outbox entry");
+}
+
+static void manager_send(Manager *m, Ping *p) {
+        _cleanup_free_ char *id = NULL, *unit = NULL, *invocation = NULL, *check = NULL;
         int r;
 
-        /* Durable first: the entry is on disk before the first attempt. */
-        r = outbox_store(m->outbox, &e, &id);
-        manager_state_write_result(m, r, "an outbox entry");
-
-        ping = (HttpPing) {
-                .check = x->name,
-                .unit = x->unit,
-                .invocation = x->invocation,
-                .url = x->url,
-                .method = e.method,
-                .source = e.source,
-                .id = id,
-                .created = e.created,
-                .body = x->body,
-                .body_size = x->body_size,
-                .content_type = x->content_type,
-        };
-        r = http_submit(m->http, &ping);
+        if (!p->id)
+                manager_store(m, p);
+        id = p->id ? strdup(p->id) : NULL;
+        unit = strdup(p->unit);
+        check = strdup(p->check);
+        invocation = p->invocation ? strdup(p->invocation) : NULL;
+        r = http_submit(m->http, p); /* takes it, also on failure */
         if (r < 0) {
-                log_unit_errno(LOG_ERR, r, x->unit, x->invocation, "Failed to queue the ping for [%s]: %m", x->name);
+                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", strempty(check));
                 if (id)
                         (void) outbox_remove(m->outbox, id);
         }
 }
 
-static Annotation *manager_find_annotation(Manager *m, const char *unit) {
-        for (Annotation *a = m->annotations; a; a = a->next)
-                if (streq(a->unit, unit))
-                        return a;
-        return NULL;
+static void pending_free(Pending *p) {
+        Manager *m = p->m;
+
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                m->pending = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        ping_free(p->ping);
+        free(p);
 }
 
-static void manager_drop_annotation(Manager *m, const char *unit) {
-        for (Annotation **pp = &m->annotations; *pp; pp = &(*pp)->next)
-                if (streq((*pp)->unit, unit)) {
-                        Annotation *a = *pp;
+static void on_log_tail(const char *text, size_t size, int error, void *userdata) {
+        Pending *p = userdata;
+        Manager *m = p->m;
+        Ping *ping = TAKE_PTR(p->ping);
+        char *body;
 
-                        *pp = a->next;
-                        free(a->unit);
-                        check_free(a->check);
-                        free(a);
-                        return;
-                }
+        p->job = NULL; /* it ends after this callback */
+        if (error < 0)
+                log_unit_errno(LOG_WARNING, error, ping->unit, ping->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+        if (text && size > 0 && (body = malloc(size + 1))) {
+                memcpy(body, text, size);
+                body[size] = 0;
+                free(ping->body);
+                ping->body = body;
+                ping->body_size = size;
+                if (ping->id)
+                        manager_store(m, ping); /* the same entry, now with the text */
+        }
+        pending_free(p);
+        manager_send(m, ping);
 }
 
-static void manager_free_annotations(Manager *m) {
-        while (m->annotations)
-                manager_drop_annotation(m, m->annotations->unit);
+/* The body limit for a log tail: the check's, the monitor's (Ping-Body-Limit), the preset's. */
+static size_t manager_body_max(Manager *m, const Check *c, const char *unit) {
+        CheckStats *st = manager_stats(m, unit);
+        size_t max = c->body_max;
+
+        if (st && st->body_limit >= 0 && (size_t) st->body_limit < max)
+                max = (size_t) st->body_limit;
+        if (c->preset && c->preset->body_cap > 0 && c->preset->body_cap < max)
+                max = c->preset->body_cap;
+        return max;
 }
 
-/* The check for a unit. Precedence: a timerbeat.conf section named after the unit, then the
- * unit's [X-Timerbeat] annotation, then the best matching pattern section. */
-static const Check *manager_check_for(Manager *m, const char *unit) {
-        const Check *c = config_find_check(m->config, unit);
-        Annotation *a;
-
-        if (c && !c->pattern)
-                return c;
-        a = manager_find_annotation(m, unit);
-        if (a)
-                return a->check;
-        return config_match(m->config, unit);
-}
-
-static int manager_read_annotation(Manager *m, const char *unit, const Strv *files, Check **ret) {
-        _cleanup_(strv_done) Strv errors = {};
+/* Reads the run's journal output for the ping's body, then sends it. */
+static int manager_send_with_log(Manager *m, const Check *c, const WatchRun *run, Ping *ping) {
+        Pending *p = calloc(1, sizeof(Pending));
         int r;
 
-        r = config_parse_annotation(m->config, unit, files->items, files->n, ret, &errors);
-        for (size_t i = 0; i < errors.n; i++)
-                log_unit(LOG_ERR, unit, NULL, "%s", errors.items[i]);
-        if (r == -EINVAL)
-                log_unit(LOG_ERR, unit, NULL,
-                         "The [X-Timerbeat] annotation of %s is invalid and ignored; fix the lines above and run "
-                         "systemctl daemon-reload.",
-                         unit);
-        return r;
+        if (!p)
+                return -ENOMEM;
+        manager_store(m, ping);
+        p->m = m;
+        p->ping = ping;
+        r = journal_tail_async(m->event,
+                               &(JournalQuery) {
+                                       .invocation = run->invocation,
+                                       .unit = run->service,
+                                       .since = run->start_timestamp,
+                                       .until = run->exit_timestamp,
+                                       .max = manager_body_max(m, c, run->check),
+                               },
+                               on_log_tail, p, &p->job);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        p->next = m->pending;
+        if (m->pending)
+                m->pending->prev = p;
+        m->pending = p;
+        return 0;
+}
+
+/* Builds the request of a decision and hands it to the outbox and http. */
+static void manager_dispatch(Manager *m, const Check *c, const WatchRun *run, const Decision *d) {
+        _cleanup_free_ char *masked = NULL;
+        Ping *ping = NULL;
+        char host[256] = "";
+        bool log_body = ping_body_kind(c, d->event) == BODY_LOG && !isempty(run->invocation);
+        PingRun pr = {
+                .unit = run->check,
+                .service = run->service,
+                .invocation = run->invocation,
+                .result = run->start ? NULL : run->result,
+                .message = d->message,
+                .hostname = host,
+                .exit_code = d->exit_code,
+                .start_timestamp = run->start_timestamp,
+                .exit_timestamp = run->exit_timestamp,
+                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
+        };
+        int r;
+
+        (void) gethostname(host, sizeof(host) - 1);
+        r = ping_build(c, m->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
+        if (r < 0) {
+                log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
+                               event_to_string(d->event), run->check);
+                return;
+        }
+        masked = url_mask(ping->url);
+        if (d->event == EVENT_SUCCESS)
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
+                         run->invocation, run->service, strempty(masked), run->check);
+        else
+                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s: sending %s to %s for [%s].",
+                         run->invocation, run->service, event_to_string(d->event), strempty(masked), run->check);
+        if (log_body) {
+                r = manager_send_with_log(m, c, run, ping);
+                if (r >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
+                               "Cannot read the run's journal output: %m; sending the ping without it.");
+        }
+        manager_send(m, ping);
+}
+
+static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
+        Manager *m = userdata;
+        const Check *c = resolver_lookup(m->resolver, m->config, run->check);
+        CheckStats *st = check_is_active(c) ? manager_stats(m, run->check) : NULL;
+        char last[33] = "";
+        DecideInput in = {
+                .now = now_usec(CLOCK_REALTIME),
+                .max_age = m->config->max_age,
+                .failures = st ? st->failures : 0,
+                .last_invocation = last,
+        };
+        Decision d;
+
+        if (!check_is_active(c))
+                return;
+        if (run->catch_up)
+                in.has_last = outbox_read_last(m->outbox, run->check, last, &in.last_exit) >= 0;
+        decide(c, run, &in, &d);
+
+        if (d.needs_activation_details && !m->warned_activation_details) {
+                log_notice("trigger = timer needs systemd's ActivationDetails (systemd 253 or newer); counting every "
+                           "run, as with trigger = any.");
+                m->warned_activation_details = true;
+        }
+        if (d.catch_up_note[0])
+                log_unit(LOG_INFO, run->service, run->invocation, "%s", d.catch_up_note);
+        if (d.log_level >= 0)
+                log_unit(d.log_level, run->service, run->invocation, "%s", d.reason);
+        if (d.counted && st)
+                st->failures = d.failures;
+        if (d.send)
+                manager_dispatch(m, c, run, &d);
+        manager_record_run(m, run, d.record);
 }
 
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
+        _cleanup_(strv_done) Strv errors = {};
         Manager *m = userdata;
-        const Check *exact = config_find_check(m->config, info->unit), *c;
-        Check *k = NULL;
+        const Check *c = NULL;
         int r;
 
-        manager_drop_annotation(m, info->unit);
-        if (exact && !exact->pattern)
-                return exact->enabled; /* timerbeat.conf wins over annotations */
-
-        if (m->config->annotations) {
-                /* The timer's own files first; its service's if the timer has none. */
-                r = manager_read_annotation(m, info->unit, info->timer_files, &k);
-                if (r >= 0 && !k && info->service_files)
-                        r = manager_read_annotation(m, info->unit, info->service_files, &k);
-                if (r == -ENOMEM)
-                        return log_oom(), false;
-                /* -EINVAL: reported; this unit falls back to patterns, the others are unaffected. */
-                if (k) {
-                        Annotation *a = calloc(1, sizeof(Annotation));
-
-                        if (!a || !(a->unit = strdup(info->unit))) {
-                                free(a);
-                                check_free(k);
-                                log_oom();
-                                return false;
-                        }
-                        a->check = k;
-                        a->next = m->annotations;
-                        m->annotations = a;
-                }
-        }
-
-        c = manager_check_for(m, info->unit);
+        r = resolver_update(m->resolver, m->config, info->unit, info->timer_files, info->service_files, &c, &errors);
+        if (r < 0)
+                return log_oom(), false;
+        for (size_t i = 0; i < errors.n; i++)
+                log_unit(LOG_ERR, info->unit, NULL, "%s", errors.items[i]);
+        if (errors.n > 0)
+                log_unit(LOG_ERR, info->unit, NULL,
+                         "The [X-Timerbeat] annotation of %s is invalid and ignored; fix the lines above and run "
+                         "systemctl daemon-reload.",
+                         info->unit);
         if (c && c->enabled)
                 log_unit(info->discovered ? LOG_INFO : LOG_DEBUG, info->service, NULL, "%s is monitored (%s%s%s:%u).",
                          info->unit, c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "",
@@ -337,352 +340,52 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
         return c && c->enabled;
 }
 
-/* A log tail being read for a ping: everything needed to send it once the text is there. */
-typedef struct Pending {
-        Manager *m;
-        Check *check; /* a copy of what matters: the config may be reloaded meanwhile */
-        char *name, *url, *unit, *invocation;
-        usec_t created;
-} Pending;
-
-static void pending_free(Pending *p) {
-        if (!p)
-                return;
-        check_free(p->check);
-        free(p->name);
-        free(p->url);
-        free(p->unit);
-        free(p->invocation);
-        free(p);
-}
-
-static void on_log_tail(const char *text, size_t size, int error, void *userdata) {
-        Pending *p = userdata;
-        Send x = {
-                .check = p->check,
-                .name = p->name,
-                .url = p->url,
-                .unit = p->unit,
-                .invocation = p->invocation,
-                .created = p->created,
-                .body = text ?: "",
-                .body_size = text ? size : 0,
-                .content_type = "text/plain; charset=utf-8",
-        };
-
-        if (error < 0)
-                log_unit_errno(LOG_WARNING, error, p->unit, p->invocation,
-                               "Cannot read the run's journal output: %m; sending the ping without it.");
-        manager_send(p->m, &x);
-        pending_free(p);
-}
-
-static char *json_escape(const char *s) {
-        char *r = malloc(strlen(s) * 6 + 1), *t = r;
-
-        if (!r)
-                return NULL;
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-
-                if (c == '"' || c == '\\')
-                        t += sprintf(t, "\\%c", c);
-                else if (c < 0x20)
-                        t += sprintf(t, "\\u%04x", c);
-                else
-                        *t++ = (char) c;
-        }
-        *t = 0;
-        return r;
-}
-
-static char *run_json(const WatchRun *run, const char *name, int exit_code, usec_t duration, const char *host) {
-        _cleanup_free_ char *u = json_escape(run->service), *n = json_escape(name), *h = json_escape(host),
-                            *res = json_escape(strempty(run->result));
-        char *j;
-
-        if (!u || !n || !h || !res)
-                return NULL;
-        if (asprintf(&j,
-                     "{\"unit\":\"%s\",\"check\":\"%s\",\"invocation\":\"%s\",\"event\":\"%s\",\"result\":\"%s\","
-                     "\"exit_code\":%d,\"started_usec\":%llu,\"finished_usec\":%llu,\"duration_s\":%.3f,"
-                     "\"hostname\":\"%s\"}",
-                     u, n, strempty(run->invocation), run->start ? "start" : "finish", run->start ? "" : res,
-                     run->start ? 0 : exit_code, (unsigned long long) run->start_timestamp,
-                     (unsigned long long) (run->start ? 0 : run->exit_timestamp), (double) duration / 1e6, h) < 0)
-                return NULL;
-        return j;
-}
-
-/* Builds and sends one event of a run: the URL from the check's templates, the body if any. */
-static void manager_event(Manager *m, const Check *check, const WatchRun *run, Event ev, int exit_code,
-                          usec_t duration, const char *message) {
-        _cleanup_free_ char *base = NULL, *url = NULL, *masked = NULL, *json = NULL;
-        char host[256] = "";
-        BodyKind body = check_body_for(check, ev);
-        TemplateVars v;
-        int r;
-
-        (void) gethostname(host, sizeof(host) - 1);
-        v = (TemplateVars) {
-                .unit = run->check,
-                .hostname = host,
-                .rid = run->invocation,
-                .result = run->start ? "" : run->result,
-                .message = message,
-                .exit_code = exit_code,
-                .duration = duration,
-        };
-        if (check->url) {
-                r = template_expand(check->url, &v, &base);
-                if (r < 0)
-                        goto fail;
-        }
-        Check copy = *check;
-        copy.url = base;
-        r = check_event_url(&copy, ev, &v, &url);
-        if (r < 0)
-                goto fail;
-
-        masked = url_mask(url);
-        if (ev == EVENT_SUCCESS)
-                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s succeeded; pinging %s for [%s].",
-                         run->invocation, run->service, strempty(masked), run->check);
-        else
-                log_unit(LOG_INFO, run->service, run->invocation, "Run %s of %s: sending %s to %s for [%s].",
-                         run->invocation, run->service, event_to_string(ev), strempty(masked), run->check);
-
-        if (body == BODY_LOG && !isempty(run->invocation)) {
-                UnitStats *st = manager_stats(m, run->check);
-                size_t max = check->body_max;
-                Pending *p = calloc(1, sizeof(Pending));
-
-                /* The monitor said how much it keeps (Ping-Body-Limit); the preset knows its cap. */
-                if (st && st->body_limit >= 0 && (size_t) st->body_limit < max)
-                        max = (size_t) st->body_limit;
-                if (check->preset && check->preset->body_cap > 0 && check->preset->body_cap < max)
-                        max = check->preset->body_cap;
-                if (!p)
-                        goto fail_oom;
-                p->m = m;
-                p->created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp;
-                p->check = calloc(1, sizeof(Check));
-                p->name = strdup(run->check);
-                p->url = TAKE_PTR(url);
-                p->unit = strdup(run->service);
-                p->invocation = strdup(run->invocation);
-                if (!p->check || !p->name || !p->unit || !p->invocation) {
-                        pending_free(p);
-                        goto fail_oom;
-                }
-                p->check->method = check->method;
-                p->check->source = check->source ? strdup(check->source) : NULL;
-                r = journal_tail_async(m->event,
-                                       &(JournalQuery) {
-                                               .invocation = run->invocation,
-                                               .unit = run->service,
-                                               .since = run->start_timestamp,
-                                               .until = run->exit_timestamp,
-                                               .max = max,
-                                       },
-                                       on_log_tail, p);
-                if (r >= 0)
-                        return;
-                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
-                               "Cannot read the run's journal output: %m; sending the ping without it.");
-                url = TAKE_PTR(p->url);
-                pending_free(p);
-                body = BODY_NONE;
-        }
-        if (body == BODY_JSON) {
-                json = run_json(run, run->check, exit_code, duration, host);
-                if (!json)
-                        goto fail_oom;
-        }
-        manager_send(m, &(Send) {
-                .check = check,
-                .name = run->check,
-                .url = url,
-                .unit = run->service,
-                .invocation = run->invocation,
-                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
-                .body = json,
-                .body_size = json ? strlen(json) : 0,
-                .content_type = json ? "application/json" : NULL,
-        });
-        return;
-
-fail_oom:
-        r = -ENOMEM;
-fail:
-        log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
-                       event_to_string(ev), run->check);
-}
-
-static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
-        Manager *m = userdata;
-        const Check *check = manager_check_for(m, run->check);
-        usec_t duration = 0;
-        char message[512], dbuf[32];
-        bool success;
-        int exit_code;
-
-        if (!check || !check->enabled || (!check->url && !check->templates[EVENT_SUCCESS]))
-                return;
-
-        /* trigger = timer: only runs the timer started. systemd < 253 cannot tell. */
-        if (check->trigger_timer && !run->catch_up && run->activated_by_timer == 0) {
-                if (!run->start)
-                        log_unit(LOG_INFO, run->service, run->invocation,
-                                 "Run %s of %s was not started by a timer; ignored.", run->invocation, run->service);
-                return;
-        }
-        if (check->trigger_timer && run->activated_by_timer < 0 && !m->warned_activation_details) {
-                log_notice("trigger = timer needs systemd's ActivationDetails (systemd 253 or newer); counting every "
-                           "run, as with trigger = any.");
-                m->warned_activation_details = true;
-        }
-
-        if (run->start) {
-                if (check->start)
-                        manager_event(m, check, run, EVENT_START, 0, 0, "started");
-                return;
-        }
-
-        if (run->catch_up) {
-                if (!manager_catch_up(m, run, check))
-                        return;
-        }
-
-        if (run->start_timestamp > 0 && run->exit_timestamp > run->start_timestamp)
-                duration = run->exit_timestamp - run->start_timestamp;
-        exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
-        success = manager_run_succeeded(run->active_state, run->result);
-        format_timespan(dbuf, sizeof(dbuf), duration - duration % USEC_PER_MSEC);
-
-        if (success && check->n_skip_exit_status > 0 && run->exec_main_code == CLD_EXITED)
-                for (size_t i = 0; i < check->n_skip_exit_status; i++)
-                        if (check->skip_exit_status[i] == run->exec_main_status) {
-                                log_unit(LOG_INFO, run->service, run->invocation,
-                                         "Run %s of %s succeeded with exit status %d, listed in skip-exit-status=; "
-                                         "not pinging [%s].",
-                                         run->invocation, run->service, run->exec_main_status, run->check);
-                                manager_record_run(m, run);
-                                return;
-                        }
-
-        if (success && check->min_runtime > 0 && duration < check->min_runtime) {
-                char mbuf[32];
-
-                snprintf(message, sizeof(message), "%s ran for only %s, less than min-runtime=%s", run->service,
-                         dbuf, format_timespan(mbuf, sizeof(mbuf), check->min_runtime));
-                log_unit(LOG_NOTICE, run->service, run->invocation, "Run %s: %s; reporting it as a failure.",
-                         run->invocation, message);
-                success = false;
-                if (exit_code == 0)
-                        exit_code = 1;
-        } else if (success)
-                snprintf(message, sizeof(message), "%s succeeded in %s", run->service, dbuf);
-        else
-                snprintf(message, sizeof(message), "%s failed: %s, exit code %d, after %s", run->service,
-                         run->result ?: (streq(strempty(run->active_state), "failed") ? "failed" : "unknown"), exit_code,
-                         dbuf);
-
-        UnitStats *st = manager_stats(m, run->check);
-        if (success) {
-                if (st)
-                        st->failures = 0;
-                manager_event(m, check, run, EVENT_SUCCESS, exit_code, duration, message);
-        } else {
-                if (st)
-                        st->failures++;
-                if (!run->catch_up || check->failure)
-                        log_unit(LOG_NOTICE, run->service, run->invocation,
-                                 "Run %s of %s ended with result '%s' (%s, status %d); %s [%s].", run->invocation,
-                                 run->service,
-                                 run->result ?: (streq(strempty(run->active_state), "failed") ? "failed" : "unknown"),
-                                 exec_code_to_string(run->exec_main_code), run->exec_main_status,
-                                 check->failure ? "reporting the failure" : "not pinging", run->check);
-                if (check->failure) {
-                        if (st && st->failures < check->failure_threshold) {
-                                if (check_template(check, EVENT_LOG))
-                                        manager_event(m, check, run, EVENT_LOG, exit_code, duration, message);
-                                else
-                                        log_unit(LOG_INFO, run->service, run->invocation,
-                                                 "Failure %u of %u in a row; below failure-threshold=, not reported.",
-                                                 st->failures, check->failure_threshold);
-                        } else
-                                manager_event(m, check, run, EVENT_FAILURE, exit_code, duration, message);
-                }
-        }
-        manager_record_run(m, run);
-}
-
 static const char *outcome_to_string(HttpOutcome o) {
-        switch (o) {
-        case HTTP_DELIVERED:
-                return "delivered";
-        case HTTP_REJECTED:
-                return "rejected";
-        case HTTP_EXPIRED:
-                return "expired";
-        case HTTP_DROPPED:
-                return "dropped";
-        default:
-                return "unknown";
-        }
+        static const char *const names[] = {
+                [HTTP_DELIVERED] = "delivered",
+                [HTTP_REJECTED] = "rejected",
+                [HTTP_EXPIRED] = "expired",
+                [HTTP_DROPPED] = "dropped",
+        };
+
+        return (size_t) o < ELEMENTSOF(names) ? names[o] : "unknown";
 }
 
 static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata) {
         Manager *m = userdata;
+        const Ping *p = res->ping;
+        CheckStats *st;
         int r;
 
         if (res->outcome == HTTP_DELIVERED && res->body_head && startswith(res->body_head, "OK (rate-limited)"))
-                log_unit(LOG_WARNING, res->unit, res->invocation,
+                log_unit(LOG_WARNING, p->unit, p->invocation,
                          "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
                          "check come too often for it.");
-        if (res->check && res->body_limit >= 0) {
-                UnitStats *st = manager_stats(m, res->check);
-
-                if (st)
-                        st->body_limit = res->body_limit;
-        }
+        if (res->body_limit >= 0 && (st = manager_stats(m, p->check)))
+                st->body_limit = res->body_limit;
         /* What `timerbeat list` shows as the last ping of the check. */
-        if (res->check) {
-                r = outbox_write_ping(m->outbox, res->check, outcome_to_string(res->outcome), res->status,
-                                      now_usec(CLOCK_REALTIME), strempty(res->invocation));
-                manager_state_write_result(m, r, "the last ping record");
-        }
-        if (!res->id)
+        r = outbox_write_ping(m->outbox, p->check, outcome_to_string(res->outcome), res->status,
+                              now_usec(CLOCK_REALTIME), strempty(p->invocation));
+        manager_state_write_result(m, r, "the last ping record");
+        if (!p->id)
                 return;
-        r = outbox_remove(m->outbox, res->id);
+        r = outbox_remove(m->outbox, p->id);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove %s/%s: %m; it may be sent again after a restart.",
-                                  outbox_dir(m->outbox), res->id);
+                                  outbox_dir(m->outbox), p->id);
 }
 
-static void on_outbox_entry(Outbox *o _unused_, const char *name, const OutboxEntry *e, void *userdata) {
+static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
         Manager *m = userdata;
-        HttpPing ping = {
-                .check = e->check,
-                .unit = e->unit,
-                .invocation = e->invocation,
-                .url = e->url,
-                .method = e->method,
-                .source = e->source,
-                .id = name,
-                .created = e->created,
-                .body = e->body,
-                .body_size = e->body_size,
-                .content_type = e->content_type,
-        };
+        _cleanup_free_ char *name = strdup(p->id), *unit = strdup(p->unit);
+        _cleanup_free_ char *inv = p->invocation ? strdup(p->invocation) : NULL;
         int r;
 
-        log_unit(LOG_INFO, e->unit, e->invocation, "Resending the ping of run %s of %s from the outbox.",
-                 strempty(e->invocation), e->unit);
-        r = http_submit(m->http, &ping);
+        log_unit(LOG_INFO, p->unit, p->invocation, "Resending the ping of run %s of %s from the outbox.",
+                 strempty(p->invocation), p->unit);
+        r = http_submit(m->http, p);
         if (r < 0)
-                log_unit_errno(LOG_ERR, r, e->unit, e->invocation, "Failed to queue %s from the outbox: %m", name);
+                log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
 }
 
 static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
@@ -811,7 +514,8 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
         return 0;
 }
 
-int manager_new(Manager **ret, const ManagerOptions *o) {
+int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
+        _cleanup_(config_freep) Config *c = config;
         _cleanup_(manager_freep) Manager *m = NULL;
         sigset_t mask;
         int r;
@@ -821,9 +525,11 @@ int manager_new(Manager **ret, const ManagerOptions *o) {
                 return log_oom();
         m->options = *o;
 
-        r = manager_load_config(o, &m->config);
+        assert(o && config);
+        m->config = TAKE_PTR(c);
+        r = resolver_new(&m->resolver);
         if (r < 0)
-                return r;
+                return log_oom();
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -886,9 +592,13 @@ Manager *manager_free(Manager *m) {
         http_free(m->http);
         outbox_free(m->outbox);
         free(m->state_dir);
-        manager_free_annotations(m);
+        while (m->pending) {
+                journal_tail_cancel(m->pending->job);
+                pending_free(m->pending);
+        }
+        resolver_free(m->resolver);
         while (m->stats) {
-                UnitStats *n = m->stats->next;
+                CheckStats *n = m->stats->next;
                 free(m->stats->unit);
                 free(m->stats);
                 m->stats = n;

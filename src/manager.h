@@ -18,8 +18,8 @@ typedef struct ManagerOptions {
  * the system; $XDG_STATE_HOME/timerbeat (~/.local/state/timerbeat) for --user. */
 int manager_state_dir(const ManagerOptions *o, char **ret);
 
-/* Loads the config (errors printed), connects, and returns a manager ready to run. */
-int manager_new(Manager **ret, const ManagerOptions *o);
+/* Takes a loaded config (also on failure), connects, and returns a manager ready to run. */
+int manager_new(Manager **ret, const ManagerOptions *o, Config *config);
 Manager *manager_free(Manager *m);
 static inline void manager_freep(Manager **m) {
         manager_free(*m);
@@ -31,6 +31,4 @@ int manager_run(Manager *m);
 /* Loads the config for `timerbeat check` and the daemon: prints every problem to stderr. */
 int manager_load_config(const ManagerOptions *o, Config **ret);
 
-/* The ping decision, exposed for tests: only a run whose Result is "success" (and whose unit
- * did not end up failed) is reported. */
-bool manager_run_succeeded(const char *active_state, const char *result);
+

@@ -28,17 +28,6 @@ uint32_t crc32_compute(const void *data, size_t size) {
         return ~crc;
 }
 
-void outbox_entry_done(OutboxEntry *e) {
-        free(e->check);
-        free(e->unit);
-        free(e->invocation);
-        free(e->url);
-        free(e->source);
-        free(e->body);
-        free(e->content_type);
-        *e = (OutboxEntry) {};
-}
-
 static bool value_ok(const char *v) {
         for (; v && *v; v++)
                 if ((unsigned char) *v < 0x20 || *v == 0x7f)
@@ -86,7 +75,7 @@ static int hex_decode(const char *s, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int outbox_entry_format(const OutboxEntry *e, char **ret) {
+int outbox_entry_format(const Ping *e, char **ret) {
         _cleanup_free_ char *body = NULL, *hex = NULL;
         char *full;
         int n;
@@ -117,8 +106,8 @@ int outbox_entry_format(const OutboxEntry *e, char **ret) {
         return 0;
 }
 
-int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret) {
-        OutboxEntry e = { .method = _HTTP_METHOD_MAX };
+int outbox_entry_parse(const char *data, size_t size, Ping *ret) {
+        Ping e = { .method = _HTTP_METHOD_MAX };
         const char *crc_line, *p, *end = data + size;
         unsigned long crc;
         char *crc_end;
@@ -206,7 +195,7 @@ int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret) {
         return 0;
 
 fail:
-        outbox_entry_done(&e);
+        ping_done(&e);
         return r;
 }
 
@@ -306,7 +295,7 @@ const char *outbox_dir(const Outbox *o) {
         return o->dir;
 }
 
-int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name) {
+int outbox_store(Outbox *o, Ping *e) {
         _cleanup_free_ char *data = NULL, *name = NULL;
         int r;
 
@@ -314,7 +303,11 @@ int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name) {
         if (r < 0)
                 return r;
         /* Zero-padded creation time first: names sort in the order the runs ended. */
-        if (asprintf(&name, "%020" PRIu64 "-%06" PRIu64 ".ping", (uint64_t) e->created, o->seq++ % 1000000) < 0)
+        if (e->id)
+                name = strdup(e->id);
+        else if (asprintf(&name, "%020" PRIu64 "-%06" PRIu64 ".ping", (uint64_t) e->created, o->seq++ % 1000000) < 0)
+                name = NULL;
+        if (!name)
                 return -ENOMEM;
         /* The outbox is the promise: on disk before the first attempt. */
         r = write_file_atomic(o->dir, name, data, strlen(data), true);
@@ -322,7 +315,8 @@ int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name) {
                 r = write_file_atomic(o->dir, name, data, strlen(data), true);
         if (r < 0)
                 return r;
-        *ret_name = TAKE_PTR(name);
+        if (!e->id)
+                e->id = TAKE_PTR(name);
         return 0;
 }
 
@@ -361,14 +355,17 @@ int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, v
 
         for (size_t i = 0; i < names.n; i++) {
                 _cleanup_free_ char *path = NULL, *data = NULL, *aside = NULL;
-                OutboxEntry e = {};
+                _cleanup_(ping_freep) Ping *e = calloc(1, sizeof(Ping));
                 size_t size = 0;
+
+                if (!e)
+                        return -ENOMEM;
 
                 if (asprintf(&path, "%s/%s", o->dir, names.items[i]) < 0)
                         return -ENOMEM;
                 r = read_full_file(path, OUTBOX_ENTRY_MAX, &data, &size);
                 if (r >= 0)
-                        r = outbox_entry_parse(data, size, &e);
+                        r = outbox_entry_parse(data, size, e);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
@@ -380,8 +377,10 @@ int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, v
                                    userdata);
                         continue;
                 }
-                cb(o, names.items[i], &e, userdata);
-                outbox_entry_done(&e);
+                e->id = strdup(names.items[i]);
+                if (!e->id)
+                        return -ENOMEM;
+                cb(o, TAKE_PTR(e), userdata);
         }
         return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "config.h"
+#include "ping.h"
 
 /* The durable outbox: one file per ping not yet answered, written atomically (temporary file,
  * fsync, rename, fsync of the directory) before the first attempt and removed once the
@@ -11,24 +11,13 @@
 
 #define OUTBOX_ENTRY_MAX (256U * 1024U)
 
-typedef struct OutboxEntry {
-        char *check;      /* config section */
-        char *unit;       /* service */
-        char *invocation; /* may be NULL */
-        char *url;
-        HttpMethod method;
-        char *source;     /* may be NULL */
-        usec_t created;   /* CLOCK_REALTIME of the run end */
-        char *body;       /* may be NULL */
-        size_t body_size;
-        char *content_type;
-} OutboxEntry;
-
-void outbox_entry_done(OutboxEntry *e);
+/* An entry is a Ping (ping.h): check, unit, invocation, URL, method, origin, creation time, body
+ * and content type are stored; the event is not. */
 
 /* Pure (de)serialization, unit-tested and fuzzed. */
-int outbox_entry_format(const OutboxEntry *e, char **ret);
-int outbox_entry_parse(const char *data, size_t size, OutboxEntry *ret);
+int outbox_entry_format(const Ping *e, char **ret);
+/* Fills *ret (fields owned by it; ping_done() frees them). */
+int outbox_entry_parse(const char *data, size_t size, Ping *ret);
 
 uint32_t crc32_compute(const void *data, size_t size);
 
@@ -42,13 +31,14 @@ static inline void outbox_freep(Outbox **o) {
 }
 const char *outbox_dir(const Outbox *o);
 
-/* Stores an entry; returns its name (owned by the caller). */
-int outbox_store(Outbox *o, const OutboxEntry *e, char **ret_name);
+/* Stores a ping durably and sets its id (the entry's name). A ping that has an id already is
+ * rewritten in place (same name, same position in the order). */
+int outbox_store(Outbox *o, Ping *p);
 int outbox_remove(Outbox *o, const char *name);
 
-/* Calls cb for each stored entry in creation order. A file that cannot be parsed is renamed
- * to NAME.corrupt and reported through on_corrupt. */
-typedef void (*outbox_entry_cb)(Outbox *o, const char *name, const OutboxEntry *e, void *userdata);
+/* Calls cb for each stored entry in creation order, handing over a Ping (id set) that cb owns.
+ * A file that cannot be parsed is renamed to NAME.corrupt and reported through on_corrupt. */
+typedef void (*outbox_entry_cb)(Outbox *o, Ping *p, void *userdata);
 typedef void (*outbox_corrupt_cb)(Outbox *o, const char *name, const char *why, void *userdata);
 int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, void *userdata);
 

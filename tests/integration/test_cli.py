@@ -108,7 +108,7 @@ def test_ping_failure_exit(env):
     r = env.run_tb("--user", "ping", "other.timer")
     assert r.returncode == 3 and "other.timer has no heartbeat configured" in r.stderr, r.stderr
     r = env.run_tb("--user", "ping", "backup.timer", "--event", "failure")
-    assert r.returncode == 3 and "no failure URL" in r.stderr, r.stderr
+    assert r.returncode == 3 and "backup.timer has no failure endpoint (preset generic)" in r.stderr, r.stderr
 
 
 def test_ping_dry_run(env):

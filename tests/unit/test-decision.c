@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The ping decision and what counts as a run end, as tables. */
-#include "manager.h"
+#include <sys/wait.h>
+
+#include "decide.h"
 #include "tests.h"
 #include "watch.h"
 
@@ -27,7 +29,7 @@ static void test_run_succeeded(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                ASSERT(manager_run_succeeded(table[i].active, table[i].result) == table[i].ping);
+                ASSERT(decide_run_succeeded(table[i].active, table[i].result) == table[i].ping);
 }
 
 static void test_run_end(void) {
@@ -46,8 +48,174 @@ static void test_run_end(void) {
                 ASSERT(watch_state_is_run_end(table[i].active, table[i].sub) == table[i].end);
 }
 
+#define INV "0123456789abcdef0123456789abcdef"
+#define OLD "fedcba9876543210fedcba9876543210"
+#define T0 ((usec_t) 1700000000 * USEC_PER_SEC)
+
+/* One row per gate and per combination that matters. */
+static void test_decide_table(void) {
+        enum { K_PLAIN, K_FAILURE, K_START, K_THRESHOLD, K_THRESHOLD_LOG, K_SKIP, K_MINRUN, K_TRIGGER, K_DISABLED,
+               K_NOURL, _K_MAX };
+        static const struct {
+                const char *name;
+                int kind;
+                const char *active, *result;
+                int code, status;
+                bool start, catch_up;
+                int by_timer;
+                unsigned failures;        /* before */
+                int has_last;             /* catch-up: a record exists */
+                const char *last;         /* its invocation */
+                usec_t exit_ago, runtime; /* relative to now */
+                bool send;
+                Event event;
+                int exit_code;
+                unsigned failures_after;
+                DecideRecord record;
+                const char *reason; /* a substring, or NULL: nothing said */
+        } table[] = {
+                { "success pings", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .by_timer = -1, .send = true,
+                  .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "failure: nothing by default", K_PLAIN, "failed", "exit-code", CLD_EXITED, 3, .by_timer = -1,
+                  .failures_after = 1, .record = DECIDE_RECORD_RUN, .exit_code = 3,
+                  .reason = "ended with result 'exit-code' (exited, status 3); not pinging" },
+                { "failure reported", K_FAILURE, "failed", "exit-code", CLD_EXITED, 3, .by_timer = -1, .send = true,
+                  .event = EVENT_FAILURE, .exit_code = 3, .failures_after = 1, .record = DECIDE_RECORD_RUN,
+                  .reason = "reporting the failure" },
+                { "killed: 128+n", K_FAILURE, "failed", "signal", CLD_KILLED, 9, .by_timer = -1, .send = true,
+                  .event = EVENT_FAILURE, .exit_code = 137, .failures_after = 1, .record = DECIDE_RECORD_RUN },
+                { "timeout: 124", K_FAILURE, "failed", "timeout", CLD_KILLED, 15, .by_timer = -1, .send = true,
+                  .event = EVENT_FAILURE, .exit_code = 124, .failures_after = 1, .record = DECIDE_RECORD_RUN },
+                { "success resets failures", K_FAILURE, "inactive", "success", CLD_EXITED, 0, .by_timer = -1,
+                  .failures = 4, .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "start: sent when asked", K_START, "activating", NULL, 0, 0, .start = true, .by_timer = -1,
+                  .send = true, .event = EVENT_START },
+                { "start: nothing otherwise", K_PLAIN, "activating", NULL, 0, 0, .start = true, .by_timer = -1 },
+                { "threshold: first failure silent", K_THRESHOLD, "failed", "exit-code", CLD_EXITED, 1,
+                  .by_timer = -1, .exit_code = 1, .failures_after = 1, .record = DECIDE_RECORD_RUN,
+                  .reason = "failure 1 of 3 in a row, below failure-threshold=: not reported" },
+                { "threshold: third failure reported", K_THRESHOLD, "failed", "exit-code", CLD_EXITED, 1,
+                  .by_timer = -1, .failures = 2, .send = true, .event = EVENT_FAILURE, .exit_code = 1,
+                  .failures_after = 3, .record = DECIDE_RECORD_RUN },
+                { "threshold: below, as a log entry", K_THRESHOLD_LOG, "failed", "exit-code", CLD_EXITED, 1,
+                  .by_timer = -1, .send = true, .event = EVENT_LOG, .exit_code = 1, .failures_after = 1,
+                  .record = DECIDE_RECORD_RUN, .reason = "sent as a log entry" },
+                { "skip-exit-status", K_SKIP, "inactive", "success", CLD_EXITED, 75, .by_timer = -1,
+                  .exit_code = 75, .record = DECIDE_RECORD_RUN, .reason = "listed in skip-exit-status=" },
+                { "skip-exit-status: other status pings", K_SKIP, "inactive", "success", CLD_EXITED, 0,
+                  .by_timer = -1, .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "min-runtime: too short is a failure", K_MINRUN, "inactive", "success", CLD_EXITED, 0,
+                  .by_timer = -1, .runtime = USEC_PER_SEC, .send = true, .event = EVENT_FAILURE, .exit_code = 1,
+                  .failures_after = 1, .record = DECIDE_RECORD_RUN, .reason = "less than min-runtime=" },
+                { "min-runtime: long enough", K_MINRUN, "inactive", "success", CLD_EXITED, 0, .by_timer = -1,
+                  .runtime = 120 * USEC_PER_SEC, .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "trigger=timer: manual start ignored", K_TRIGGER, "inactive", "success", CLD_EXITED, 0,
+                  .by_timer = 0, .reason = "was not started by a timer" },
+                { "trigger=timer: timer run pings", K_TRIGGER, "inactive", "success", CLD_EXITED, 0, .by_timer = 1,
+                  .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "disabled: nothing", K_DISABLED, "inactive", "success", CLD_EXITED, 0, .by_timer = -1 },
+                { "no success URL: nothing", K_NOURL, "inactive", "success", CLD_EXITED, 0, .by_timer = -1 },
+                { "catch-up: first record only", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                  .by_timer = -1, .has_last = 0, .exit_ago = 60, .record = DECIDE_RECORD_RUN },
+                { "catch-up: already handled", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                  .by_timer = -1, .has_last = 1, .last = INV, .exit_ago = 60 },
+                { "catch-up: new success pings", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                  .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true, .event = EVENT_SUCCESS,
+                  .record = DECIDE_RECORD_RUN },
+                { "catch-up: older than max-age", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                  .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 7200, .record = DECIDE_RECORD_RUN,
+                  .reason = "longer ago than max-age=" },
+                { "catch-up: failure, not reported", K_PLAIN, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true,
+                  .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .record = DECIDE_RECORD_RUN,
+                  .reason = "while timerbeat was not watching, with result 'exit-code'" },
+                { "catch-up: failure reported", K_FAILURE, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true,
+                  .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true, .event = EVENT_FAILURE,
+                  .exit_code = 2, .failures_after = 1, .record = DECIDE_RECORD_RUN },
+                { "catch-up: trigger unknown still counts", K_TRIGGER, "inactive", "success", CLD_EXITED, 0,
+                  .catch_up = true, .by_timer = 0, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true,
+                  .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+        };
+        Check checks[_K_MAX];
+
+        for (int k = 0; k < _K_MAX; k++)
+                checks[k] = (Check) { .name = (char *) "a.timer", .url = (char *) "http://127.0.0.1/x", .enabled = true,
+                                      .failure_threshold = 1 };
+        checks[K_FAILURE].failure = true;
+        checks[K_START].start = true;
+        checks[K_THRESHOLD].failure = true;
+        checks[K_THRESHOLD].failure_threshold = 3;
+        checks[K_THRESHOLD_LOG] = checks[K_THRESHOLD];
+        checks[K_THRESHOLD_LOG].templates[EVENT_LOG] = (char *) "{url}/log";
+        checks[K_SKIP].skip_exit_status[0] = 75;
+        checks[K_SKIP].n_skip_exit_status = 1;
+        checks[K_MINRUN].min_runtime = 60 * USEC_PER_SEC;
+        checks[K_MINRUN].failure = true;
+        checks[K_TRIGGER].trigger_timer = true;
+        checks[K_DISABLED].enabled = false;
+        checks[K_NOURL].url = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                usec_t now = T0 + 10000 * USEC_PER_SEC, end = now - table[i].exit_ago * USEC_PER_SEC;
+                WatchRun run = {
+                        .check = "a.timer",
+                        .service = "a.service",
+                        .invocation = INV,
+                        .active_state = table[i].active,
+                        .result = table[i].result,
+                        .exec_main_code = table[i].code,
+                        .exec_main_status = table[i].status,
+                        .exit_timestamp = end,
+                        .start_timestamp = end - (table[i].runtime ?: 5 * USEC_PER_SEC),
+                        .catch_up = table[i].catch_up,
+                        .start = table[i].start,
+                        .activated_by_timer = table[i].by_timer,
+                };
+                DecideInput in = {
+                        .now = now,
+                        .max_age = USEC_PER_HOUR,
+                        .failures = table[i].failures,
+                        .has_last = table[i].has_last,
+                        .last_invocation = table[i].last,
+                        .last_exit = table[i].has_last ? T0 : 0,
+                };
+                Decision d;
+
+                fprintf(stderr, "decide: %s\n", table[i].name);
+                decide(&checks[table[i].kind], &run, &in, &d);
+                ASSERT_EQ(d.send, table[i].send);
+                if (d.send)
+                        ASSERT_EQ(d.event, table[i].event);
+                if (!table[i].start && d.record == DECIDE_RECORD_RUN && !table[i].catch_up)
+                        ASSERT_EQ(d.exit_code, table[i].exit_code);
+                if (d.counted)
+                        ASSERT_EQ(d.failures, table[i].failures_after);
+                ASSERT_EQ(d.record, table[i].record);
+                if (table[i].reason)
+                        ASSERT_CONTAINS(d.reason, table[i].reason);
+                else if (!table[i].send && !table[i].catch_up)
+                        ASSERT_EQ(d.log_level, -1); /* nothing happened, nothing said */
+        }
+}
+
+/* A new check that has seen no run yet starts its record, so a run while stopped is caught. */
+static void test_decide_placeholder(void) {
+        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1 };
+        WatchRun run = { .check = "a.timer", .service = "a.service", .catch_up = true, .activated_by_timer = -1 };
+        DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
+        Decision d;
+
+        decide(&c, &run, &in, &d);
+        ASSERT(!d.send);
+        ASSERT_EQ(d.record, DECIDE_RECORD_PLACEHOLDER);
+        in.has_last = true;
+        decide(&c, &run, &in, &d);
+        ASSERT_EQ(d.record, DECIDE_RECORD_NONE);
+}
+
 int main(void) {
         test_run_succeeded();
         test_run_end();
+        test_decide_table();
+        test_decide_placeholder();
         return 0;
 }

@@ -5,7 +5,7 @@
 #include "outbox.h"
 #include "tests.h"
 
-static const OutboxEntry sample = {
+static const Ping sample = {
         .check = (char *) "backup.timer",
         .unit = (char *) "backup.service",
         .invocation = (char *) "0123456789abcdef0123456789abcdef",
@@ -17,7 +17,7 @@ static const OutboxEntry sample = {
 
 static void test_roundtrip(void) {
         _cleanup_free_ char *text = NULL;
-        OutboxEntry e = {};
+        Ping e = {};
 
         ASSERT_EQ(outbox_entry_format(&sample, &text), 0);
         ASSERT_EQ(outbox_entry_parse(text, strlen(text), &e), 0);
@@ -28,10 +28,10 @@ static void test_roundtrip(void) {
         ASSERT_STREQ(e.source, sample.source);
         ASSERT_EQ(e.method, HTTP_METHOD_POST);
         ASSERT_EQ(e.created, sample.created);
-        outbox_entry_done(&e);
+        ping_done(&e);
 
         /* Optional fields may be empty. */
-        OutboxEntry bare = sample;
+        Ping bare = sample;
         bare.invocation = NULL;
         bare.source = NULL;
         free(text);
@@ -39,12 +39,12 @@ static void test_roundtrip(void) {
         ASSERT_EQ(outbox_entry_format(&bare, &text), 0);
         ASSERT_EQ(outbox_entry_parse(text, strlen(text), &e), 0);
         ASSERT(!e.invocation && !e.source);
-        outbox_entry_done(&e);
+        ping_done(&e);
 }
 
 static void test_damaged(void) {
         _cleanup_free_ char *text = NULL;
-        OutboxEntry e = {};
+        Ping e = {};
         size_t n;
 
         ASSERT_EQ(outbox_entry_format(&sample, &text), 0);
@@ -69,7 +69,7 @@ static void test_damaged(void) {
         ASSERT_EQ(outbox_entry_parse(buf, strlen(buf), &e), -EBADMSG);
 
         /* Values with newlines or control characters cannot be written. */
-        OutboxEntry bad = sample;
+        Ping bad = sample;
         char *t = NULL;
         bad.url = (char *) "https://x/\nurl=https://evil/";
         ASSERT_EQ(outbox_entry_format(&bad, &t), -EINVAL);
@@ -86,13 +86,14 @@ typedef struct Seen {
         usec_t first;
 } Seen;
 
-static void cb(Outbox *ob, const char *name, const OutboxEntry *e, void *u) {
+static void cb(Outbox *ob, Ping *e, void *u) {
         Seen *seen = u;
 
         (void) ob;
-        (void) name;
+        ASSERT(e->id && endswith(e->id, ".ping"));
         if (seen->n++ == 0)
                 seen->first = e->created;
+        ping_free(e);
 }
 
 static void bad(Outbox *ob, const char *name, const char *why, void *u) {
@@ -105,16 +106,19 @@ static void bad(Outbox *ob, const char *name, const char *why, void *u) {
 static void test_store_replay(void) {
         char tmpl[] = "/tmp/test-outbox-XXXXXX";
         char *d = mkdtemp(tmpl), path[512], inv[33];
-        _cleanup_free_ char *n1 = NULL, *n2 = NULL;
+        const char *n1, *n2;
         Outbox *o = NULL;
         usec_t t;
 
         ASSERT(d);
         ASSERT_EQ(outbox_new(&o, d), 0);
-        OutboxEntry later = sample;
+        Ping later = sample, first = sample;
         later.created = sample.created + 1;
-        ASSERT_EQ(outbox_store(o, &later, &n2), 0);
-        ASSERT_EQ(outbox_store(o, &sample, &n1), 0);
+        ASSERT_EQ(outbox_store(o, &later), 0);
+        ASSERT_EQ(outbox_store(o, &first), 0);
+        n1 = first.id;
+        n2 = later.id;
+        ASSERT(n1 && n2);
         ASSERT(strcmp(n1, n2) < 0); /* names sort by the time the run ended */
 
         snprintf(path, sizeof(path), "%s/outbox/00000000000000000000-000000.ping", d);
@@ -142,6 +146,8 @@ static void test_store_replay(void) {
         ASSERT_STREQ(inv, sample.invocation);
         ASSERT_EQ(t, 42);
 
+        free(first.id);
+        free(later.id);
         outbox_free(o);
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <syslog.h>
+
+#include "decide.h"
+
+bool decide_run_succeeded(const char *active_state, const char *result) {
+        if (!result || !streq(result, "success"))
+                return false;
+        return !active_state || !streq(active_state, "failed");
+}
+
+static const char *exec_code_to_string(int code) {
+        switch (code) {
+        case CLD_EXITED:
+                return "exited";
+        case CLD_KILLED:
+                return "killed";
+        case CLD_DUMPED:
+                return "dumped";
+        default:
+                return "unknown";
+        }
+}
+
+_printf_(3, 4) static void say(Decision *d, int level, const char *fmt, ...) {
+        va_list ap;
+
+        d->log_level = level;
+        va_start(ap, fmt);
+        (void) vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+        va_end(ap);
+}
+
+static const char *run_result(const WatchRun *run) {
+        if (run->result)
+                return run->result;
+        return streq(strempty(run->active_state), "failed") ? "failed" : "unknown";
+}
+
+/* A run found ended at (re)connect: is it new, and should it be reported now? */
+static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+        char buf[32];
+
+        if (isempty(run->invocation)) {
+                /* No run to report; a new check starts its record here, so that a run ending
+                 * while timerbeat is stopped is caught up at the next start. */
+                if (!in->has_last)
+                        d->record = DECIDE_RECORD_PLACEHOLDER;
+                return false;
+        }
+        if (!in->has_last) {
+                /* Never seen this check before: what ended before it existed is not ours. */
+                say(d, LOG_DEBUG, "[%s]: first run record.", c->name);
+                d->record = DECIDE_RECORD_RUN;
+                return false;
+        }
+        if (streq(strempty(in->last_invocation), run->invocation))
+                return false; /* reported (or decided on) before */
+        if (run->exit_timestamp > 0 && in->last_exit > 0 && run->exit_timestamp <= in->last_exit)
+                return false;
+
+        d->record = DECIDE_RECORD_RUN;
+        if (!decide_run_succeeded(run->active_state, run->result) && !c->failure) {
+                say(d, LOG_NOTICE,
+                    "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
+                    run->invocation, run->service, strempty(run->result), c->name);
+                return false;
+        }
+        if (run->exit_timestamp == 0 || in->now > run->exit_timestamp + in->max_age) {
+                say(d, LOG_WARNING,
+                    "Run %s of %s ended while timerbeat was not watching, but longer ago than max-age=%s; "
+                    "not pinging [%s].",
+                    run->invocation, run->service, format_timespan(buf, sizeof(buf), in->max_age), c->name);
+                return false;
+        }
+        snprintf(d->catch_up_note, sizeof(d->catch_up_note),
+                 "Run %s of %s ended %llus ago while timerbeat was not watching; catching up.", run->invocation,
+                 run->service, (unsigned long long) ((in->now - run->exit_timestamp) / USEC_PER_SEC));
+        return true;
+}
+
+static bool skipped_exit_status(const Check *c, const WatchRun *run) {
+        if (run->exec_main_code != CLD_EXITED)
+                return false;
+        for (size_t i = 0; i < c->n_skip_exit_status; i++)
+                if (c->skip_exit_status[i] == run->exec_main_status)
+                        return true;
+        return false;
+}
+
+/* A run that did not succeed: count it, and send what the check asks for. */
+static void decide_failure(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+        char head[512];
+
+        d->failures = in->failures + 1;
+        snprintf(head, sizeof(head), "Run %s of %s ended with result '%s' (%s, status %d)", run->invocation,
+                 run->service, run_result(run), exec_code_to_string(run->exec_main_code), run->exec_main_status);
+        if (!c->failure) {
+                if (!run->catch_up)
+                        say(d, LOG_NOTICE, "%s; not pinging [%s].", head, run->check);
+                return;
+        }
+        if (d->failures >= c->failure_threshold) {
+                say(d, LOG_NOTICE, "%s; reporting the failure [%s].", head, run->check);
+                d->send = true;
+                d->event = EVENT_FAILURE;
+        } else if (check_template(c, EVENT_LOG)) {
+                say(d, LOG_NOTICE, "%s; failure %u of %u in a row, below failure-threshold=: sent as a log entry [%s].",
+                    head, d->failures, c->failure_threshold, run->check);
+                d->send = true;
+                d->event = EVENT_LOG;
+        } else
+                say(d, LOG_NOTICE, "%s; failure %u of %u in a row, below failure-threshold=: not reported [%s].",
+                    head, d->failures, c->failure_threshold, run->check);
+}
+
+static void decide_end(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+        char dbuf[32], mbuf[32];
+        bool success = decide_run_succeeded(run->active_state, run->result);
+
+        if (run->start_timestamp > 0 && run->exit_timestamp > run->start_timestamp)
+                d->duration = run->exit_timestamp - run->start_timestamp;
+        d->exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
+        format_timespan(dbuf, sizeof(dbuf), d->duration - d->duration % USEC_PER_MSEC);
+        d->record = DECIDE_RECORD_RUN;
+
+        if (success && c->n_skip_exit_status > 0 && skipped_exit_status(c, run)) {
+                say(d, LOG_INFO,
+                    "Run %s of %s succeeded with exit status %d, listed in skip-exit-status=; not pinging [%s].",
+                    run->invocation, run->service, run->exec_main_status, run->check);
+                return;
+        }
+        d->counted = true;
+        if (success && c->min_runtime > 0 && d->duration < c->min_runtime) {
+                snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s",
+                         run->service, dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
+                if (d->exit_code == 0)
+                        d->exit_code = 1;
+                d->failures = in->failures + 1;
+                say(d, LOG_NOTICE, "Run %s: %s; reporting it as a failure.", run->invocation, d->message);
+                if (c->failure && d->failures >= c->failure_threshold) {
+                        d->send = true;
+                        d->event = EVENT_FAILURE;
+                } else if (c->failure && check_template(c, EVENT_LOG)) {
+                        d->send = true;
+                        d->event = EVENT_LOG;
+                }
+                return;
+        }
+        if (success) {
+                snprintf(d->message, sizeof(d->message), "%s succeeded in %s", run->service, dbuf);
+                d->failures = 0;
+                d->send = true;
+                d->event = EVENT_SUCCESS;
+                return;
+        }
+        snprintf(d->message, sizeof(d->message), "%s failed: %s, exit code %d, after %s", run->service,
+                 run_result(run), d->exit_code, dbuf);
+        decide_failure(c, run, in, d);
+}
+
+void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret) {
+        Decision *d = ret;
+
+        assert(run && in && ret);
+        *d = (Decision) { .log_level = -1 };
+        if (!c || !c->enabled || (!c->url && !c->templates[EVENT_SUCCESS]))
+                return;
+
+        /* trigger = timer: only runs the timer started. systemd < 253 cannot tell. */
+        if (c->trigger_timer && !run->catch_up && run->activated_by_timer == 0) {
+                if (!run->start)
+                        say(d, LOG_INFO, "Run %s of %s was not started by a timer; ignored.", run->invocation,
+                            run->service);
+                return;
+        }
+        d->needs_activation_details = c->trigger_timer && run->activated_by_timer < 0;
+
+        if (run->start) {
+                if (c->start) {
+                        snprintf(d->message, sizeof(d->message), "started");
+                        d->send = true;
+                        d->event = EVENT_START;
+                }
+                return;
+        }
+        if (run->catch_up && !decide_catch_up(c, run, in, d))
+                return;
+        decide_end(c, run, in, d);
+}

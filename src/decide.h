@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "config.h"
+#include "watch.h"
+
+/* The decision, as a pure function: a check, a run event and what we remember of the check
+ * become what to send (an event, its exit code and message) or nothing, with the reason and
+ * how loud to say it. Every policy gate lives here: enabled, trigger, start, catch-up,
+ * skip-exit-status, min-runtime, success or failure, failure-threshold. */
+
+typedef struct DecideInput {
+        usec_t now;      /* CLOCK_REALTIME */
+        usec_t max_age;  /* catch-up horizon */
+        unsigned failures; /* failed runs in a row before this one */
+        /* The last run handled for the check (for catch-up): has_last false when there is no
+         * record yet. */
+        bool has_last;
+        const char *last_invocation;
+        usec_t last_exit;
+} DecideInput;
+
+typedef enum DecideRecord {
+        DECIDE_RECORD_NONE,        /* leave the last-run record as it is */
+        DECIDE_RECORD_RUN,         /* this run is handled: remember it */
+        DECIDE_RECORD_PLACEHOLDER, /* a new check with no run yet: start its record */
+} DecideRecord;
+
+typedef struct Decision {
+        bool send;
+        Event event;
+        int exit_code;
+        usec_t duration;
+        bool counted;        /* the run was judged: failures below is its new value */
+        unsigned failures;   /* failed runs in a row, this one included */
+        DecideRecord record;
+        bool needs_activation_details; /* trigger = timer, but systemd cannot tell */
+        int log_level;       /* of reason; -1 when there is nothing to say */
+        char message[512];   /* for {message} and bodies */
+        char reason[768];    /* what happened and why, for the log */
+        char catch_up_note[256]; /* a run reported late: said (at info) before the reason */
+} Decision;
+
+/* Whether systemd's verdict on a run is success. */
+bool decide_run_succeeded(const char *active_state, const char *result);
+
+void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret);

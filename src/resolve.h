@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "config.h"
+
+/* Which check applies to a unit: one resolution for the daemon and for `list`, `check` and
+ * `ping`. Precedence: a section of timerbeat.conf named after the unit, then the unit's
+ * [X-Timerbeat] annotation, then the best matching pattern section. A disabled check is an
+ * exclusion. The Resolver owns the annotations read from unit files. */
+
+typedef struct Resolver Resolver;
+
+int resolver_new(Resolver **ret);
+Resolver *resolver_free(Resolver *r);
+static inline void resolver_freep(Resolver **r) {
+        resolver_free(*r);
+}
+
+/* Forgets every annotation (the configuration changed; units are read again). */
+void resolver_reset(Resolver *r);
+
+/* Reads the unit's annotation (the timer's own files first, its service's if the timer has
+ * none), remembers it and returns the check that applies (NULL: none). Annotation problems
+ * are appended to errors ("file:line: …"); an invalid annotation leaves the unit unmonitored,
+ * as timerbeat.conf(5) says. Returns -ENOMEM or 0. */
+int resolver_update(Resolver *r, const Config *c, const char *unit, const Strv *timer_files,
+                    const Strv *service_files, const Check **ret, Strv *errors);
+
+/* The check for a unit from what is known now (no file is read). */
+const Check *resolver_lookup(const Resolver *r, const Config *c, const char *unit);
+
+/* Whether a check can send anything: enabled, with a success endpoint. */
+bool check_is_active(const Check *k);
+
+/* "config", "annotation", "pattern" or "none". */
+const char *check_origin_kind(const Check *k);
