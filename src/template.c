@@ -4,8 +4,8 @@
 #include "template.h"
 
 static const char *const known[] = {
-        "unit", "unit_prefix", "hostname", "url", "url_origin", "url_last", "rid", "rid_hex",
-        "exit_code", "result", "duration_s", "duration_ms", "message",
+        "unit",    "unit_prefix", "hostname", "url",        "url_origin",  "url_last", "rid",
+        "rid_hex", "exit_code",   "result",   "duration_s", "duration_ms", "message",
 };
 
 /* "name" or "name:N": the name's length and the cap (0: none). -EINVAL if N is not a number. */
@@ -144,10 +144,22 @@ int template_validate(const char *tmpl, const char **reason, char **ret_bad_name
         return r;
 }
 
+/* A query parameter whose value is made only of placeholders that all expand to empty is left
+ * out, separator and all: "{url}?rid={rid}" without a run is "{url}", never "{url}?rid=",
+ * which monitors refuse (healthchecks: "400 invalid uuid format"). The parameter being built
+ * starts at param_start; its "region" is the value after '=' (the whole parameter without one). */
 typedef struct ExpandState {
         const TemplateVars *v;
         char *buf;
         size_t len, size;
+        bool in_query;      /* after a '?' and before a '#' */
+        bool param;         /* a parameter of the template's own is being built */
+        size_t param_start; /* where its separator is in buf */
+        bool eq;            /* its '=' was seen */
+        bool literal;       /* its region holds literal text */
+        bool placeholder;   /* its region holds a placeholder */
+        bool filled;        /* one of those placeholders expanded to something */
+        bool want_qmark;    /* a dropped parameter took the '?' with it: the next one brings it back */
 } ExpandState;
 
 static int append(ExpandState *st, const char *s, size_t n) {
@@ -187,6 +199,64 @@ static char *url_part(const char *url, bool origin) {
         return strdup("");
 }
 
+/* Ends the parameter being built: drops it if its value is only placeholders that were empty. */
+static void param_end(ExpandState *st) {
+        if (st->param && st->placeholder && !st->literal && !st->filled) {
+                bool qmark = st->buf[st->param_start] == '?';
+
+                st->len = st->param_start;
+                st->buf[st->len] = 0;
+                if (qmark && !strchr(st->buf, '?'))
+                        st->want_qmark = true;
+        }
+        st->param = false;
+}
+
+static int expand_literal(ExpandState *st, const char *s, size_t n) {
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (c == '?' || (c == '&' && st->in_query)) {
+                        param_end(st);
+                        if (st->want_qmark)
+                                c = '?';
+                        st->want_qmark = false;
+                        st->in_query = st->param = true;
+                        st->param_start = st->len;
+                        st->eq = st->literal = st->placeholder = st->filled = false;
+                } else if (c == '#') {
+                        param_end(st);
+                        st->in_query = st->want_qmark = false;
+                } else if (c == '=' && st->param && !st->eq) {
+                        st->eq = true;
+                        st->literal = st->placeholder = st->filled = false;
+                } else
+                        st->literal = true;
+                r = append(st, &c, 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A value in the query: the parameter being built is not droppable if it has one. A raw value
+ * ({url}) brings its own query, which is the user's and never dropped. */
+static int expand_value(ExpandState *st, const char *value, bool raw) {
+        st->placeholder = true;
+        st->filled = st->filled || *value;
+        if (raw && strpbrk(value, "?&#=")) {
+                param_end(st);
+                st->param = false;
+                if (strchr(value, '?'))
+                        st->in_query = true;
+                if (strchr(value, '#'))
+                        st->in_query = false;
+        }
+        return append(st, value, strlen(value));
+}
+
 static int expand_emit(void *userdata, const char *s, size_t n, bool placeholder) {
         ExpandState *st = userdata;
         const TemplateVars *v = st->v;
@@ -195,7 +265,7 @@ static int expand_emit(void *userdata, const char *s, size_t n, bool placeholder
         bool raw = false;
 
         if (!placeholder)
-                return append(st, s, n);
+                return expand_literal(st, s, n);
         if (split_cap(s, n, &len, &cap) < 0)
                 return -EINVAL;
 
@@ -240,11 +310,11 @@ static int expand_emit(void *userdata, const char *s, size_t n, bool placeholder
                 return -ENOMEM;
         utf8_cut(value, cap);
         if (raw)
-                return append(st, value, strlen(value));
+                return expand_value(st, value, true);
         enc = percent_encode(value);
         if (!enc)
                 return -ENOMEM;
-        return append(st, enc, strlen(enc));
+        return expand_value(st, enc, false);
 }
 
 int template_expand(const char *tmpl, const TemplateVars *v, char **ret) {
@@ -255,6 +325,8 @@ int template_expand(const char *tmpl, const TemplateVars *v, char **ret) {
         r = append(&st, "", 0);
         if (r >= 0)
                 r = template_walk(tmpl, expand_emit, &st, &reason);
+        if (r >= 0)
+                param_end(&st);
         if (r < 0) {
                 free(st.buf);
                 return r;

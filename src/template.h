@@ -28,7 +28,10 @@ typedef struct TemplateVars {
 /* Checks that every placeholder is known; on error *reason explains and returns -EINVAL. */
 int template_validate(const char *tmpl, const char **reason, char **ret_bad_name);
 
-/* Expands tmpl; values are percent-encoded (RFC 3986 unreserved characters stay). */
+/* Expands tmpl; values are percent-encoded (RFC 3986 unreserved characters stay). A query
+ * parameter whose value is made only of placeholders that all expand to empty is left out with
+ * its separator ("{url}?rid={rid}&a=1" without a run id is "{url}?a=1"): a monitor refuses an
+ * empty run id. */
 int template_expand(const char *tmpl, const TemplateVars *v, char **ret);
 
 /* True if the string contains a placeholder. */

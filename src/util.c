@@ -6,13 +6,160 @@
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util.h"
 
+/* Whether a path segment or a query value looks like a key (a uuid, a ping key, a token) rather
+ * than a word or slug someone chose ("ping", "api", "v1", "nightly-backup", "db-2"). A slug is
+ * lower-case words and short numbers joined by - _ . ; anything else of eight characters or more
+ * is taken for a secret: hiding a slug by mistake costs less than showing a key. */
+static bool looks_secret(const char *s, size_t n) {
+        if (n < 8)
+                return false;
+        for (size_t i = 0; i < n;) {
+                bool alpha = false, digit = false, hex_only = true;
+                size_t j;
+
+                for (j = i; j < n && !strchr("-_.", s[j]); j++) {
+                        if (s[j] >= 'a' && s[j] <= 'z') {
+                                alpha = true;
+                                hex_only = hex_only && s[j] <= 'f';
+                        } else if (s[j] >= '0' && s[j] <= '9')
+                                digit = true;
+                        else
+                                return true; /* upper case, %XX, anything a slug has not */
+                }
+                /* "c2354d53d2", "deadbeefcafe", "20240101123", one 16-letter word */
+                if ((alpha && digit) || (j - i >= 8 && hex_only) || j - i >= 16)
+                        return true;
+                i = j + 1;
+        }
+        return false;
+}
+
+/* Query parameters that carry a secret whatever their value looks like. */
+static bool secret_name(const char *s, size_t n) {
+        static const char *const names[] = { "token",    "key",  "apikey",       "api_key", "secret",
+                                             "password", "auth", "access_token", "sig",     "signature" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strlen(names[i]) == n && strncasecmp(names[i], s, n) == 0)
+                        return true;
+        return false;
+}
+
+/* "…" and the last four characters, while at least eight stay hidden. */
+static void put_secret(FILE *f, const char *s, size_t n) {
+        fputs("…", f);
+        if (n >= 12)
+                fwrite(s + n - 4, 1, 4, f);
+}
+
+/* The first query parameter that holds a secret (a key-like value, or a value under a name like
+ * token=), as pointers into q (after the '?'). False if there is none. */
+static bool query_secret(const char *q, const char **ret_param, size_t *ret_name, size_t *ret_value) {
+        size_t end = strcspn(q, "#");
+
+        for (const char *p = q; p < q + end;) {
+                size_t len = strcspn(p, "&#"), name = strcspn(p, "=&#");
+
+                if (name + 1 < len && (secret_name(p, name) || looks_secret(p + name + 1, len - name - 1))) {
+                        *ret_param = p;
+                        *ret_name = name;
+                        *ret_value = len - name - 1;
+                        return true;
+                }
+                p += len + (p[len] == '&');
+        }
+        return false;
+}
+
+/* Whether a segment of path[0..n) looks like a key; *ret_last: its last non-empty segment. */
+static bool path_scan(const char *path, size_t n, const char **ret_last) {
+        const char *last = NULL;
+        bool any = false;
+
+        for (const char *p = path; p < path + n;) {
+                size_t l = MIN(strcspn(p, "/"), (size_t) (path + n - p));
+
+                if (l == 0) {
+                        p++;
+                        continue;
+                }
+                any = any || looks_secret(p, l);
+                last = p;
+                p += l;
+        }
+        *ret_last = last;
+        return any;
+}
+
+/* Writes the path with its key-like segments masked. Without one (and without a secret in the
+ * query: mask_last), the last segment is masked instead: a URL always keeps something hidden. */
+static void put_path(FILE *f, const char *path, size_t n, bool mask_last) {
+        const char *last;
+        bool any = path_scan(path, n, &last);
+
+        if (n == 0)
+                fputc('/', f);
+        for (const char *p = path; p < path + n;) {
+                size_t l = MIN(strcspn(p, "/"), (size_t) (path + n - p));
+
+                if (l == 0) {
+                        fputc('/', f);
+                        p++;
+                        continue;
+                }
+                if (looks_secret(p, l) || (!any && mask_last && p == last))
+                        put_secret(f, p, l);
+                else
+                        fwrite(p, 1, l, f);
+                p += l;
+        }
+        if (!any && mask_last && !last)
+                fputs("…", f);
+}
+
+/* The path, query and fragment of a URL (rest starts after the host), masked. */
+static char *mask_rest(const char *rest) {
+        size_t path_len = strcspn(rest, "?#"), name = 0, value = 0, len = 0;
+        const char *tail = rest + path_len, *param = NULL, *last;
+        char *buf = NULL;
+        bool in_query;
+        FILE *f;
+
+        /* A query holds the secret only when the path has none: when it has, the query is
+         * the run's values (rid=, series=), which say nothing about the check. */
+        in_query = !path_scan(rest, path_len, &last) && *tail == '?' && query_secret(tail + 1, &param, &name, &value);
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        put_path(f, rest, path_len, !in_query);
+        if (in_query) {
+                fputs(param > tail + 1 ? "?…&" : "?", f);
+                if (looks_secret(param, name))
+                        fputs("…", f);
+                else
+                        fwrite(param, 1, name, f);
+                fputc('=', f);
+                put_secret(f, param + name + 1, value);
+                if (param[name + 1 + value] == '&')
+                        fputs("&…", f);
+        } else if (*tail)
+                fprintf(f, "%c…", *tail);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 char *url_mask(const char *url) {
-        const char *scheme_end, *authority, *host, *host_end, *rest, *p;
-        size_t rest_len;
+        const char *scheme_end, *authority, *host, *host_end, *p;
+        _cleanup_free_ char *rest = NULL;
         char *ret;
 
         if (!url)
@@ -41,16 +188,10 @@ char *url_mask(const char *url) {
                 if (*p == '@')
                         host = p + 1;
 
-        rest = host_end;
-        rest_len = strlen(rest);
-        /* Show the last four characters only when enough stays hidden to keep it a secret. */
-        if (rest_len >= 12)
-                rest = rest + rest_len - 4;
-        else
-                rest = "";
-
-        if (asprintf(&ret, "%.*s://%.*s/…%s", (int) (scheme_end - url), url, (int) (host_end - host), host,
-                     rest) < 0)
+        rest = mask_rest(host_end);
+        if (!rest)
+                return NULL;
+        if (asprintf(&ret, "%.*s://%.*s%s", (int) (scheme_end - url), url, (int) (host_end - host), host, rest) < 0)
                 return NULL;
 
         /* Never let control characters of a hostile URL into a log line. */

@@ -5,8 +5,12 @@
 
 #include "macro.h"
 
-/* Heartbeat URLs are secrets: this returns "scheme://host/…abcd" (scheme, host and the last
- * four characters of the path and query), never the whole URL, and never user:password. */
+/* Heartbeat URLs are secrets: this returns the scheme, the host (never user:password) and the
+ * path with each key-like segment (a uuid, a ping key, a token) shown as "…" and its last four
+ * characters: "https://hc-ping.com/…a4b5", "https://hc-ping.com/ping/…01wA/nightly-backup".
+ * The query is "?…" — unless the path has no key and a query parameter is one: then that one
+ * is shown masked, "https://example.com/hook?token=…cdef". A URL with nothing key-like has its
+ * last path segment masked. */
 char *url_mask(const char *url);
 
 /* Parses "30s", "500ms", "5min", "1h 30min", "2d"; a bare number is seconds. */

@@ -51,7 +51,7 @@ def test_list_json(env):
     assert b["origin"] == {"kind": "config", "section": "backup.timer", "file": conf, "line": FAST.count("\n") + 1,
                            "enabled": True}, b["origin"]
     assert b["method"] == "POST"
-    assert b["url"] == f"http://127.0.0.1:{rcv.port}/…a4b5", b["url"]
+    assert b["url"] == f"http://127.0.0.1:{rcv.port}/ping/…a4b5", b["url"]
     assert b["last_run"]["invocation"] == env.show("backup.service", "InvocationID")
     assert b["last_run"]["result"] == env.show("backup.service", "Result") == "success"
     assert b["last_run"]["exit_usec"] == busctl_t(env, "backup.service", "Service", "ExecMainExitTimestamp")
@@ -88,7 +88,7 @@ def test_ping(env):
     setup(env, rcv)
     r = env.run_tb("--user", "ping", "backup.timer")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.startswith(f"POST http://127.0.0.1:{rcv.port}/…a4b5: HTTP 200 in "), r.stdout
+    assert r.stdout.startswith(f"POST http://127.0.0.1:{rcv.port}/ping/…a4b5: HTTP 200 in "), r.stdout
     req = rcv.wait(1)[0]
     assert req.method == "POST" and req.path == f"/ping/{SECRET}" and req.headers["user-agent"].startswith("timerbeat/")
     # The service name finds its timer's check; annotations work without the daemon.
@@ -115,7 +115,7 @@ def test_ping_dry_run(env):
     rcv = env.receiver()
     setup(env, rcv)
     r = env.run_tb("--user", "ping", "backup.timer", "--dry-run")
-    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"POST http://127.0.0.1:{rcv.port}/…a4b5", r.stdout
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"POST http://127.0.0.1:{rcv.port}/ping/…a4b5", r.stdout
     assert "User-Agent: timerbeat/" in r.stdout and SECRET not in r.stdout
     r = env.run_tb("--user", "ping", "backup.timer", "--dry-run", "--show-secrets")
     assert r.stdout.splitlines()[0] == f"POST {rcv.url()}", r.stdout
@@ -128,7 +128,7 @@ def test_check_annotations(env):
     setup(env, rcv)
     r = env.run_tb("--user", "check")
     assert r.returncode == 0, r.stderr
-    assert f"annotated.timer GET http://127.0.0.1:{rcv.port}/…a4b5 (annotation {env.unit_dir}/annotated.timer.d/hb.conf:1)" \
+    assert f"annotated.timer GET http://127.0.0.1:{rcv.port}/annotated/…a4b5 (annotation {env.unit_dir}/annotated.timer.d/hb.conf:1)" \
         in r.stdout, r.stdout
     env.write_unit("other.timer.d/hb.conf", "[X-Timerbeat]\nURL=gopher://x/1\n") if os.makedirs(
         f"{env.unit_dir}/other.timer.d") is None else None

@@ -119,7 +119,7 @@ def test_endless_headers(env):
     took = time.monotonic() - start
     assert took < 15 * SLOWDOWN, f"took {took:.1f}s"
     log = env.log()
-    assert re.search(r"Ping to http://127\.0\.0\.1:\d+/…\S+ failed \((.+)\); retry 1 of 2", log), log[-3000:]
+    assert re.search(r"Ping to http://127\.0\.0\.1:\d+/bad/…\S+ failed \((.+)\); retry 1 of 2", log), log[-3000:]
     assert rcv.sent < 3 * MAX_SENT, f"timerbeat read {rcv.sent} bytes of headers"
     still_works(env, rcv)
 
@@ -175,7 +175,7 @@ def test_invalid_http(env):
     redirect that are fine: the server answered garbage."""
     rcv = setup(env, bad=("raw", b"SSH-2.0-OpenSSH_9.2\r\nthis is not HTTP\r\n\r\n"))
     bad_run(env)
-    env.wait_log(f"Ping to http://127.0.0.1:{rcv.port}/…")
+    env.wait_log(f"Ping to http://127.0.0.1:{rcv.port}/bad/…")
     env.wait_log("failed")
     time.sleep(QUIET)
     line = [x for x in env.log().splitlines() if "bad.service: Ping to" in x and "failed" in x][0]
@@ -212,7 +212,7 @@ def test_close_mid_body(env):
     monitor said 200, so the ping counts as delivered and is not sent twice; the daemon goes on."""
     rcv = setup(env, bad=("raw", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nOK"))
     start = bad_run(env)
-    env.wait_log(f"Pinged http://127.0.0.1:{rcv.port}/…")
+    env.wait_log(f"Pinged http://127.0.0.1:{rcv.port}/bad/…")
     took = time.monotonic() - start
     assert took < 2.5 * SLOWDOWN, f"took {took:.1f}s: waited for the rest of the body"
     still_works(env, rcv)

@@ -22,7 +22,7 @@ static void test_expand(void) {
         static const struct {
                 const char *tmpl, *out;
         } table[] = {
-                { "{url}", "https://hc-ping.com/KEY/slug?x=1" },                 /* raw, not encoded */
+                { "{url}", "https://hc-ping.com/KEY/slug?x=1" }, /* raw, not encoded */
                 { "{unit}", "db%40x%3A1%5Cx2d.timer" },
                 { "{unit_prefix}", "db%40x%3A1%5Cx2d" },
                 { "{hostname}", "host%20a" },
@@ -31,7 +31,7 @@ static void test_expand(void) {
                 { "{exit_code}/{result}", "3/exit-code" },
                 { "{duration_s} {duration_ms}", "1.235 1234" },
                 { "{message}", "caf%C3%A9%20%26%20more" },
-                { "{message:4}", "caf" },      /* the cap does not cut "é" in half */
+                { "{message:4}", "caf" }, /* the cap does not cut "é" in half */
                 { "{message:5}", "caf%C3%A9" },
                 { "{url_origin}", "https://hc-ping.com" },
                 { "{url_last}", "slug" },
@@ -121,8 +121,12 @@ static void test_utf8_tail(void) {
                 { "hello", 10, "hello" },
                 { "hello world", 5, "world" },
                 { "\xc3\xa9\xc3\xa9\xc3\xa9", 5, "\xc3\xa9\xc3\xa9" }, /* never starts mid-character */
-                { "ab\xff" "cd", 10, "ab\xef\xbf\xbd" "cd" },          /* invalid byte → U+FFFD */
-                { "\xc0\xaf", 10, "\xef\xbf\xbd\xef\xbf\xbd" },         /* overlong */
+                { "ab\xff"
+                  "cd",
+                  10,
+                  "ab\xef\xbf\xbd"
+                  "cd" },                                                       /* invalid byte → U+FFFD */
+                { "\xc0\xaf", 10, "\xef\xbf\xbd\xef\xbf\xbd" },                 /* overlong */
                 { "\xed\xa0\x80", 10, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
                 { "", 10, "" },
         };
@@ -148,8 +152,8 @@ static void test_url_fix_query(void) {
 }
 
 static void test_presets(void) {
-        const char *names[] = { "generic", "healthchecks", "cronitor", "checkly", "uptime-kuma",
-                                "deadmanssnitch", "betterstack", "sentry", "cronhub" };
+        const char *names[] = { "generic",        "healthchecks", "cronitor", "checkly", "uptime-kuma",
+                                "deadmanssnitch", "betterstack",  "sentry",   "cronhub" };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 const Preset *p = preset_find(names[i]);
@@ -166,6 +170,143 @@ static void test_presets(void) {
         ASSERT(!preset_find("checkly")->templates[EVENT_FAILURE]);
 }
 
+static void test_empty_params(void) {
+        static const struct {
+                const char *tmpl, *out;
+        } table[] = {
+                { "{url}?rid={rid}", "https://x/p" },
+                { "{url}?rid={rid}&a=1", "https://x/p?a=1" },
+                { "{url}?a=1&rid={rid}", "https://x/p?a=1" },
+                { "{url}?a=1&rid={rid}&b=2", "https://x/p?a=1&b=2" },
+                { "{url}?r={rid}&s={rid_hex}&c=1", "https://x/p?c=1" },
+                { "{url}?r={rid}{result}", "https://x/p" }, /* only placeholders, all empty */
+                { "{url}?r={rid}{unit}", "https://x/p?r=u.timer" },
+                { "{url}?r=x{rid}", "https://x/p?r=x" },      /* a literal part: kept */
+                { "{url}?r=", "https://x/p?r=" },             /* no placeholder: the user's */
+                { "{url}?{rid}&a=1", "https://x/p?a=1" },     /* no '=': the whole parameter */
+                { "{url}?a={exit_code}", "https://x/p?a=0" }, /* 0 is a value */
+                { "{url}/{rid}?a=1", "https://x/p/?a=1" },    /* the path is not touched */
+                { "{url}?a=1#{rid}", "https://x/p?a=1#" },
+                { "{{?r={rid}", "{" },
+        };
+        TemplateVars v = { .url = "https://x/p", .unit = "u.timer" };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_free_ char *out = NULL;
+
+                ASSERT_EQ(template_expand(table[i].tmpl, &v, &out), 0);
+                ASSERT_STREQ(out, table[i].out);
+        }
+
+        /* The user's own query in {url} is never dropped, and the next parameter joins it. */
+        v.url = "https://x/p?k=";
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        ASSERT_EQ(template_expand("{url}?rid={rid}", &v, &a), 0);
+        ASSERT_STREQ(a, "https://x/p?k=");
+        ASSERT_EQ(template_expand("{url}&rid={rid}&u={unit}", &v, &b), 0);
+        ASSERT_STREQ(b, "https://x/p?k=&u=u.timer");
+}
+
+/* Every preset and event, with a run and without one (a manual ping, a self-heartbeat, a run
+ * whose InvocationID is unknown): never an empty run id, series or check-in id. */
+static void test_preset_urls(void) {
+        static const struct {
+                const char *preset;
+                Event event;
+                const char *url, *with_rid, *without;
+        } table[] = {
+#define HC "https://hc.example/ping/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"
+#define RID "01234567-89ab-cdef-0123-456789abcdef"
+                { "generic", EVENT_SUCCESS, "https://x/p?t=1", "https://x/p?t=1", "https://x/p?t=1" },
+                { "healthchecks", EVENT_SUCCESS, HC, HC "?rid=" RID, HC },
+                { "healthchecks", EVENT_START, HC, HC "/start?rid=" RID, HC "/start" },
+                { "healthchecks", EVENT_FAILURE, HC, HC "/3?rid=" RID, HC "/3" },
+                { "healthchecks", EVENT_LOG, HC, HC "/log?rid=" RID, HC "/log" },
+                { "healthchecks", EVENT_SUCCESS, "https://hc.example/ping/KEY/db?create=1",
+                  "https://hc.example/ping/KEY/db?create=1&rid=" RID, "https://hc.example/ping/KEY/db?create=1" },
+                { "cronitor", EVENT_SUCCESS, "https://cronitor.link/p/K/m",
+                  "https://cronitor.link/p/K/m?state=complete&series=" RID
+                  "&status_code=3&duration=1.235&host=h&message=m",
+                  "https://cronitor.link/p/K/m?state=complete&status_code=3&duration=1.235&host=h&message=m" },
+                { "cronitor", EVENT_START, "https://cronitor.link/p/K/m",
+                  "https://cronitor.link/p/K/m?state=run&series=" RID "&host=h",
+                  "https://cronitor.link/p/K/m?state=run&host=h" },
+                { "cronitor", EVENT_FAILURE, "https://cronitor.link/p/K/m",
+                  "https://cronitor.link/p/K/m?state=fail&series=" RID
+                  "&status_code=3&duration=1.235&host=h&message=m",
+                  "https://cronitor.link/p/K/m?state=fail&status_code=3&duration=1.235&host=h&message=m" },
+                { "checkly", EVENT_SUCCESS, "https://ping.checklyhq.com/U", "https://ping.checklyhq.com/U",
+                  "https://ping.checklyhq.com/U" },
+                { "uptime-kuma", EVENT_SUCCESS, "https://k/api/push/T",
+                  "https://k/api/push/T?status=up&msg=m&ping=1234",
+                  "https://k/api/push/T?status=up&msg=m&ping=1234" },
+                { "uptime-kuma", EVENT_FAILURE, "https://k/api/push/T",
+                  "https://k/api/push/T?status=down&msg=m&ping=1234",
+                  "https://k/api/push/T?status=down&msg=m&ping=1234" },
+                { "deadmanssnitch", EVENT_SUCCESS, "https://nosnch.in/c2", "https://nosnch.in/c2?m=m",
+                  "https://nosnch.in/c2?m=m" },
+                { "deadmanssnitch", EVENT_FAILURE, "https://nosnch.in/c2", "https://nosnch.in/c2?s=3&m=m",
+                  "https://nosnch.in/c2?s=3&m=m" },
+                { "betterstack", EVENT_SUCCESS, "https://b/api/v1/heartbeat/T", "https://b/api/v1/heartbeat/T",
+                  "https://b/api/v1/heartbeat/T" },
+                { "betterstack", EVENT_FAILURE, "https://b/api/v1/heartbeat/T", "https://b/api/v1/heartbeat/T/3",
+                  "https://b/api/v1/heartbeat/T/3" },
+                { "sentry", EVENT_SUCCESS, "https://s/api/0/cron/b/K/",
+                  "https://s/api/0/cron/b/K/?status=ok&check_in_id=" RID "&duration=1.235",
+                  "https://s/api/0/cron/b/K/?status=ok&duration=1.235" },
+                { "sentry", EVENT_START, "https://s/api/0/cron/b/K/",
+                  "https://s/api/0/cron/b/K/?status=in_progress&check_in_id=" RID,
+                  "https://s/api/0/cron/b/K/?status=in_progress" },
+                { "sentry", EVENT_FAILURE, "https://s/api/0/cron/b/K/",
+                  "https://s/api/0/cron/b/K/?status=error&check_in_id=" RID "&duration=1.235",
+                  "https://s/api/0/cron/b/K/?status=error&duration=1.235" },
+                { "cronhub", EVENT_SUCCESS, "https://cronhub.io/ping/U", "https://cronhub.io/finish/U",
+                  "https://cronhub.io/finish/U" },
+                { "cronhub", EVENT_START, "https://cronhub.io/ping/U", "https://cronhub.io/start/U",
+                  "https://cronhub.io/start/U" },
+                { "cronhub", EVENT_FAILURE, "https://cronhub.io/ping/U", "https://cronhub.io/fail/U",
+                  "https://cronhub.io/fail/U" },
+#undef HC
+#undef RID
+        };
+        size_t covered = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                const Preset *p = preset_find(table[i].preset);
+                TemplateVars v = { .unit = "u.timer",
+                                   .hostname = "h",
+                                   .url = table[i].url,
+                                   .rid = "0123456789abcdef0123456789abcdef",
+                                   .result = "success",
+                                   .message = "m",
+                                   .exit_code = 3,
+                                   .duration = 1234567 };
+
+                ASSERT(p && p->templates[table[i].event]);
+                for (int without = 0; without < 2; without++) {
+                        _cleanup_free_ char *out = NULL;
+
+                        if (without)
+                                v.rid = NULL;
+                        ASSERT_EQ(template_expand(p->templates[table[i].event], &v, &out), 0);
+                        url_fix_query(out);
+                        ASSERT_STREQ(out, without ? table[i].without : table[i].with_rid);
+                        ASSERT(!strstr(out, "=&") && out[strlen(out) - 1] != '=');
+                }
+        }
+        /* Every template of every preset is in the table. */
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (!strstr(table[i].url, "create=1"))
+                        covered++;
+        size_t total = 0;
+        const char *names[] = { "generic",        "healthchecks", "cronitor", "checkly", "uptime-kuma",
+                                "deadmanssnitch", "betterstack",  "sentry",   "cronhub" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                for (Event e = 0; e < _EVENT_MAX; e++)
+                        total += !!preset_find(names[i])->templates[e];
+        ASSERT_EQ(covered, total);
+}
+
 int main(void) {
         test_expand();
         test_validate();
@@ -173,5 +314,7 @@ int main(void) {
         test_utf8_tail();
         test_url_fix_query();
         test_presets();
+        test_empty_params();
+        test_preset_urls();
         return 0;
 }

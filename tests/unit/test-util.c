@@ -6,18 +6,53 @@ static void test_url_mask(void) {
         static const struct {
                 const char *url, *masked;
         } table[] = {
+                /* healthchecks: uuid, with a run id, with an event, slug (the slug identifies the
+                 * check and is not secret); the query never ends the masked URL. */
                 { "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5", "https://hc-ping.com/…a4b5" },
+                { "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5?rid=", "https://hc-ping.com/…a4b5?…" },
+                { "http://127.0.0.1:8000/ping/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5/start?rid=01234567-89ab-cdef",
+                  "http://127.0.0.1:8000/ping/…a4b5/start?…" },
+                { "https://hc-ping.com/fqOOd6-F4MMNuCEnzTU01w/nightly-backup",
+                  "https://hc-ping.com/…U01w/nightly-backup" },
+                { "https://hc-ping.com/0123456789abcdefghijkl/db-2/log?create=1",
+                  "https://hc-ping.com/…ijkl/db-2/log?…" },
+                /* cronitor: the API key; the monitor key stays */
+                { "https://cronitor.link/p/0123456789abcdef0123456789abcdef/report?state=run",
+                  "https://cronitor.link/p/…cdef/report?…" },
+                { "https://ping.checklyhq.com/87c05896-3b7d-49ae-83ff-5e81323a54c4",
+                  "https://ping.checklyhq.com/…54c4" },
+                { "https://kuma.example.com/api/push/0123456789AbCd?status=up&msg=m&ping=1",
+                  "https://kuma.example.com/api/push/…AbCd?…" },
+                /* deadmanssnitch: 10 characters, too short to show four of them */
+                { "https://nosnch.in/c2354d53d2?m=0123456789", "https://nosnch.in/…?…" },
+                { "https://uptime.betterstack.com/api/v1/heartbeat/0123456789abcdefWXYZ/1",
+                  "https://uptime.betterstack.com/api/v1/heartbeat/…WXYZ/1" },
+                { "https://o0.ingest.sentry.io/api/0/cron/backup/0123456789abcdef0123456789abcdef/?status=ok",
+                  "https://o0.ingest.sentry.io/api/0/cron/backup/…cdef/?…" },
+                { "https://cronhub.io/finish/1f5e3410-1b5a-11ec-9621-0123456789ab",
+                  "https://cronhub.io/finish/…89ab" },
+                /* generic, the token in the query */
+                { "https://example.com/hook?token=0123456789abcdef", "https://example.com/hook?token=…cdef" },
+                { "https://example.com?token=0123456789abcdef", "https://example.com/?token=…cdef" },
+                { "https://example.com/hook?unit=backup&t=0123456789abcdef&x=1",
+                  "https://example.com/hook?…&t=…cdef&…" },
+                { "https://example.com/hook?key=short", "https://example.com/hook?key=…" },
                 { "https://user:pa55@hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b", "https://hc-ping.com/…8a9b" },
-                { "http://127.0.0.1:8000/ping/abcdefghijkl?x=1", "http://127.0.0.1:8000/…?x=1" },
+                /* nothing key-like: the last segment is hidden anyway */
+                { "http://127.0.0.1:8000/ping/abcdefghijkl?x=1", "http://127.0.0.1:8000/ping/…ijkl?…" },
                 { "https://example.com/short", "https://example.com/…" },
+                { "https://example.com/hook?x=1#0123456789", "https://example.com/…?…" },
                 { "https://example.com", "https://example.com/…" },
-                { "https://example.com?token=0123456789abcdef", "https://example.com/…cdef" },
+                { "https://example.com/", "https://example.com/…" },
+                { "https://example.com/a//b/", "https://example.com/a//…/" },
                 { "no-scheme-here", "(unparsable URL of 14 characters)" },
                 { "https://ho\nst/0123456789abcdef", "(unparsable URL of 30 characters)" },
                 /* No way to tell host from secret: nothing of it is shown. */
                 { "https://hc-ping.com 0123456789abcdef", "(unparsable URL of 36 characters)" },
                 { "https://user:0123456789abcdef host/x", "(unparsable URL of 36 characters)" },
                 { "https://hc-ping.com\\0123456789abcdef", "(unparsable URL of 36 characters)" },
+                /* Control characters never reach a log line. */
+                { "https://h/ping/0123456789abcd\x1b[2J", "https://h/ping/…?[2J" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
