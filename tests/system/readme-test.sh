@@ -45,7 +45,10 @@ WORK=${TB_README_DIR:-/var/tmp/tb-readme}/$MODE
 SUITE=${TB_SUITE:-bookworm}
 CACHE=${TB_DEB_DIR:-/var/tmp/tb-deb}
 BASE=$CACHE/base
-[ "$SUITE" = bookworm ] || BASE=$CACHE/base-$SUITE
+PACKAGES=$TB_BASE_PACKAGES
+# Another suite has a tree of its own, with systemd and the bus only (the library packages'
+# names differ between releases: libcurl4t64 in Debian 13).
+[ "$SUITE" = bookworm ] || { BASE=$CACHE/base-$SUITE; PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd; }
 ROOT=$WORK/root
 CLONE=/root/timerbeat
 # What the command may take: apt-get update, downloads, a build on a busy 2-core machine.
@@ -109,7 +112,7 @@ HEAD=$(git -C "$SRC" rev-parse HEAD) || setup_error "$SRC is not a git checkout"
 [ -z "$(git -C "$SRC" status --porcelain --untracked-files=no)" ] ||
         log "NOTE: $SRC has uncommitted changes; this test uses its committed HEAD ${HEAD:0:12}."
 
-tb_base "$BASE" "$TB_BASE_PACKAGES" "$SUITE"
+tb_base "$BASE" "$PACKAGES" "$SUITE"
 rm -rf "$ROOT"
 cp -a --reflink=auto "$BASE" "$ROOT"
 # No package lists: `apt-get install` alone finds nothing to install.
