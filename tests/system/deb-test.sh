@@ -46,7 +46,7 @@ ROOT=$WORK/root
 MAX_EXPOSURE=${TB_MAX_EXPOSURE:-1.5}
 # The container: systemd as init, the system bus, and the package's run-time dependencies
 # (so that installing needs no download; apt would fetch anything missing).
-PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libcurl4,libinih1,libsystemd0
+PACKAGES=$TB_BASE_PACKAGES
 SECRET_JOB="secret-0123456789abcdef"
 SECRET_JOB2="secret-aaaabbbbccccdddd"
 SECRET_FAIL="secret-fedcba9876543210"

@@ -64,24 +64,36 @@ tb_host_tools() {
         fi
 }
 
-# tb_base DIR PACKAGES: a minimal Debian 12 in DIR with the comma-separated PACKAGES and apt's
-# package lists, debootstrapped once (about a minute) and reused while PACKAGES is unchanged.
+# The cached tree's packages: systemd as init, the system bus, and the package's run-time
+# dependencies (so that installing the .deb needs no download). Shared by every system test,
+# so that there is one cache (one debootstrap) for all.
+TB_BASE_PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libcurl4,libinih1,libsystemd0
+
+# tb_base DIR PACKAGES [SUITE]: a minimal Debian SUITE (default bookworm, Debian 12) in DIR with
+# the comma-separated PACKAGES and apt's package lists, debootstrapped once (about a minute)
+# and reused while PACKAGES is unchanged. Callers boot copies of it, never DIR itself.
 tb_base() {
-        local dir=$1 packages=$2
-        if [ -f "$dir.done" ] && [ "$(cat "$dir.done")" = "$packages" ] && [ -x "$dir/usr/lib/systemd/systemd" ]; then
-                log "Reusing the Debian 12 tree $dir"
+        local dir=$1 packages=$2 suite=${3:-bookworm}
+        mkdir -p "$(dirname "$dir")"
+        # Two tests sharing the cache: one debootstraps, the other waits for it.
+        exec 8>"$dir.lock"
+        flock -w 900 8 || setup_error "another test holds $dir.lock"
+        if [ -f "$dir.done" ] && [ "$(cat "$dir.done")" = "$suite:$packages" ] && [ -x "$dir/usr/lib/systemd/systemd" ]; then
+                log "Reusing the Debian ($suite) tree $dir"
+                exec 8>&-
                 return 0
         fi
-        log "Debootstrapping Debian 12 into $dir (about a minute)"
+        log "Debootstrapping Debian ($suite) into $dir (about a minute)"
         rm -rf "$dir" "$dir.done"
         mkdir -p "$RUN"
-        debootstrap --variant=minbase --include="$packages" bookworm "$dir" "$TB_MIRROR" >"$RUN/debootstrap.log" 2>&1 ||
+        debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$TB_MIRROR" >"$RUN/debootstrap.log" 2>&1 ||
                 { tail -20 "$RUN/debootstrap.log"; setup_error "debootstrap failed (log: $RUN/debootstrap.log)"; }
         # apt's lists, so that a dependency the tree lacks can still be installed.
         systemd-nspawn -q -D "$dir" --register=no --keep-unit --pipe apt-get update -q >"$RUN/apt-update.log" 2>&1 ||
                 { tail -20 "$RUN/apt-update.log"; setup_error "apt-get update in $dir failed"; }
         rm -f "$dir"/var/cache/apt/archives/*.deb
-        printf '%s' "$packages" >"$dir.done"
+        printf '%s' "$suite:$packages" >"$dir.done"
+        exec 8>&-
 }
 
 # tb_receiver: an HTTP server on 127.0.0.1 (the container shares the host's network) that
