@@ -20,7 +20,7 @@
 
 /* One monitored (or unmonitored) job, as `list` shows it. */
 typedef struct Row {
-        char *timer;   /* NULL for a service configured without a timer */
+        char *timer; /* NULL for a service configured without a timer */
         char *service;
         const Check *check; /* NULL: no heartbeat; owned by the config or Inventory.resolver */
         Strv errors;        /* annotation errors */
@@ -209,7 +209,9 @@ static PingRun manual_run(const char *unit, const char *service, Event e, int ex
         return (PingRun) {
                 .unit = unit,
                 .service = service ?: unit,
-                .result = e == EVENT_FAILURE ? "exit-code" : e == EVENT_START ? NULL : "success",
+                .result = e == EVENT_FAILURE ? "exit-code" :
+                          e == EVENT_START   ? NULL :
+                                               "success",
                 .message = e == EVENT_START ? "started (manual ping from timerbeat)" : "manual ping from timerbeat",
                 .hostname = host,
                 .exit_code = e == EVENT_FAILURE ? exit_code : 0,
@@ -292,8 +294,8 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 printf(",\"monitored\":%s,\"origin\":", on ? "true" : "false");
                 if (row->check) {
                         printf("{\"kind\":\"%s\",\"section\":", check_origin_kind(row->check));
-                        json_string(stdout, row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat"
-                                                                                        : row->check->name);
+                        json_string(stdout,
+                                    row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat" : row->check->name);
                         printf(",\"file\":");
                         json_string(stdout, row->check->file);
                         printf(",\"line\":%u,\"enabled\":%s}", row->check->line,
@@ -399,9 +401,11 @@ int cli_list(const CliOptions *o) {
                 if (!row->check)
                         snprintf(obuf, sizeof(obuf), "-");
                 else if (!row->check->enabled)
-                        snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file), row->check->line);
+                        snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file),
+                                 row->check->line);
                 else if (row->check->origin == CHECK_FROM_ANNOTATION)
-                        snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file), row->check->line);
+                        snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file),
+                                 row->check->line);
                 else
                         snprintf(obuf, sizeof(obuf), "%s[%s] %s:%u", row->check->pattern ? "pattern " : "",
                                  row->check->name, strempty(row->check->file), row->check->line);

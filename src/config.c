@@ -1338,4 +1338,3 @@ const char *check_template(const Check *c, Event e) {
                 return c->templates[e];
         return p->templates[e];
 }
-

@@ -174,7 +174,6 @@ static inline void check_freep(Check **c) {
         check_free(*c);
 }
 
-
 /* The URL template of an event (explicit key, else the preset's); NULL if there is none. */
 const char *check_template(const Check *c, Event e);
 

@@ -109,8 +109,9 @@ static void decide_failure(const Check *c, const WatchRun *run, const DecideInpu
                 d->send = true;
                 d->event = EVENT_FAILURE;
         } else if (check_template(c, EVENT_LOG)) {
-                say(d, LOG_NOTICE, "%s; failure %u of %u in a row, below failure-threshold=: sent as a log entry [%s].",
-                    head, d->failures, c->failure_threshold, run->check);
+                say(d, LOG_NOTICE,
+                    "%s; failure %u of %u in a row, below failure-threshold=: sent as a log entry [%s].", head,
+                    d->failures, c->failure_threshold, run->check);
                 d->send = true;
                 d->event = EVENT_LOG;
         } else
@@ -136,8 +137,8 @@ static void decide_end(const Check *c, const WatchRun *run, const DecideInput *i
         }
         d->counted = true;
         if (success && c->min_runtime > 0 && d->duration < c->min_runtime) {
-                snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s",
-                         run->service, dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
+                snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s", run->service,
+                         dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
                 if (d->exit_code == 0)
                         d->exit_code = 1;
                 d->failures = in->failures + 1;

@@ -10,8 +10,8 @@
  * skip-exit-status, min-runtime, success or failure, failure-threshold. */
 
 typedef struct DecideInput {
-        usec_t now;      /* CLOCK_REALTIME */
-        usec_t max_age;  /* catch-up horizon */
+        usec_t now;        /* CLOCK_REALTIME */
+        usec_t max_age;    /* catch-up horizon */
         unsigned failures; /* failed runs in a row before this one */
         /* The last run handled for the check (for catch-up): has_last false when there is no
          * record yet. */
@@ -31,14 +31,14 @@ typedef struct Decision {
         Event event;
         int exit_code;
         usec_t duration;
-        bool counted;        /* the run was judged: failures below is its new value */
-        unsigned failures;   /* failed runs in a row, this one included */
+        bool counted;      /* the run was judged: failures below is its new value */
+        unsigned failures; /* failed runs in a row, this one included */
         DecideRecord record;
         bool needs_activation_details; /* trigger = timer, but systemd cannot tell */
-        int log_level;       /* of reason; -1 when there is nothing to say */
-        char message[512];   /* for {message} and bodies */
-        char reason[768];    /* what happened and why, for the log */
-        char catch_up_note[256]; /* a run reported late: said (at info) before the reason */
+        int log_level;                 /* of reason; -1 when there is nothing to say */
+        char message[512];             /* for {message} and bodies */
+        char reason[768];              /* what happened and why, for the log */
+        char catch_up_note[256];       /* a run reported late: said (at info) before the reason */
 } Decision;
 
 /* Whether systemd's verdict on a run is success. */

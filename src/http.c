@@ -32,15 +32,14 @@ struct CheckQueue {
         Request *head, *tail;
 };
 
-
 struct Request {
         Http *http;
         Request *prev, *next;         /* all requests, oldest first */
-        Request *check_next;            /* in its CheckQueue */
+        Request *check_next;          /* in its CheckQueue */
         Request *run_prev, *run_next; /* in Http.runnable */
         CheckQueue *uq;
 
-        Ping *ping;     /* what to send (owned); its id is the outbox entry, NULL if in memory only */
+        Ping *ping; /* what to send (owned); its id is the outbox entry, NULL if in memory only */
         usec_t max_age;
 
         char *masked;
@@ -79,7 +78,7 @@ struct Http {
         Request *head, *tail; /* every request, in submission order */
         size_t n_requests, n_running;
         Request *run_head, *run_tail; /* heads of their URL queue, ready to send */
-        Hashmap *checks; /* check → CheckQueue, keyed by the queue's own name */
+        Hashmap *checks;              /* check → CheckQueue, keyed by the queue's own name */
 
         http_done_t on_done;
         void *userdata;
@@ -345,7 +344,8 @@ static void request_schedule_retry(Request *r, const char *why) {
         int k;
 
         if (h->shutting_down) {
-                log_unit(LOG_NOTICE, r->ping->unit, r->ping->invocation, "Ping to %s not delivered (%s); %s", r->masked, why,
+                log_unit(LOG_NOTICE, r->ping->unit, r->ping->invocation, "Ping to %s not delivered (%s); %s",
+                         r->masked, why,
                          r->ping->id ? "kept in the outbox for the next start." : "it is lost (not in the outbox).");
                 request_free(r);
                 return;
@@ -372,17 +372,19 @@ static void request_schedule_retry(Request *r, const char *why) {
         k = sd_event_add_time_relative(h->event, &r->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, r);
         if (k < 0) {
                 log_unit_errno(LOG_ERR, k, r->ping->unit, r->ping->invocation,
-                               "Failed to schedule a retry of the ping to %s: %m; it stays in the outbox.", r->masked);
+                               "Failed to schedule a retry of the ping to %s: %m; it stays in the outbox.",
+                               r->masked);
                 request_free(r);
                 return;
         }
         r->state = REQUEST_BACKOFF;
         if (r->retries == UINT_MAX)
-                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation, "Ping to %s failed (%s); retry %u in %s.", r->masked,
-                         why, r->attempt, format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
+                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation, "Ping to %s failed (%s); retry %u in %s.",
+                         r->masked, why, r->attempt,
+                         format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
         else
-                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation, "Ping to %s failed (%s); retry %u of %u in %s.",
-                         r->masked, why, r->attempt, r->retries,
+                log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation,
+                         "Ping to %s failed (%s); retry %u of %u in %s.", r->masked, why, r->attempt, r->retries,
                          format_timespan(buf, sizeof(buf), delay - delay % USEC_PER_MSEC));
 }
 
@@ -412,8 +414,8 @@ static void request_done(Request *r, CURLcode code) {
                 if (r->headers_too_long)
                         snprintf(why, sizeof(why), "response headers longer than %u bytes", HTTP_HEADERS_MAX);
                 else
-                        snprintf(why, sizeof(why), "%s%s%.200s", curl_easy_strerror(code), r->error_buffer[0] ? ": " : "",
-                                 r->error_buffer);
+                        snprintf(why, sizeof(why), "%s%s%.200s", curl_easy_strerror(code),
+                                 r->error_buffer[0] ? ": " : "", r->error_buffer);
                 snprintf(r->last_error, sizeof(r->last_error), "%.200s", why);
                 switch (code) {
                 case CURLE_UNSUPPORTED_PROTOCOL:
@@ -427,8 +429,7 @@ static void request_done(Request *r, CURLcode code) {
                 case CURLE_URL_MALFORMAT:
                 case CURLE_TOO_MANY_REDIRECTS:
                         log_unit(LOG_ERR, r->ping->unit, r->ping->invocation,
-                                 "Ping to %s failed: %s; not retrying. Fix the URL or the redirect.", r->masked,
-                                 why);
+                                 "Ping to %s failed: %s; not retrying. Fix the URL or the redirect.", r->masked, why);
                         request_finish(r, HTTP_REJECTED);
                         return;
                 default:
@@ -439,8 +440,8 @@ static void request_done(Request *r, CURLcode code) {
 
         switch (retry_classify_status(status)) {
         case RETRY_DONE:
-                log_unit(LOG_INFO, r->ping->unit, r->ping->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked, status,
-                         (unsigned long long) took);
+                log_unit(LOG_INFO, r->ping->unit, r->ping->invocation, "Pinged %s: HTTP %ld in %llums.", r->masked,
+                         status, (unsigned long long) took);
                 request_finish(r, HTTP_DELIVERED);
                 return;
         case RETRY_AGAIN:
@@ -710,8 +711,8 @@ static int request_start(Request *r) {
         r->attempt++;
         r->started = now_usec(CLOCK_MONOTONIC);
         h->n_running++;
-        log_unit(LOG_DEBUG, r->ping->unit, r->ping->invocation, "Sending %s %s (attempt %u).", http_method_to_string(r->ping->method),
-                 r->masked, r->attempt);
+        log_unit(LOG_DEBUG, r->ping->unit, r->ping->invocation, "Sending %s %s (attempt %u).",
+                 http_method_to_string(r->ping->method), r->masked, r->attempt);
         return 0;
 
 fail:
@@ -865,9 +866,10 @@ void http_shutdown(Http *h, http_idle_t on_idle, void *userdata) {
                         kept++;
                 else {
                         lost++;
-                        log_unit(LOG_WARNING, r->ping->unit, r->ping->invocation,
-                                 "Ping to %s not delivered and not in the outbox (state directory not writable); it is lost.",
-                                 r->masked);
+                        log_unit(
+                                LOG_WARNING, r->ping->unit, r->ping->invocation,
+                                "Ping to %s not delivered and not in the outbox (state directory not writable); it is lost.",
+                                r->masked);
                 }
                 request_free(r);
         }

@@ -20,7 +20,7 @@ typedef enum HttpOutcome {
 } HttpOutcome;
 
 typedef struct HttpResult {
-        const Ping *ping;  /* what was sent; its id is the outbox entry (NULL: in memory only) */
+        const Ping *ping; /* what was sent; its id is the outbox entry (NULL: in memory only) */
         HttpOutcome outcome;
         long status;       /* the last HTTP status, 0 if none */
         const char *error; /* the last transport error, NULL if none */

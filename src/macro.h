@@ -21,11 +21,11 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Hand ownership of a pointer over, leaving NULL behind so a _cleanup_ does nothing. */
-#define TAKE_PTR(p)                                  \
-        ({                                           \
-                __typeof__(p) _ptr_ = (p);           \
-                (p) = NULL;                          \
-                _ptr_;                               \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
 
 static inline void *mfree(void *p) {

@@ -152,8 +152,9 @@ static void on_settled(Watch *w _unused_, void *userdata) {
                 n += m->config->checks[i]->enabled;
         (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu check%s.", n, n == 1 ? "" : "s");
         if (!m->ready_sent)
-                log_info("timerbeat " "started, watching %zu check%s on the %s manager.", n, n == 1 ? "" : "s",
-                         m->options.user ? "user" : "system");
+                log_info("timerbeat "
+                         "started, watching %zu check%s on the %s manager.",
+                         n, n == 1 ? "" : "s", m->options.user ? "user" : "system");
         else
                 log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
         m->ready_sent = true;

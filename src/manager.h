@@ -30,5 +30,3 @@ int manager_run(Manager *m);
 
 /* Loads the config for `timerbeat check` and the daemon: prints every problem to stderr. */
 int manager_load_config(const ManagerOptions *o, Config **ret);
-
-

@@ -167,9 +167,9 @@ int outbox_entry_parse(const char *data, size_t size, Ping *ret) {
                         free(e.source);
                         e.source = isempty(value) ? NULL : TAKE_PTR(value);
                 } else if (KEY("method")) {
-                        e.method = streq(value, "GET") ? HTTP_METHOD_GET
-                                   : streq(value, "POST") ? HTTP_METHOD_POST
-                                                          : _HTTP_METHOD_MAX;
+                        e.method = streq(value, "GET")  ? HTTP_METHOD_GET :
+                                   streq(value, "POST") ? HTTP_METHOD_POST :
+                                                          _HTTP_METHOD_MAX;
                 } else if (KEY("body")) {
                         free(e.body);
                         e.body = NULL;
@@ -270,8 +270,8 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         if (!o)
                 return -ENOMEM;
         o->state_dir = strdup(state_dir);
-        if (!o->state_dir || asprintf(&o->dir, "%s/outbox", state_dir) < 0 || asprintf(&o->last_dir, "%s/last", state_dir) < 0 ||
-            asprintf(&o->ping_dir, "%s/pings", state_dir) < 0) {
+        if (!o->state_dir || asprintf(&o->dir, "%s/outbox", state_dir) < 0 ||
+            asprintf(&o->last_dir, "%s/last", state_dir) < 0 || asprintf(&o->ping_dir, "%s/pings", state_dir) < 0) {
                 outbox_free(o);
                 return -ENOMEM;
         }
@@ -298,8 +298,9 @@ Outbox *outbox_free(Outbox *o) {
 
 void outbox_report_write(Outbox *o, int r, const char *what) {
         if (r < 0 && !o->broken) {
-                log_warning_errno(r, "Cannot write %s in %s: %m. Pings are sent from memory and lost if timerbeat "
-                                     "stops before they are delivered; make the directory writable.",
+                log_warning_errno(r,
+                                  "Cannot write %s in %s: %m. Pings are sent from memory and lost if timerbeat "
+                                  "stops before they are delivered; make the directory writable.",
                                   what, o->state_dir);
                 o->broken = true;
         } else if (r >= 0 && o->broken) {
@@ -390,8 +391,7 @@ int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, v
                         if (asprintf(&aside, "%s.corrupt", path) < 0)
                                 return -ENOMEM;
                         (void) rename(path, aside);
-                        on_corrupt(o, names.items[i], r == -EFBIG ? "too large" : "unreadable or damaged",
-                                   userdata);
+                        on_corrupt(o, names.items[i], r == -EFBIG ? "too large" : "unreadable or damaged", userdata);
                         continue;
                 }
                 e->id = strdup(names.items[i]);
@@ -464,8 +464,8 @@ int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret) 
         r = read_full_file(path, 512, &data, NULL);
         if (r < 0)
                 return r;
-        if (sscanf(data, "outcome=%15[a-z]\nstatus=%ld\ntime=%llu\ninvocation=%32[0-9a-f]", p.outcome, &p.status,
-                   &t, p.invocation) < 3)
+        if (sscanf(data, "outcome=%15[a-z]\nstatus=%ld\ntime=%llu\ninvocation=%32[0-9a-f]", p.outcome, &p.status, &t,
+                   p.invocation) < 3)
                 return -EBADMSG;
         p.time = t;
         *ret = p;

@@ -123,8 +123,7 @@ char *ping_run_json(const PingRun *run, Event e, usec_t duration) {
         return j;
 }
 
-static int ping_set_body(Ping *p, BodyKind kind, const PingRun *run, Event e, const char *log_text,
-                         size_t log_size) {
+static int ping_set_body(Ping *p, BodyKind kind, const PingRun *run, Event e, const char *log_text, size_t log_size) {
         const char *type;
 
         if (kind == BODY_JSON) {
@@ -149,8 +148,8 @@ static int ping_set_body(Ping *p, BodyKind kind, const PingRun *run, Event e, co
         return p->content_type ? 0 : -ENOMEM;
 }
 
-int ping_build(const Check *c, const Config *cfg, Event e, const PingRun *run, const char *log_text,
-               size_t log_size, Ping **ret) {
+int ping_build(const Check *c, const Config *cfg, Event e, const PingRun *run, const char *log_text, size_t log_size,
+               Ping **ret) {
         _cleanup_(ping_freep) Ping *p = NULL;
         const char *source = c->source ?: (cfg ? cfg->source : NULL);
         int r;

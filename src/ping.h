@@ -13,13 +13,13 @@ typedef struct Ping {
         char *invocation; /* InvocationID; NULL for a request without a run */
         char *url;
         HttpMethod method;
-        char *source;     /* sent as Origin:, may be NULL */
-        usec_t created;   /* CLOCK_REALTIME of what it reports */
-        char *body;       /* POSTed when set; may contain NUL bytes */
+        char *source;   /* sent as Origin:, may be NULL */
+        usec_t created; /* CLOCK_REALTIME of what it reports */
+        char *body;     /* POSTed when set; may contain NUL bytes */
         size_t body_size;
         char *content_type;
-        Event event;      /* in memory only: not stored in the outbox */
-        char *id;         /* the outbox entry, NULL while it is only in memory */
+        Event event; /* in memory only: not stored in the outbox */
+        char *id;    /* the outbox entry, NULL while it is only in memory */
 } Ping;
 
 /* What a request says about a run. An empty invocation means "no run" (a manual ping). */
@@ -51,8 +51,8 @@ int ping_url(const Check *c, Event e, const PingRun *run, char **ret);
 
 /* The whole request. log_text is the body of a BODY_LOG event; NULL sends it without a body
  * (no run to read the journal of). */
-int ping_build(const Check *c, const Config *cfg, Event e, const PingRun *run, const char *log_text,
-               size_t log_size, Ping **ret);
+int ping_build(const Check *c, const Config *cfg, Event e, const PingRun *run, const char *log_text, size_t log_size,
+               Ping **ret);
 
 /* The JSON body (BODY_JSON), exposed for the tests. */
 char *ping_run_json(const PingRun *run, Event e, usec_t duration);

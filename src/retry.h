@@ -18,9 +18,9 @@ usec_t retry_backoff(unsigned attempt, usec_t base, usec_t max, double rnd);
 int retry_after_parse(const char *value, time_t now, usec_t *ret);
 
 typedef enum RetryVerdict {
-        RETRY_DONE,      /* delivered */
-        RETRY_AGAIN,     /* transient: try again later */
-        RETRY_GIVE_UP,   /* permanent: do not try again */
+        RETRY_DONE,    /* delivered */
+        RETRY_AGAIN,   /* transient: try again later */
+        RETRY_GIVE_UP, /* permanent: do not try again */
 } RetryVerdict;
 
 /* Classifies an HTTP status: 2xx done; 408, 425, 429 and 5xx again; everything else gives up. */

@@ -51,7 +51,8 @@ static void sender_send(Sender *s, Ping *p) {
         invocation = p->invocation ? strdup(p->invocation) : NULL;
         r = http_submit(s->http, p); /* takes it, also on failure */
         if (r < 0) {
-                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m", strempty(check));
+                log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m",
+                               strempty(check));
                 if (id)
                         (void) outbox_remove(s->outbox, id);
         }
@@ -199,7 +200,8 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
                 log_unit(LOG_WARNING, p->unit, p->invocation,
                          "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
                          "check come too often for it.");
-        if (res->body_limit >= 0 && hashmap_replace(s->body_limits, p->check, (void *) (uintptr_t) (res->body_limit + 1)) < 0)
+        if (res->body_limit >= 0 &&
+            hashmap_replace(s->body_limits, p->check, (void *) (uintptr_t) (res->body_limit + 1)) < 0)
                 log_oom();
         /* What `timerbeat list` shows as the last ping of the check. */
         r = outbox_write_ping(s->outbox, p->check, outcome_to_string(res->outcome), res->status,
@@ -229,7 +231,6 @@ static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
 static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
         log_warning("Outbox entry %s/%s is %s; moved aside to %s.corrupt.", outbox_dir(o), name, why, name);
 }
-
 
 int sender_new(Sender **ret, sd_event *event, Outbox *outbox, const Config *config) {
         _cleanup_(sender_freep) Sender *s = NULL;

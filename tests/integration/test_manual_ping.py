@@ -32,6 +32,8 @@ def find_peer():
         if os.access(p, os.X_OK):
             return p
         d = os.path.dirname(d)
+    if os.access("/work/shared/peers/healthchecks/peer", os.X_OK):   # the workplace's shared folder
+        return "/work/shared/peers/healthchecks/peer"
     raise AssertionError("the healthchecks test peer (shared/peers/healthchecks/peer) was not found above "
                          f"{os.path.dirname(os.path.abspath(__file__))}; set TIMERBEAT_HC_PEER to its path")
 
