@@ -142,21 +142,11 @@ void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decis
         Ping *ping = NULL;
         char host[256] = "";
         bool log_body = ping_body_kind(c, d->event) == BODY_LOG && !isempty(run->invocation);
-        PingRun pr = {
-                .unit = run->check,
-                .service = run->service,
-                .invocation = run->invocation,
-                .result = run->start ? NULL : run->result,
-                .message = d->message,
-                .hostname = host,
-                .exit_code = d->exit_code,
-                .start_timestamp = run->start_timestamp,
-                .exit_timestamp = run->exit_timestamp,
-                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
-        };
+        PingRun pr;
         int r;
 
         (void) gethostname(host, sizeof(host) - 1);
+        pr = decide_ping_run(run, d, host);
         r = ping_build(c, s->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
         if (r < 0) {
                 log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
