@@ -4,11 +4,13 @@
 the daemon sent for event E of the unit's last run (issue 11): for every preset and every event
 it has, after a real run on a real user manager, method, path and query, headers and body are
 compared with what the loopback receiver got. Only the JSON body's timestamps may differ (the
-daemon's start request is built before the run's start time is final)."""
+daemon's start request is built before the run's start time is final). Then a manual ping of
+each event (no run behind it) must reach the receiver well-formed."""
 
 import json
 import os
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import main  # noqa: E402
@@ -51,6 +53,20 @@ def compare(env, rcv, req, event):
         assert same_body(printed, sent, headers.get("content-type")), (event, printed, sent)
 
 
+def manual_pings(env, rcv, preset):
+    """A manual ping of every event the preset has reaches the receiver well-formed: HTTP 200, no
+    parameter without a value (issue 18: never an empty rid=, series=, check_in_id=)."""
+    events = ["success"] + [e for e, s in (("start", START), ("failure", FAILURE), ("log", LOG)) if preset in s]
+    for event in events:
+        before = rcv.count()
+        r = env.run_tb("--user", "ping", "job.timer", "--event", event)
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 1, (event, r.returncode, r.stdout, r.stderr)
+        req = rcv.wait(before + 1)[before]
+        query = urllib.parse.urlsplit(req.path).query
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        assert all(v for _, v in pairs) and not query.endswith("&"), (event, req.path)
+
+
 def check_preset(env, preset, keys=""):
     keys += "start = yes\n" if preset in START else ""
     keys += "failure = yes\n" if preset in FAILURE else ""
@@ -61,6 +77,7 @@ def check_preset(env, preset, keys=""):
         compare(env, rcv, reqs[0], "start")
     compare(env, rcv, reqs[-1], "success")
     if preset not in FAILURE:
+        manual_pings(env, rcv, preset)
         return
     env.oneshot("job.service", "/bin/sh -c 'echo broken; exit 3'")
     env.daemon_reload()
@@ -72,6 +89,7 @@ def check_preset(env, preset, keys=""):
         env.reload_daemon()
         reqs = run(env, rcv, 3 * per_run)[2 * per_run:]
         compare(env, rcv, reqs[-1], "log")
+    manual_pings(env, rcv, preset)
 
 
 def test_generic(env):
