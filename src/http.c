@@ -577,6 +577,7 @@ int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
         Http *h;
         int r;
 
+        assert(ret && event);
         h = calloc(1, sizeof(Http));
         if (!h)
                 return -ENOMEM;
