@@ -50,6 +50,13 @@ static void sender_send(Sender *s, Ping *p) {
         check = strdup(p->check);
         invocation = p->invocation ? strdup(p->invocation) : NULL;
         r = http_submit(s->http, p); /* takes it, also on failure */
+        if (r == -ESHUTDOWN) {
+                /* Stopping (a log body read finished after SIGTERM): the entry stays in the
+                 * outbox and goes out at the next start. */
+                log_unit(LOG_INFO, unit, invocation, "Stopping; the ping for [%s] %s.", strempty(check),
+                         id ? "stays in the outbox for the next start" : "is lost (not in the outbox)");
+                return;
+        }
         if (r < 0) {
                 log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m",
                                strempty(check));
