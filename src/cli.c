@@ -285,7 +285,7 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 const Row *row = &inv->rows[i];
                 const UnitProps *sp = &row->service_props;
                 _cleanup_free_ char *url = row_url(row, false);
-                bool on = check_is_active(row->check);
+                bool on = row->check && check_is_active(row->check);
                 PingRecord ping;
                 bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
 
@@ -395,7 +395,7 @@ int cli_list(const CliOptions *o) {
                 const Row *row = &inv.rows[i];
                 char tbuf[64], pbuf[96], obuf[600];
                 PingRecord ping;
-                bool on = check_is_active(row->check);
+                bool on = row->check && check_is_active(row->check);
 
                 cells[i] = calloc(7, sizeof(char *));
                 if (!cells[i])
@@ -627,10 +627,14 @@ static int ping_build_last_run(const CliOptions *o, const Config *c, const Check
         int r;
 
         r = last_run_props(o, row, &sp, &service);
-        if (r < 0)
-                return log_error_errno(r, "Cannot ask systemd for the last run of %s: %m", o->unit);
-        if (isempty(sp.invocation))
-                return log_error_errno(-ENODATA, "systemd remembers no run of %s; start it once first.", service);
+        if (r < 0) {
+                (void) log_error_errno(r, "Cannot ask systemd for the last run of %s: %m", o->unit);
+                return r;
+        }
+        if (isempty(sp.invocation)) {
+                log_error("systemd remembers no run of %s; start it once first.", service);
+                return -ENODATA;
+        }
         WatchRun run = {
                 .check = row ? row_unit(row) : o->unit,
                 .service = service,
@@ -651,8 +655,10 @@ static int ping_build_last_run(const CliOptions *o, const Config *c, const Check
         (void) gethostname(host, sizeof(host) - 1);
         PingRun pr = decide_ping_run(&run, &d, host);
         r = ping_build(check, c, e, &pr, text ?: (ping_body_kind(check, e) == BODY_LOG ? "" : NULL), t.size, ret);
-        if (r < 0)
-                return log_error_errno(r, "Cannot build the request: %m");
+        if (r < 0) {
+                (void) log_error_errno(r, "Cannot build the request: %m");
+                return r;
+        }
         return 0;
 }
 

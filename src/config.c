@@ -673,6 +673,7 @@ static const ConfigKey config_key_table[] = {
         { "method", CHECK(method), .parse = parse_enum, .def = "GET", .values = method_words },
         { "source", CHECK(source), .parse = parse_source, .def = "" },
         { "enabled", CHECK(enabled), .parse = parse_bool, .def = "yes" },
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): the size of the pointer field itself */
         { "preset", CHECK(preset), .parse = parse_preset, .def = "generic" },
         { "success-url", CHECK(templates[EVENT_SUCCESS]), .parse = parse_template },
         { "start-url", CHECK(templates[EVENT_START]), .parse = parse_template },

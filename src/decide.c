@@ -187,10 +187,8 @@ void decide_event(const Check *c, const WatchRun *run, Event e, Decision *ret) {
                 (void) describe(c, run, ret);
 }
 
-void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret) {
-        Decision *d = ret;
-
-        assert(run && in && ret);
+void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+        assert(run && in && d);
         *d = (Decision) { .log_level = -1 };
         if (!c || !c->enabled || (!c->url && !c->templates[EVENT_SUCCESS]))
                 return;

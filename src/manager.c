@@ -269,12 +269,11 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         sigset_t mask;
         int r;
 
+        assert(o && config);
         m = calloc(1, sizeof(Manager));
         if (!m)
                 return log_oom();
         m->options = *o;
-
-        assert(o && config);
         m->config = TAKE_PTR(c);
         r = resolver_new(&m->resolver);
         if (r >= 0)

@@ -46,8 +46,13 @@ static usec_t run_duration(const PingRun *run) {
 
 int ping_url(const Check *c, Event e, const PingRun *run, char **ret) {
         _cleanup_free_ char *base = NULL, *url = NULL;
-        const char *t = check_template(c, e);
-        TemplateVars v = {
+        const char *t;
+        TemplateVars v;
+        int r;
+
+        assert(c && run && run->unit && ret);
+        t = check_template(c, e);
+        v = (TemplateVars) {
                 .unit = run->unit,
                 .hostname = strempty(run->hostname),
                 .rid = run->invocation,
@@ -56,9 +61,6 @@ int ping_url(const Check *c, Event e, const PingRun *run, char **ret) {
                 .exit_code = e == EVENT_START ? 0 : run->exit_code,
                 .duration = e == EVENT_START ? 0 : run_duration(run),
         };
-        int r;
-
-        assert(c && run && run->unit && ret);
         if (!t)
                 return -ENOENT;
         /* The base URL's own placeholders first ({unit_prefix} in a pattern's url=), then the
@@ -151,10 +153,11 @@ static int ping_set_body(Ping *p, BodyKind kind, const PingRun *run, Event e, co
 int ping_build(const Check *c, const Config *cfg, Event e, const PingRun *run, const char *log_text, size_t log_size,
                Ping **ret) {
         _cleanup_(ping_freep) Ping *p = NULL;
-        const char *source = c->source ?: (cfg ? cfg->source : NULL);
+        const char *source;
         int r;
 
         assert(c && run && run->unit && ret);
+        source = c->source ?: (cfg ? cfg->source : NULL);
         p = calloc(1, sizeof(Ping));
         if (!p)
                 return -ENOMEM;
