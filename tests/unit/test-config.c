@@ -52,7 +52,7 @@ static void test_bad(void) {
                 { "[timerbeat]\nmetrics-file = t.prom\n", ":2: metrics-file= t.prom: not an absolute file path" },
                 { "[timerbeat]\nmetrics-file = /tmp/\n", ":2: metrics-file= /tmp/: not an absolute file path" },
                 { "[timerbeat]\nself-url = ftp://x.example/a\n",
-                  ":2: self-url= ftp://x.example/a: only http:// and https:// URLs are allowed; write e.g. self-url = " },
+                  ":2: self-url= ftp://x.example/…: only http:// and https:// URLs are allowed; write e.g. self-url = " },
                 { "[timerbeat]\nself-url = file:relative\n", ":2: self-url= file:relative: the path must be absolute" },
                 { "[timerbeat]\nself-interval = 500ms\n", ":2: self-interval= 500ms is out of range; use a value from 1s" },
                 { "[timerbeat]\nself-preset = nagios\n", ":2: self-preset= 'nagios' is unknown" },
