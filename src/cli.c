@@ -311,7 +311,7 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 printf(",\"url\":");
                 json_string(stdout, on ? url : NULL);
                 printf(",\"method\":");
-                json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
+                json_string(stdout, on && row->check ? http_method_to_string(row->check->method) : NULL);
                 printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
                        (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
                 printf(",\"last_run\":");
@@ -384,8 +384,8 @@ static void list_row_cells(const Row *row, const char *state, Hashmap *undeliver
                          strempty(row->check->file), row->check->line);
         if (has_ping) {
                 char t2[64];
-                snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time),
-                         ping.outcome, ping.status);
+                snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time), ping.outcome,
+                         ping.status);
         } else
                 snprintf(pbuf, sizeof(pbuf), "-");
         cells[0] = strdup(row->timer ?: "-");
@@ -429,8 +429,8 @@ int cli_list(const CliOptions *o) {
         }
 
         /* A table: widths from the content. */
-        const char *hdr[LIST_COLUMNS] = { "TIMER",     "SERVICE",   "CHECK",       "URL", "LAST RUN",
-                                          "RESULT",    "LAST PING", "DELIVERED",   "UNDELIVERED" };
+        const char *hdr[LIST_COLUMNS] = { "TIMER",  "SERVICE",   "CHECK",     "URL",        "LAST RUN",
+                                          "RESULT", "LAST PING", "DELIVERED", "UNDELIVERED" };
         size_t w[LIST_COLUMNS];
         char ***cells = calloc(inv.n, sizeof(char **));
 

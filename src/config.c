@@ -608,13 +608,17 @@ static int parse_metrics_file(Parser *p, const ConfigKey *k, void *object, const
                 return free_and_strdup(DEST(k, object), NULL);
         slash = strrchr(v, '/');
         if (v[0] != '/' || !slash || isempty(slash + 1)) {
-                parser_error(p, p->line, "%s= %s: not an absolute file path; write e.g. %s = "
-                             "/var/lib/prometheus/node-exporter/timerbeat.prom", k->name, v, k->name);
+                parser_error(p, p->line,
+                             "%s= %s: not an absolute file path; write e.g. %s = "
+                             "/var/lib/prometheus/node-exporter/timerbeat.prom",
+                             k->name, v, k->name);
                 return 0;
         }
         if (!endswith(v, ".prom")) {
-                parser_error(p, p->line, "%s= %s: node_exporter's textfile collector reads only files ending in "
-                             ".prom; rename it", k->name, v);
+                parser_error(p, p->line,
+                             "%s= %s: node_exporter's textfile collector reads only files ending in "
+                             ".prom; rename it",
+                             k->name, v);
                 return 0;
         }
         dir = slash == v ? strdup("/") : strndup(v, (size_t) (slash - v));
@@ -622,13 +626,17 @@ static int parse_metrics_file(Parser *p, const ConfigKey *k, void *object, const
                 return -ENOMEM;
         errno = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
         if (errno != 0) {
-                parser_error(p, p->line, "%s= %s: the directory %s cannot be used: %m; create it (node_exporter's "
-                             "--collector.textfile.directory=)", k->name, v, dir);
+                parser_error(p, p->line,
+                             "%s= %s: the directory %s cannot be used: %m; create it (node_exporter's "
+                             "--collector.textfile.directory=)",
+                             k->name, v, dir);
                 return 0;
         }
         if (access(dir, W_OK) < 0) {
-                parser_error(p, p->line, "%s= %s: the directory %s is not writable for timerbeat: %m; make it "
-                             "writable (and list it in ReadWritePaths= of timerbeat.service)", k->name, v, dir);
+                parser_error(p, p->line,
+                             "%s= %s: the directory %s is not writable for timerbeat: %m; make it "
+                             "writable (and list it in ReadWritePaths= of timerbeat.service)",
+                             k->name, v, dir);
                 return 0;
         }
         return free_and_strdup(DEST(k, object), v);
@@ -741,6 +749,7 @@ static const ConfigKey config_key_table[] = {
         { "self-url", GLOBAL(self_url), .parse = parse_self_url },
         { "self-interval", GLOBAL(self_interval), .parse = parse_span, .def = "5min", .min = USEC_PER_SEC,
           .max = USEC_PER_DAY },
+        /* The destination is a pointer: its size is meant. NOLINTNEXTLINE(bugprone-sizeof-expression) */
         { "self-preset", GLOBAL(self_preset), .parse = parse_preset, .def = "generic" },
 
         /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
@@ -748,6 +757,7 @@ static const ConfigKey config_key_table[] = {
         { "method", CHECK(method), .parse = parse_enum, .def = "GET", .values = method_words },
         { "source", CHECK(source), .parse = parse_source, .def = "" },
         { "enabled", CHECK(enabled), .parse = parse_bool, .def = "yes" },
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): a pointer, as above */
         { "preset", CHECK(preset), .parse = parse_preset, .def = "generic" },
         { "success-url", CHECK(templates[EVENT_SUCCESS]), .parse = parse_template },
         { "start-url", CHECK(templates[EVENT_START]), .parse = parse_template },

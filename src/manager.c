@@ -162,8 +162,8 @@ static void manager_self_arm(Manager *m) {
                 return;
         }
         if (!m->self_timer) {
-                r = sd_event_add_time_relative(m->event, &m->self_timer, CLOCK_MONOTONIC, m->config->self_interval,
-                                               0, on_self_timer, m);
+                r = sd_event_add_time_relative(m->event, &m->self_timer, CLOCK_MONOTONIC, m->config->self_interval, 0,
+                                               on_self_timer, m);
                 if (r < 0)
                         log_error_errno(r, "Cannot schedule the self-heartbeat: %m");
                 return;
@@ -215,8 +215,7 @@ static void on_settled(Watch *w _unused_, void *userdata) {
                          n, n == 1 ? "" : "s", m->options.user ? "user" : "system");
                 if (m->config->self_check)
                         (void) on_self_timer(NULL, 0, m); /* the first one now, then each interval */
-        }
-        else
+        } else
                 log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
         m->ready_sent = true;
         m->reloading = false;
@@ -275,8 +274,8 @@ static void manager_reload(Manager *m) {
                 (void) sd_notify(false, "READY=1");
                 return;
         }
-        bool self_changed = !m->config->self_check != !c->self_check ||
-                            m->config->self_interval != c->self_interval;
+        assert(c);
+        bool self_changed = !m->config->self_check != !c->self_check || m->config->self_interval != c->self_interval;
 
         config_free(m->config);
         m->config = TAKE_PTR(c);

@@ -23,16 +23,30 @@ static const struct {
         unsigned n_labels;
         const char *labels[3];
 } families[_METRIC_MAX] = {
-        [METRIC_RUNS] = { "timerbeat_runs_total", "Runs of monitored services that ended, by systemd's Result.",
-                          "counter", "runs", 3, { "check", "unit", "result" } },
+        [METRIC_RUNS] = { "timerbeat_runs_total",
+                          "Runs of monitored services that ended, by systemd's Result.",
+                          "counter",
+                          "runs",
+                          3,
+                          { "check", "unit", "result" } },
         [METRIC_LAST_RUN] = { "timerbeat_last_run_timestamp_seconds",
-                              "Unix time at which the last run of the unit ended.", "gauge", "last_run", 2,
+                              "Unix time at which the last run of the unit ended.",
+                              "gauge",
+                              "last_run",
+                              2,
                               { "check", "unit" } },
         [METRIC_LAST_SUCCESS] = { "timerbeat_last_success_timestamp_seconds",
-                                  "Unix time at which the last successful run of the unit ended.", "gauge",
-                                  "last_success", 2, { "check", "unit" } },
-        [METRIC_PINGS] = { "timerbeat_pings_total", "Pings answered for good, by event and outcome.", "counter",
-                           "pings", 3, { "check", "event", "outcome" } },
+                                  "Unix time at which the last successful run of the unit ended.",
+                                  "gauge",
+                                  "last_success",
+                                  2,
+                                  { "check", "unit" } },
+        [METRIC_PINGS] = { "timerbeat_pings_total",
+                           "Pings answered for good, by event and outcome.",
+                           "counter",
+                           "pings",
+                           3,
+                           { "check", "event", "outcome" } },
 };
 
 typedef struct Series {
@@ -162,12 +176,14 @@ static Series *series_get(Metrics *m, MetricKind kind, const char *const labels[
         }
         s = &m->series[m->n];
         *s = (Series) { .kind = kind };
-        for (unsigned l = 0; l < families[kind].n_labels; l++)
+        for (unsigned l = 0; l < families[kind].n_labels; l++) {
+                assert(labels[l]);
                 if (!(s->labels[l] = strdup(labels[l]))) {
                         for (unsigned k = 0; k < l; k++)
                                 free(s->labels[k]);
                         return NULL;
                 }
+        }
         if (hashmap_put(m->index, key, (void *) (uintptr_t) (m->n + 1)) < 0) {
                 for (unsigned l = 0; l < 3; l++)
                         free(s->labels[l]);
@@ -396,11 +412,13 @@ static int metrics_load_line(Metrics *m, const char *line, size_t len) {
         value = strtod(fields[n - 1], &end);
         if (errno != 0 || *end || !(value >= 0))
                 return 0;
-        for (unsigned l = 0; l < families[kind].n_labels; l++)
+        for (unsigned l = 0; l < families[kind].n_labels; l++) {
+                assert(fields[l + 1]);
                 if (!(labels[l] = state_unescape(fields[l + 1], strlen(fields[l + 1])))) {
                         r = -ENOMEM;
                         goto done;
                 }
+        }
         s = series_get(m, kind, (const char *const *) labels);
         if (!s)
                 r = -ENOMEM;

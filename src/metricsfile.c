@@ -78,8 +78,10 @@ static void metricsfile_write(MetricsFile *f) {
         if (r >= 0) {
                 r = write_file_atomic(f->state_dir, METRICS_STATE_FILE, state, strlen(state), false);
                 if (r < 0)
-                        log_debug_errno(r, "Cannot keep the metrics' counters in %s: %m; they restart from 0 "
-                                           "after a restart.", f->state_dir);
+                        log_debug_errno(r,
+                                        "Cannot keep the metrics' counters in %s: %m; they restart from 0 "
+                                        "after a restart.",
+                                        f->state_dir);
         }
         r = metrics_render(f->metrics, PROJECT_VERSION, now_usec(CLOCK_REALTIME), &text);
         if (r >= 0)

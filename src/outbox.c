@@ -98,8 +98,9 @@ int outbox_entry_format(const Ping *e, char **ret) {
                      OUTBOX_MAGIC "check=%s\nunit=%s\ninvocation=%s\nurl=%s\nmethod=%s\nsource=%s\ncreated=%" PRIu64
                                   "\nevent=%s\n%s%s%s%s%s%s",
                      e->check, e->unit, strempty(e->invocation), e->url, http_method_to_string(e->method),
-                     strempty(e->source), (uint64_t) e->created, strempty(event_to_string(e->event)), hex ? "body=" : "", strempty(hex), hex ? "\n" : "",
-                     e->content_type ? "content-type=" : "", strempty(e->content_type), e->content_type ? "\n" : "");
+                     strempty(e->source), (uint64_t) e->created, strempty(event_to_string(e->event)),
+                     hex ? "body=" : "", strempty(hex), hex ? "\n" : "", e->content_type ? "content-type=" : "",
+                     strempty(e->content_type), e->content_type ? "\n" : "");
         if (n < 0)
                 return -ENOMEM;
         if ((size_t) n > OUTBOX_ENTRY_MAX - 32)
@@ -453,8 +454,9 @@ int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long st
                 before.delivered = time;
         else
                 (void) outbox_read_ping(o->state_dir, check, &before);
-        n = snprintf(buf, sizeof(buf), "outcome=%s\nstatus=%ld\ntime=%" PRIu64 "\ninvocation=%s\ndelivered=%" PRIu64 "\n",
-                     outcome, status, (uint64_t) time, invocation, (uint64_t) before.delivered);
+        n = snprintf(buf, sizeof(buf),
+                     "outcome=%s\nstatus=%ld\ntime=%" PRIu64 "\ninvocation=%s\ndelivered=%" PRIu64 "\n", outcome,
+                     status, (uint64_t) time, invocation, (uint64_t) before.delivered);
         if (n < 0 || (size_t) n >= sizeof(buf))
                 return -EINVAL;
         /* Not fsync'ed data that matters for delivery; still atomic so readers see whole records. */
@@ -516,8 +518,7 @@ int outbox_count_undelivered(const char *state_dir, Hashmap **ret) {
                 if (read_full_file(path, OUTBOX_ENTRY_MAX, &data, &size) < 0 ||
                     outbox_entry_parse(data, size, &e) < 0)
                         continue;
-                r = hashmap_replace(counts, e.check,
-                                    (void *) ((uintptr_t) hashmap_get(counts, e.check) + 1));
+                r = hashmap_replace(counts, e.check, (void *) ((uintptr_t) hashmap_get(counts, e.check) + 1));
                 ping_done(&e);
                 if (r < 0)
                         return r;

@@ -21,8 +21,8 @@ struct Pending {
 /* A ping http has and has not answered for good yet: for the outbox gauges and health. */
 typedef struct InFlight {
         const Ping *ping; /* owned by http; only compared */
-        usec_t created; /* what it reports: for timerbeat_outbox_oldest_seconds */
-        usec_t queued;  /* when we queued it: for health */
+        usec_t created;   /* what it reports: for timerbeat_outbox_oldest_seconds */
+        usec_t queued;    /* when we queued it: for health */
         bool self;
 } InFlight;
 

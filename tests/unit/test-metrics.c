@@ -17,9 +17,9 @@ static void test_escape(void) {
                 { "a\\x2db.service", "a\\\\x2db.service" },
                 { "line\nbreak", "line\\nbreak" },
                 { "caf\xc3\xa9 \xe2\x9c\x93", "caf\xc3\xa9 \xe2\x9c\x93" }, /* UTF-8 stays */
-                { "bad\xff", "bad\xef\xbf\xbd" },                          /* not UTF-8: U+FFFD */
-                { "\xc3", "\xef\xbf\xbd" },                                /* truncated sequence */
-                { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                /* overlong */
+                { "bad\xff", "bad\xef\xbf\xbd" },                           /* not UTF-8: U+FFFD */
+                { "\xc3", "\xef\xbf\xbd" },                                 /* truncated sequence */
+                { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                 /* overlong */
                 { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* a surrogate */
                 { "", "" },
         };
@@ -70,7 +70,9 @@ static void test_render(void) {
         for (size_t i = 0; i < ELEMENTSOF(lines); i++)
                 ASSERT_CONTAINS(text, lines[i]);
         /* The last run is the one that ended last, whatever the order of the reports. */
-        ASSERT(!strstr(text, "1700000100.000\n") || strstr(text, "timerbeat_last_run_timestamp_seconds{check=\"backup.timer\",unit=\"backup.service\"} 1700000050.250"));
+        ASSERT(!strstr(text, "1700000100.000\n") ||
+               strstr(text,
+                      "timerbeat_last_run_timestamp_seconds{check=\"backup.timer\",unit=\"backup.service\"} 1700000050.250"));
         /* Nothing pending: the age is 0. */
         free(text);
         text = NULL;
@@ -85,7 +87,8 @@ static void test_save_load(void) {
         Metrics *m = sample(), *n = NULL;
         _cleanup_free_ char *saved = NULL, *a = NULL, *b = NULL, *twice = NULL;
 
-        ASSERT_EQ(metrics_run_end(m, "we\"ird\\x20\tname\n%.timer", "caf\xc3\xa9.service", "signal", false, 5 * S), 0);
+        ASSERT_EQ(metrics_run_end(m, "we\"ird\\x20\tname\n%.timer", "caf\xc3\xa9.service", "signal", false, 5 * S),
+                  0);
         ASSERT_EQ(metrics_save(m, &saved), 0);
         ASSERT_EQ(metrics_new(&n), 0);
         ASSERT_EQ(metrics_load(n, saved, strlen(saved)), 0);
@@ -106,12 +109,12 @@ static void test_save_load(void) {
                 { "", -EBADMSG },
                 { "something else\n", -EBADMSG },
                 { "timerbeat-metrics 1\n", 0 },
-                { "timerbeat-metrics 1\nruns\ta\tb\n", 0 },             /* too few fields: skipped */
-                { "timerbeat-metrics 1\nruns\ta\tb\tc\t-1\n", 0 },      /* negative: skipped */
-                { "timerbeat-metrics 1\nruns\ta\tb\tc\tNaN\n", 0 },     /* not a number: skipped */
-                { "timerbeat-metrics 1\nfrobs\ta\tb\tc\t1\n", 0 },      /* unknown: skipped */
-                { "timerbeat-metrics 1\npings\ta\tb\tc\t1x\n", 0 },     /* trailing junk: skipped */
-                { "timerbeat-metrics 1\nruns\t%zz\t%4\tc\t1", 0 },      /* bad escapes kept as text */
+                { "timerbeat-metrics 1\nruns\ta\tb\n", 0 },         /* too few fields: skipped */
+                { "timerbeat-metrics 1\nruns\ta\tb\tc\t-1\n", 0 },  /* negative: skipped */
+                { "timerbeat-metrics 1\nruns\ta\tb\tc\tNaN\n", 0 }, /* not a number: skipped */
+                { "timerbeat-metrics 1\nfrobs\ta\tb\tc\t1\n", 0 },  /* unknown: skipped */
+                { "timerbeat-metrics 1\npings\ta\tb\tc\t1x\n", 0 }, /* trailing junk: skipped */
+                { "timerbeat-metrics 1\nruns\t%zz\t%4\tc\t1", 0 },  /* bad escapes kept as text */
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
                 Metrics *x = NULL;
