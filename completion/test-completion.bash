@@ -81,7 +81,7 @@ expect 'timerbeat -' "$all_options"
 expect 'timerbeat check -' "$all_options"
 expect 'timerbeat run --' "${all_options% -c -h}"
 expect 'timerbeat list --' "--config= --help --json --log-level= --state-dir= --system --user --version"
-expect 'timerbeat ping --' "--config= --dry-run --event= --help --log-level= --show-secrets --state-dir= --system --user --version"
+expect 'timerbeat ping --' "--config= --dry-run --event= --exit-code= --help --last-run --log-level= --show-secrets --state-dir= --system --user --version"
 expect 'timerbeat check --j' ''
 expect 'timerbeat --log-l' '--log-level=' nospace
 expect 'timerbeat --st' '--state-dir=' nospace
@@ -90,7 +90,7 @@ expect 'timerbeat --log-level ' 'debug err info notice warning'
 expect 'timerbeat --log-level=' 'debug err info notice warning'
 expect 'timerbeat --log-level=w' 'warning'
 expect 'timerbeat run --log-level d' 'debug'
-expect 'timerbeat ping --event=' 'failure start success'
+expect 'timerbeat ping --event=' 'failure log start success'
 expect 'timerbeat ping --event s' 'start success'
 expect 'timerbeat --config ' 'a.conf b.ini states'
 expect 'timerbeat --config=a' 'a.conf'

@@ -4,7 +4,7 @@
 #
 # Data-driven: a new command or option is one entry in the tables at the top of _timerbeat.
 
-# Completes a value of kind $1 (file, dir, level, event, timer) for the word $2.
+# Completes a value of kind $1 (file, dir, level, event, code, timer) for the word $2.
 # $3...: the options on the command line that select the service manager (--user, --system).
 _timerbeat_complete_value() {
         local kind=$1 cur=$2
@@ -13,7 +13,8 @@ _timerbeat_complete_value() {
         file) _filedir ;;
         dir) _filedir -d ;;
         level) mapfile -t COMPREPLY < <(compgen -W 'err warning notice info debug' -- "$cur") ;;
-        event) mapfile -t COMPREPLY < <(compgen -W 'success start failure' -- "$cur") ;;
+        event) mapfile -t COMPREPLY < <(compgen -W 'success start failure log' -- "$cur") ;;
+        code) mapfile -t COMPREPLY < <(compgen -W '1 2 3 124 137' -- "$cur") ;;
         timer)
                 # The timers of the service manager timerbeat would use: installed and loaded ones
                 # (templates, name@.timer, are not units one can ping).
@@ -33,7 +34,7 @@ _timerbeat() {
         # Commands (one per command line).
         local -a commands=(run check list ping)
         # Options without a value.
-        local -a flags=(-h --help --version --user --system --json --dry-run --show-secrets)
+        local -a flags=(-h --help --version --user --system --json --dry-run --show-secrets --last-run)
         # Options with a value, and the kind of value (see _timerbeat_complete_value).
         local -A values=(
                 [-c]=file
@@ -41,11 +42,14 @@ _timerbeat() {
                 [--state-dir]=dir
                 [--log-level]=level
                 [--event]=event
+                [--exit-code]=code
         )
         # Options of one command only, offered once that command is on the line.
         local -A command_of=(
                 [--json]=list
                 [--event]=ping
+                [--exit-code]=ping
+                [--last-run]=ping
                 [--dry-run]=ping
                 [--show-secrets]=ping
         )

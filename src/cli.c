@@ -7,8 +7,10 @@
 
 #include "build-config.h"
 #include "cli.h"
+#include "decide.h"
 #include "hashmap.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "outbox.h"
 #include "ping.h"
@@ -526,6 +528,8 @@ static void ping_print(const Ping *p, const Config *c, const char *shown) {
         printf("User-Agent: %s\n", c->user_agent);
         if (p->source)
                 printf("Origin: %s\n", p->source);
+        if (!p->body && p->method == HTTP_METHOD_POST)
+                printf("Content-Type: application/x-www-form-urlencoded\n"); /* libcurl's, for an empty POST */
         if (p->body) {
                 printf("Content-Type: %s\n\n", strempty(p->content_type));
                 fwrite(p->body, 1, p->body_size, stdout);
@@ -572,6 +576,109 @@ static int ping_send(const Config *c, Ping *p, const char *shown) {
         return EXIT_FAILURE;
 }
 
+/* The last run of the unit's service, as systemd remembers it. */
+static int last_run_props(const CliOptions *o, const Row *row, UnitProps *ret, char **ret_service) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(props_done) UnitProps tp = {};
+        const char *service = row ? row->service : NULL;
+        int r;
+
+        r = o->manager->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        if (!service && endswith(o->unit, ".timer")) {
+                r = get_all(bus, o->unit, &tp);
+                if (r < 0)
+                        return r;
+                service = tp.unit;
+        }
+        if (!service)
+                service = o->unit;
+        *ret_service = strdup(service);
+        if (!*ret_service)
+                return -ENOMEM;
+        return get_all(bus, service, ret);
+}
+
+typedef struct TailState {
+        sd_event *event;
+        char *text;
+        size_t size;
+} TailState;
+
+static void on_cli_tail(const char *text, size_t size, int error, void *userdata) {
+        TailState *t = userdata;
+
+        if (error >= 0 && text && (t->text = malloc(size + 1))) {
+                memcpy(t->text, text, size);
+                t->text[size] = 0;
+                t->size = size;
+        }
+        sd_event_exit(t->event, 0);
+}
+
+/* The run's journal output, as the daemon reads it for a log body (a child, waited for). */
+static void last_run_log(const Check *c, const WatchRun *run, TailState *t) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        if (sd_event_new(&event) < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return;
+        t->event = event;
+        if (journal_tail_async(event,
+                               &(JournalQuery) { .invocation = run->invocation,
+                                                 .unit = run->service,
+                                                 .since = run->start_timestamp,
+                                                 .until = run->exit_timestamp,
+                                                 .max = c->preset && c->preset->body_cap > 0 ?
+                                                                MIN(c->body_max, c->preset->body_cap) :
+                                                                c->body_max },
+                               on_cli_tail, t, NULL) >= 0)
+                (void) sd_event_loop(event);
+}
+
+/* The request the daemon built (or builds) for event e of the unit's last run. */
+static int ping_build_last_run(const CliOptions *o, const Config *c, const Check *check, const Row *row, Event e,
+                               Ping **ret) {
+        _cleanup_(props_done) UnitProps sp = {};
+        _cleanup_free_ char *service = NULL, *text = NULL;
+        char host[256] = "";
+        TailState t = {};
+        Decision d;
+        int r;
+
+        r = last_run_props(o, row, &sp, &service);
+        if (r < 0)
+                return log_error_errno(r, "Cannot ask systemd for the last run of %s: %m", o->unit);
+        if (isempty(sp.invocation))
+                return log_error_errno(-ENODATA, "systemd remembers no run of %s; start it once first.", service);
+        WatchRun run = {
+                .check = row ? row_unit(row) : o->unit,
+                .service = service,
+                .invocation = sp.invocation,
+                .active_state = sp.active,
+                .result = sp.has_result ? sp.result : NULL,
+                .exec_main_code = sp.code,
+                .exec_main_status = sp.status,
+                .exit_timestamp = sp.exit,
+                .start_timestamp = sp.start,
+                .activated_by_timer = -1,
+        };
+        decide_event(check, &run, e, &d);
+        if (ping_body_kind(check, e) == BODY_LOG) {
+                last_run_log(check, &run, &t);
+                text = t.text;
+        }
+        (void) gethostname(host, sizeof(host) - 1);
+        PingRun pr = decide_ping_run(&run, &d, host);
+        r = ping_build(check, c, e, &pr, text ?: (ping_body_kind(check, e) == BODY_LOG ? "" : NULL), t.size, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the request: %m");
+        return 0;
+}
+
 int cli_ping(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(inventory_done) Inventory inv = {}; /* owns annotations: freed last */
@@ -603,10 +710,15 @@ int cli_ping(const CliOptions *o) {
                           check->name);
                 return EXIT_NO_CHECK;
         }
-        run = manual_run(row ? row_unit(row) : o->unit, row ? row->service : NULL, e, o->exit_code, host);
-        r = ping_build(check, c, e, &run, run.message, strlen(run.message), &ping);
-        if (r < 0)
-                return log_error_errno(r, "Cannot build the request: %m"), EXIT_FAILURE;
+        if (o->last_run) {
+                if (ping_build_last_run(o, c, check, row, e, &ping) < 0)
+                        return EXIT_FAILURE;
+        } else {
+                run = manual_run(row ? row_unit(row) : o->unit, row ? row->service : NULL, e, o->exit_code, host);
+                r = ping_build(check, c, e, &run, run.message, strlen(run.message), &ping);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot build the request: %m"), EXIT_FAILURE;
+        }
         shown = o->show_secrets ? strdup(ping->url) : url_mask(ping->url);
         if (!shown)
                 return log_oom(), EXIT_FAILURE;

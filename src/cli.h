@@ -16,6 +16,7 @@ typedef struct CliOptions {
         bool show_secrets;
         const char *event; /* success (default), start, failure, log */
         int exit_code;     /* ping --event failure: the exit code to report */
+        bool last_run;     /* ping: the request of the unit's last run, as the daemon builds it */
         const char *unit;
 } CliOptions;
 

@@ -119,49 +119,72 @@ static void decide_failure(const Check *c, const WatchRun *run, const DecideInpu
                     head, d->failures, c->failure_threshold, run->check);
 }
 
-static void decide_end(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+/* What a request says about an ended run: its duration, exit code and message. Returns
+ * whether the run counts as a success (min-runtime= can make a success a failure). */
+static bool describe(const Check *c, const WatchRun *run, Decision *d) {
         char dbuf[32], mbuf[32];
-        bool success = decide_run_succeeded(run->active_state, run->result);
 
         if (run->start_timestamp > 0 && run->exit_timestamp > run->start_timestamp)
                 d->duration = run->exit_timestamp - run->start_timestamp;
         d->exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
         format_timespan(dbuf, sizeof(dbuf), d->duration - d->duration % USEC_PER_MSEC);
-        d->record = DECIDE_RECORD_RUN;
+        if (!decide_run_succeeded(run->active_state, run->result)) {
+                snprintf(d->message, sizeof(d->message), "%s failed: %s, exit code %d, after %s", run->service,
+                         run_result(run), d->exit_code, dbuf);
+                return false;
+        }
+        if (c->min_runtime > 0 && d->duration < c->min_runtime) {
+                snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s", run->service,
+                         dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
+                if (d->exit_code == 0)
+                        d->exit_code = 1;
+                return false;
+        }
+        snprintf(d->message, sizeof(d->message), "%s succeeded in %s", run->service, dbuf);
+        return true;
+}
 
-        if (success && c->n_skip_exit_status > 0 && skipped_exit_status(c, run)) {
+static void decide_end(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
+        bool succeeded = decide_run_succeeded(run->active_state, run->result);
+
+        d->record = DECIDE_RECORD_RUN;
+        if (succeeded && c->n_skip_exit_status > 0 && skipped_exit_status(c, run)) {
+                d->exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
                 say(d, LOG_INFO,
                     "Run %s of %s succeeded with exit status %d, listed in skip-exit-status=; not pinging [%s].",
                     run->invocation, run->service, run->exec_main_status, run->check);
                 return;
         }
         d->counted = true;
-        if (success && c->min_runtime > 0 && d->duration < c->min_runtime) {
-                snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s", run->service,
-                         dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
-                if (d->exit_code == 0)
-                        d->exit_code = 1;
-                d->failures = in->failures + 1;
-                say(d, LOG_NOTICE, "Run %s: %s; reporting it as a failure.", run->invocation, d->message);
-                if (c->failure && d->failures >= c->failure_threshold) {
-                        d->send = true;
-                        d->event = EVENT_FAILURE;
-                } else if (c->failure && check_template(c, EVENT_LOG)) {
-                        d->send = true;
-                        d->event = EVENT_LOG;
-                }
-                return;
-        }
-        if (success) {
-                snprintf(d->message, sizeof(d->message), "%s succeeded in %s", run->service, dbuf);
+        if (describe(c, run, d)) {
                 d->failures = 0;
                 d->send = true;
                 d->event = EVENT_SUCCESS;
                 return;
         }
-        snprintf(d->message, sizeof(d->message), "%s failed: %s, exit code %d, after %s", run->service,
-                 run_result(run), d->exit_code, dbuf);
-        decide_failure(c, run, in, d);
+        if (!succeeded) {
+                decide_failure(c, run, in, d);
+                return;
+        }
+        /* min-runtime=: too short counts as a failure. */
+        d->failures = in->failures + 1;
+        say(d, LOG_NOTICE, "Run %s: %s; reporting it as a failure.", run->invocation, d->message);
+        if (c->failure && d->failures >= c->failure_threshold) {
+                d->send = true;
+                d->event = EVENT_FAILURE;
+        } else if (c->failure && check_template(c, EVENT_LOG)) {
+                d->send = true;
+                d->event = EVENT_LOG;
+        }
+}
+
+void decide_event(const Check *c, const WatchRun *run, Event e, Decision *ret) {
+        assert(c && run && ret);
+        *ret = (Decision) { .log_level = -1, .send = true, .event = e };
+        if (e == EVENT_START)
+                snprintf(ret->message, sizeof(ret->message), "started");
+        else
+                (void) describe(c, run, ret);
 }
 
 void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret) {
@@ -192,4 +215,21 @@ void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision
         if (run->catch_up && !decide_catch_up(c, run, in, d))
                 return;
         decide_end(c, run, in, d);
+}
+
+PingRun decide_ping_run(const WatchRun *run, const Decision *d, const char *hostname) {
+        bool start = run->start || d->event == EVENT_START;
+
+        return (PingRun) {
+                .unit = run->check,
+                .service = run->service,
+                .invocation = run->invocation,
+                .result = start ? NULL : run->result,
+                .message = d->message,
+                .hostname = hostname,
+                .exit_code = d->exit_code,
+                .start_timestamp = run->start_timestamp,
+                .exit_timestamp = run->exit_timestamp,
+                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
+        };
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config.h"
+#include "ping.h"
 #include "watch.h"
 
 /* The decision, as a pure function: a check, a run event and what we remember of the check
@@ -45,3 +46,10 @@ typedef struct Decision {
 bool decide_run_succeeded(const char *active_state, const char *result);
 
 void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret);
+
+/* The event e for a run, without the gates: its exit code, duration and message exactly as
+ * decide() gives them when it sends e (`timerbeat ping --last-run`). */
+void decide_event(const Check *c, const WatchRun *run, Event e, Decision *ret);
+
+/* What the request of a decision says about its run (ping_build's input). */
+PingRun decide_ping_run(const WatchRun *run, const Decision *d, const char *hostname);

@@ -573,8 +573,11 @@ static int on_curl_timer(CURLM *multi _unused_, long timeout_ms, void *userp) {
 }
 
 int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
+        Config *defaults;
         Http *h;
+        int r;
 
+        assert(ret && event);
         h = calloc(1, sizeof(Http));
         if (!h)
                 return -ENOMEM;
@@ -585,15 +588,6 @@ int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
         h->event = sd_event_ref(event);
         h->on_done = on_done;
         h->userdata = userdata;
-        h->max_age = USEC_PER_DAY;
-        h->max_queue_per_check = 100;
-        h->timeout = 30 * USEC_PER_SEC;
-        h->connect_timeout = 10 * USEC_PER_SEC;
-        h->retry_delay = USEC_PER_SEC;
-        h->retry_max_delay = 5 * USEC_PER_MINUTE;
-        h->retries = config_default_retries(); /* the same as an empty config */
-        h->max_parallel = 16;
-        h->max_queue = 1000;
 
         h->multi = curl_multi_init();
         if (!h->multi) {
@@ -606,6 +600,14 @@ int http_new(Http **ret, sd_event *event, http_done_t on_done, void *userdata) {
             curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
                 http_free(h);
                 return -EIO;
+        }
+        /* The defaults are the configuration's, from its key table: an empty config. */
+        defaults = config_new();
+        r = defaults ? http_set_config(h, defaults) : -ENOMEM;
+        config_free(defaults);
+        if (r < 0) {
+                http_free(h);
+                return r;
         }
         *ret = h;
         return 0;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -259,6 +260,7 @@ int journal_tail_async(sd_event *e, const JournalQuery *q, journal_tail_t cb, vo
         int fds[2], r;
         pid_t pid;
 
+        assert(e && q && cb);
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
 

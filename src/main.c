@@ -23,6 +23,7 @@ static bool arg_json = false;
 static bool arg_dry_run = false;
 static bool arg_show_secrets = false;
 static int arg_exit_code = 1;
+static bool arg_last_run = false;
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"
@@ -46,6 +47,7 @@ static void help(void) {
                "     --json            list: print JSON\n"
                "     --event=EVENT     ping: success (the default), start, failure or log\n"
                "     --exit-code=N     ping --event failure: the exit code to report (default 1)\n"
+               "     --last-run        ping: the request of the unit's last run, as the daemon builds it\n"
                "     --dry-run         ping: print the request instead of sending it\n"
                "     --show-secrets    ping --dry-run: print the URL whole\n"
                "\n"
@@ -96,6 +98,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DRY_RUN,
                 ARG_SHOW_SECRETS,
                 ARG_EXIT_CODE,
+                ARG_LAST_RUN,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -110,6 +113,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "show-secrets", no_argument, NULL, ARG_SHOW_SECRETS },
                 { "exit-code", required_argument, NULL, ARG_EXIT_CODE },
+                { "last-run", no_argument, NULL, ARG_LAST_RUN },
                 {},
         };
         int c, l;
@@ -145,6 +149,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SHOW_SECRETS:
                         arg_show_secrets = true;
+                        break;
+                case ARG_LAST_RUN:
+                        arg_last_run = true;
                         break;
                 case ARG_EXIT_CODE: {
                         unsigned u;
@@ -197,6 +204,7 @@ int main(int argc, char *argv[]) {
                 .show_secrets = arg_show_secrets,
                 .event = arg_event,
                 .exit_code = arg_exit_code,
+                .last_run = arg_last_run,
                 .unit = arg_unit,
         };
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -273,6 +274,7 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         Outbox *o;
         int r;
 
+        assert(ret && state_dir);
         o = calloc(1, sizeof(Outbox));
         if (!o)
                 return -ENOMEM;
@@ -324,6 +326,7 @@ int outbox_store(Outbox *o, Ping *e) {
         _cleanup_free_ char *data = NULL, *name = NULL;
         int r;
 
+        assert(o && e);
         r = outbox_entry_format(e, &data);
         if (r < 0)
                 return r;
@@ -348,6 +351,7 @@ int outbox_store(Outbox *o, Ping *e) {
 int outbox_remove(Outbox *o, const char *name) {
         _cleanup_free_ char *path = NULL;
 
+        assert(o && name);
         if (asprintf(&path, "%s/%s", o->dir, name) < 0)
                 return -ENOMEM;
         if (unlink(path) < 0 && errno != ENOENT)

@@ -124,6 +124,13 @@ static void sender_send(Sender *s, Ping *p) {
         check = strdup(p->check);
         invocation = p->invocation ? strdup(p->invocation) : NULL;
         r = sender_submit(s, p); /* takes it, also on failure */
+        if (r == -ESHUTDOWN) {
+                /* Stopping (a log body read finished after SIGTERM): the entry stays in the
+                 * outbox and goes out at the next start. */
+                log_unit(LOG_INFO, unit, invocation, "Stopping; the ping for [%s] %s.", strempty(check),
+                         id ? "stays in the outbox for the next start" : "is lost (not in the outbox)");
+                return;
+        }
         if (r < 0) {
                 log_unit_errno(LOG_ERR, r, unit, invocation, "Failed to queue the ping for [%s]: %m",
                                strempty(check));
@@ -216,21 +223,11 @@ void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decis
         Ping *ping = NULL;
         char host[256] = "";
         bool log_body = ping_body_kind(c, d->event) == BODY_LOG && !isempty(run->invocation);
-        PingRun pr = {
-                .unit = run->check,
-                .service = run->service,
-                .invocation = run->invocation,
-                .result = run->start ? NULL : run->result,
-                .message = d->message,
-                .hostname = host,
-                .exit_code = d->exit_code,
-                .start_timestamp = run->start_timestamp,
-                .exit_timestamp = run->exit_timestamp,
-                .created = run->start ? now_usec(CLOCK_REALTIME) : run->exit_timestamp,
-        };
+        PingRun pr;
         int r;
 
         (void) gethostname(host, sizeof(host) - 1);
+        pr = decide_ping_run(run, d, host);
         r = ping_build(c, s->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
         if (r < 0) {
                 log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdio.h>
 
 #include "template.h"
@@ -322,6 +323,7 @@ int template_expand(const char *tmpl, const TemplateVars *v, char **ret) {
         const char *reason;
         int r;
 
+        assert(tmpl && v && ret);
         r = append(&st, "", 0);
         if (r >= 0)
                 r = template_walk(tmpl, expand_emit, &st, &reason);

@@ -50,10 +50,11 @@ static bool secret_name(const char *s, size_t n) {
         return false;
 }
 
-/* "…" and the last four characters, while at least eight stay hidden. */
+/* "…" and the last four characters, while at least six stay hidden (a Dead Man's Snitch token
+ * has ten: its last four still tell the admin which check it is). */
 static void put_secret(FILE *f, const char *s, size_t n) {
         fputs("…", f);
-        if (n >= 12)
+        if (n >= 10)
                 fwrite(s + n - 4, 1, 4, f);
 }
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAST, SECRET, free_port, main  # noqa: E402
+from harness import FAST, SECRET, SLOWDOWN, free_port, main  # noqa: E402
 
 
 QUIET = 0.5  # how long we watch for requests that must not come
@@ -115,7 +115,9 @@ def test_three_runs_three_pings(env):
     env.systemctl("stop", "job.timer")
     time.sleep(QUIET)
     n = rcv.count()
-    assert n in (3, 4), rcv.requests    # the timer may have fired once more before it stopped
+    # The timer goes on firing while the pings travel (under valgrind on a busy machine, a few
+    # more times): what matters is one ping per run, each run once.
+    assert n >= 3, rcv.requests
     runs = [line for line in env.log().splitlines() if "succeeded; pinging" in line]
     assert len(runs) == n and len({line.split()[2] for line in runs}) == n, runs
 
@@ -282,7 +284,7 @@ def test_sigterm_clean_exit(env):
     setup_job(env)
     env.daemon.send_signal(signal.SIGTERM)
     env.wait_notify("STOPPING=1")
-    assert env.daemon.wait(5) == 0
+    assert env.daemon.wait(5 * SLOWDOWN) == 0
     assert "Received SIGTERM, stopping." in env.log()
 
 
@@ -292,14 +294,14 @@ def test_sigterm_grace_for_inflight(env):
     fire_timer(env)
     rcv.wait(1)
     env.daemon.send_signal(signal.SIGTERM)
-    assert env.daemon.wait(5) == 0
+    assert env.daemon.wait(5 * SLOWDOWN) == 0
     assert "Pinged " in env.log(), "the in-flight ping was cut off"
 
 
 def test_bad_config_at_start(env):
     path = env.write_config("[job.timer]\nurl = ftp://example.com/x\n")
     env.start_daemon(wait_ready=False)
-    assert env.daemon.wait(5) == 78
+    assert env.daemon.wait(5 * SLOWDOWN) == 78
     assert f"{path}:2: url= ftp://example.com/…: only http:// and https:// URLs are allowed" in env.log(), env.log()
 
 

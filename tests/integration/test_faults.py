@@ -93,6 +93,30 @@ def test_sigterm_keeps_outbox(env):
     assert rcv.count() == 1
 
 
+def test_sigterm_while_log_body_is_read(env):
+    """A failure ping whose log body is still being read when SIGTERM comes is in the outbox
+    already, and goes out at the next start (issue 11: no window where SIGTERM loses it)."""
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/sh -c 'exit 3'")
+    env.timer("job.timer", "OnActiveSec=1h")
+    env.daemon_reload()
+    env.systemctl("start", "job.timer")
+    env.write_config(FAST + f"[job.timer]\npreset = healthchecks\nfailure = yes\nbody = log\n"
+                     f"url = {rcv.url('/p/' + SECRET)}\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service", check=False)
+    env.wait_log("sending failure to")
+    # The journal reader waits for journald (there is none here: it gives up after ~5 s).
+    env.stop_daemon()
+    assert rcv.count() == 0, rcv.requests
+    assert len(outbox(env)) == 1, outbox(env)
+    env.start_daemon()
+    r = rcv.wait(1)[0]
+    time.sleep(QUIET)
+    assert rcv.count() == 1 and r.path.startswith(f"/p/{SECRET}/3?rid="), rcv.requests
+    assert outbox(env) == [], outbox(env)
+
+
 def test_catch_up_once(env):
     rcv = env.receiver()
     env.oneshot("job.service", "/bin/sleep 1")
