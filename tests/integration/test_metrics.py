@@ -111,6 +111,10 @@ def test_node_exporter_scrape(env):
         assert SECRET not in f.read()
     assert os.listdir(textdir) == ["timerbeat.prom"], os.listdir(textdir)   # no temporary file left
     assert os.stat(f"{textdir}/timerbeat.prom").st_mode & 0o777 == 0o644
+    # Written only after a change: idle, the file stays the same file (a write is a rename).
+    inode = os.stat(f"{textdir}/timerbeat.prom").st_ino
+    time.sleep(2.5)
+    assert os.stat(f"{textdir}/timerbeat.prom").st_ino == inode, "rewritten while nothing changed"
 
     # A restart keeps the counters (STATE_DIR/metrics): the file is written again at start
     # with them, and the next run adds to them.
