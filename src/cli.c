@@ -8,6 +8,7 @@
 #include "build-config.h"
 #include "cli.h"
 #include "decide.h"
+#include "hashmap.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -279,7 +280,12 @@ static int load_config(const ManagerOptions *mo, Config **ret) {
         return r < 0 ? EXIT_FAILURE : 0;
 }
 
-static void list_print_json(const CliOptions *o, const Inventory *inv, const char *state) {
+/* Pings of the check still in the outbox (not answered for good). */
+static unsigned row_undelivered(Hashmap *undelivered, const Row *row) {
+        return undelivered ? (unsigned) (uintptr_t) hashmap_get(undelivered, row_unit(row)) : 0;
+}
+
+static void list_print_json(const CliOptions *o, const Inventory *inv, const char *state, Hashmap *undelivered) {
         printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
         for (size_t i = 0; i < inv->n; i++) {
                 const Row *row = &inv->rows[i];
@@ -307,7 +313,7 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 printf(",\"url\":");
                 json_string(stdout, on ? url : NULL);
                 printf(",\"method\":");
-                json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
+                json_string(stdout, on && row->check ? http_method_to_string(row->check->method) : NULL);
                 printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
                        (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
                 printf(",\"last_run\":");
@@ -325,6 +331,12 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                                ping.status, (uint64_t) ping.time);
                 else
                         printf("null");
+                printf(",\"last_delivered_usec\":");
+                if (has_ping && ping.delivered > 0)
+                        printf("%" PRIu64, (uint64_t) ping.delivered);
+                else
+                        printf("null");
+                printf(",\"undelivered\":%u", row_undelivered(undelivered, row));
                 printf(",\"errors\":[");
                 for (size_t e = 0; e < row->errors.n; e++) {
                         if (e)
@@ -355,8 +367,45 @@ static void list_print_footer(const Inventory *inv, size_t monitored) {
                         fprintf(stderr, "%s\n", inv->rows[i].errors.items[e]);
 }
 
+#define LIST_COLUMNS 9
+
+/* The cells of one row of the table; NULL cells on out of memory. */
+static void list_row_cells(const Row *row, const char *state, Hashmap *undelivered, char **cells) {
+        char tbuf[64], pbuf[96], dbuf[64], obuf[600];
+        PingRecord ping;
+        bool on = row->check && check_is_active(row->check),
+             has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
+
+        if (!row->check)
+                snprintf(obuf, sizeof(obuf), "-");
+        else if (!row->check->enabled)
+                snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file), row->check->line);
+        else if (row->check->origin == CHECK_FROM_ANNOTATION)
+                snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file), row->check->line);
+        else
+                snprintf(obuf, sizeof(obuf), "%s[%s] %s:%u", row->check->pattern ? "pattern " : "", row->check->name,
+                         strempty(row->check->file), row->check->line);
+        if (has_ping) {
+                char t2[64];
+                snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time), ping.outcome,
+                         ping.status);
+        } else
+                snprintf(pbuf, sizeof(pbuf), "-");
+        cells[0] = strdup(row->timer ?: "-");
+        cells[1] = strdup(row->service ?: "-");
+        cells[2] = strdup(obuf);
+        cells[3] = on ? row_url(row, false) : strdup("-");
+        cells[4] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
+        cells[5] = strdup(isempty(row->service_props.invocation) ? "-" : row->service_props.result);
+        cells[6] = strdup(pbuf);
+        cells[7] = strdup(has_ping && ping.delivered > 0 ? format_time(dbuf, sizeof(dbuf), ping.delivered) : "-");
+        if (asprintf(&cells[8], "%u", row_undelivered(undelivered, row)) < 0)
+                cells[8] = NULL;
+}
+
 int cli_list(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(hashmap_freep) Hashmap *undelivered = NULL;
         _cleanup_free_ char *state = NULL;
         Inventory inv = {};
         size_t monitored = 0;
@@ -366,6 +415,8 @@ int cli_list(const CliOptions *o) {
         if (r != 0)
                 return r;
         (void) manager_state_dir(o->manager, &state);
+        if (state && outbox_count_undelivered(state, &undelivered) < 0)
+                log_debug("Cannot count the outbox's entries in %s.", state);
         r = inventory_collect(o->manager, c, &inv);
         if (r < 0) {
                 inventory_done(&inv);
@@ -375,69 +426,42 @@ int cli_list(const CliOptions *o) {
         }
 
         if (o->json) {
-                list_print_json(o, &inv, state);
+                list_print_json(o, &inv, state, undelivered);
                 inventory_done(&inv);
                 return EXIT_SUCCESS;
         }
 
         /* A table: widths from the content. */
-        const char *hdr[] = { "TIMER", "SERVICE", "CHECK", "URL", "LAST RUN", "RESULT", "LAST PING" };
-        size_t w[7];
+        const char *hdr[LIST_COLUMNS] = { "TIMER",  "SERVICE",   "CHECK",     "URL",        "LAST RUN",
+                                          "RESULT", "LAST PING", "DELIVERED", "UNDELIVERED" };
+        size_t w[LIST_COLUMNS];
         char ***cells = calloc(inv.n, sizeof(char **));
 
         if (!cells && inv.n > 0) {
                 inventory_done(&inv);
                 return log_oom(), EXIT_FAILURE;
         }
-        for (size_t k = 0; k < 7; k++)
+        for (size_t k = 0; k < LIST_COLUMNS; k++)
                 w[k] = strlen(hdr[k]);
         for (size_t i = 0; i < inv.n; i++) {
-                const Row *row = &inv.rows[i];
-                char tbuf[64], pbuf[96], obuf[600];
-                PingRecord ping;
-                bool on = row->check && check_is_active(row->check);
-
-                cells[i] = calloc(7, sizeof(char *));
+                cells[i] = calloc(LIST_COLUMNS, sizeof(char *));
                 if (!cells[i])
                         break;
-                if (!row->check)
-                        snprintf(obuf, sizeof(obuf), "-");
-                else if (!row->check->enabled)
-                        snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file),
-                                 row->check->line);
-                else if (row->check->origin == CHECK_FROM_ANNOTATION)
-                        snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file),
-                                 row->check->line);
-                else
-                        snprintf(obuf, sizeof(obuf), "%s[%s] %s:%u", row->check->pattern ? "pattern " : "",
-                                 row->check->name, strempty(row->check->file), row->check->line);
-                if (state && outbox_read_ping(state, row_unit(row), &ping) >= 0) {
-                        char t2[64];
-                        snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time),
-                                 ping.outcome, ping.status);
-                } else
-                        snprintf(pbuf, sizeof(pbuf), "-");
-                cells[i][0] = strdup(row->timer ?: "-");
-                cells[i][1] = strdup(row->service ?: "-");
-                cells[i][2] = strdup(obuf);
-                cells[i][3] = on ? row_url(row, false) : strdup("-");
-                cells[i][4] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
-                cells[i][5] = strdup(isempty(row->service_props.invocation) ? "-" : row->service_props.result);
-                cells[i][6] = strdup(pbuf);
-                for (size_t k = 0; k < 7; k++) {
+                list_row_cells(&inv.rows[i], state, undelivered, cells[i]);
+                for (size_t k = 0; k < LIST_COLUMNS; k++) {
                         if (!cells[i][k])
                                 cells[i][k] = strdup("?");
                         if (cells[i][k] && text_width(cells[i][k]) > w[k])
                                 w[k] = text_width(cells[i][k]);
                 }
-                monitored += on;
+                monitored += check_is_active(inv.rows[i].check);
         }
-        for (size_t k = 0; k < 7; k++)
-                print_cell(hdr[k], w[k], k == 6);
+        for (size_t k = 0; k < LIST_COLUMNS; k++)
+                print_cell(hdr[k], w[k], k == LIST_COLUMNS - 1);
         for (size_t i = 0; i < inv.n && cells[i]; i++) {
-                for (size_t k = 0; k < 7; k++)
-                        print_cell(cells[i][k], w[k], k == 6);
-                for (size_t k = 0; k < 7; k++)
+                for (size_t k = 0; k < LIST_COLUMNS; k++)
+                        print_cell(cells[i][k], w[k], k == LIST_COLUMNS - 1);
+                for (size_t k = 0; k < LIST_COLUMNS; k++)
                         free(cells[i][k]);
                 free(cells[i]);
         }

@@ -59,6 +59,9 @@ Config *config_free(Config *c) {
         free(c->index);
         free(c->user_agent);
         free(c->source);
+        free(c->metrics_file);
+        free(c->self_url);
+        check_free(c->self_check);
         strv_done(&c->files);
         strv_done(&c->warnings);
         free(c);
@@ -224,7 +227,7 @@ _printf_(3, 4) static void parser_warning(Parser *p, unsigned line, const char *
 /* url = file:/path reads the URL from a file (its first line); url = credential:NAME from
  * $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=). Returns 1 with *ret set (or NULL
  * for a plain URL), 0 when an error was reported, < 0 on out of memory. */
-static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret_ref) {
+static int resolve_secret(Parser *p, const char *key, const char *v, char **ret, const char **ret_ref) {
         _cleanup_free_ char *path = NULL, *data = NULL;
         const char *name;
         struct stat st;
@@ -234,7 +237,7 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
         /* "file://..." is a file URL, which is refused as a URL; "file:/path" is ours. */
         if ((name = startswith(v, "file:")) && !startswith(v, "file://")) {
                 if (name[0] != '/') {
-                        parser_error(p, p->line, "url= file:%s: the path must be absolute", name);
+                        parser_error(p, p->line, "%s= file:%s: the path must be absolute", key, name);
                         return 0;
                 }
                 path = strdup(name);
@@ -242,15 +245,15 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
                 const char *dir = getenv("CREDENTIALS_DIRECTORY");
 
                 if (isempty(name) || strchr(name, '/') || streq(name, "..") || streq(name, ".")) {
-                        parser_error(p, p->line, "url= credential:%s: not a credential name", name);
+                        parser_error(p, p->line, "%s= credential:%s: not a credential name", key, name);
                         return 0;
                 }
                 if (isempty(dir)) {
                         parser_error(
                                 p, p->line,
-                                "url= credential:%s: no credentials were passed; add LoadCredential=%s:/path/to/file "
+                                "%s= credential:%s: no credentials were passed; add LoadCredential=%s:/path/to/file "
                                 "to timerbeat.service (systemctl edit timerbeat)",
-                                name, name);
+                                key, name, name);
                         return 0;
                 }
                 if (asprintf(&path, "%s/%s", dir, name) < 0)
@@ -263,8 +266,8 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
         r = read_full_file(path, CONFIG_URL_MAX + 2, &data, NULL);
         if (r < 0) {
                 errno = -r;
-                parser_error(p, p->line, "url= %s: cannot read %s: %m; create it with the URL on its first line", v,
-                             path);
+                parser_error(p, p->line, "%s= %s: cannot read %s: %m; create it with the URL on its first line", key,
+                             v, path);
                 return 0;
         }
         if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
@@ -520,14 +523,16 @@ static int parse_user_agent(Parser *p, const ConfigKey *k, void *object, const c
         return parse_source(p, k, object, v);
 }
 
-static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const char *v) {
+/* A heartbeat URL (url=, self-url=), or where to read it: the validated URL in *ret, NULL when
+ * an error was reported. */
+static int parse_url_value(Parser *p, const ConfigKey *k, const char *v, char **ret) {
         _cleanup_free_ char *bad = NULL, *sample = NULL, *secret = NULL;
-        Check *check = object;
         const char *ref = NULL, *reason;
         int r;
 
+        *ret = NULL;
         /* The URL may live elsewhere, so that it need not sit in a readable file. */
-        r = resolve_secret(p, v, &secret, &ref);
+        r = resolve_secret(p, k->name, v, &secret, &ref);
         if (r <= 0)
                 return r; /* 0: reported */
         if (secret)
@@ -535,16 +540,17 @@ static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const
         else if (p->mode & S_IROTH)
                 parser_warning(p, p->line,
                                "this file is readable by all users and holds a heartbeat URL (a secret); "
-                               "chmod o-r it, or use url = file:/path or url = credential:NAME");
+                               "chmod o-r it, or use %s = file:/path or %s = credential:NAME",
+                               k->name, k->name);
 
         if (template_validate(v, &reason, &bad) < 0) {
                 _cleanup_free_ char *masked = url_mask(v);
                 if (bad)
                         parser_error(p, p->line,
-                                     "url= %s: unknown placeholder {%s}; known: {unit}, {unit_prefix}, {hostname}",
-                                     strempty(masked), bad);
+                                     "%s= %s: unknown placeholder {%s}; known: {unit}, {unit_prefix}, {hostname}",
+                                     k->name, strempty(masked), bad);
                 else
-                        parser_error(p, p->line, "url= %s: %s", strempty(masked), reason);
+                        parser_error(p, p->line, "%s= %s: %s", k->name, strempty(masked), reason);
                 return 0;
         }
         /* Validate what it expands to, with a unit name full of characters to encode. */
@@ -553,15 +559,87 @@ static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const
                 return r;
         if (url_validate(sample, &reason) < 0) {
                 _cleanup_free_ char *masked = url_mask(v);
-                parser_error(p, p->line, "url= %s%s%s: %s; write e.g. url = https://hc-ping.com/<uuid>",
-                             strempty(masked), ref ? " (from " : "", ref ? ref : "", reason);
+                parser_error(p, p->line, "%s= %s%s%s: %s; write e.g. %s = https://hc-ping.com/<uuid>", k->name,
+                             strempty(masked), ref ? " (from " : "", ref ? ref : "", reason, k->name);
                 return 0;
         }
-        r = free_and_strdup(&check->url, v);
-        if (r < 0)
+        *ret = strdup(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_url(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *url = NULL;
+        Check *check = object;
+        int r;
+
+        r = parse_url_value(p, k, v, &url);
+        if (r < 0 || !url)
                 return r;
+        free(check->url);
+        check->url = TAKE_PTR(url);
         check->url_line = p->line;
         return free_and_strdup(&check->url_file, p->path);
+}
+
+/* self-url =: like url=; empty: none. */
+static int parse_self_url(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        if (isempty(v))
+                return free_and_strdup(DEST(k, object), NULL);
+        r = parse_url_value(p, k, v, &url);
+        if (r < 0 || !url)
+                return r;
+        free(*(char **) DEST(k, object));
+        *(char **) DEST(k, object) = TAKE_PTR(url);
+        return 0;
+}
+
+/* metrics-file = /var/lib/prometheus/node-exporter/timerbeat.prom: an absolute *.prom path in a
+ * directory that exists and that we may write (the file is replaced by a rename there). Checked
+ * at load, so that a typo fails `timerbeat check` and a reload, not the first write. */
+static int parse_metrics_file(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        const char *slash;
+
+        if (isempty(v))
+                return free_and_strdup(DEST(k, object), NULL);
+        slash = strrchr(v, '/');
+        if (v[0] != '/' || !slash || isempty(slash + 1)) {
+                parser_error(p, p->line,
+                             "%s= %s: not an absolute file path; write e.g. %s = "
+                             "/var/lib/prometheus/node-exporter/timerbeat.prom",
+                             k->name, v, k->name);
+                return 0;
+        }
+        if (!endswith(v, ".prom")) {
+                parser_error(p, p->line,
+                             "%s= %s: node_exporter's textfile collector reads only files ending in "
+                             ".prom; rename it",
+                             k->name, v);
+                return 0;
+        }
+        dir = slash == v ? strdup("/") : strndup(v, (size_t) (slash - v));
+        if (!dir)
+                return -ENOMEM;
+        errno = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (errno != 0) {
+                parser_error(p, p->line,
+                             "%s= %s: the directory %s cannot be used: %m; create it (node_exporter's "
+                             "--collector.textfile.directory=)",
+                             k->name, v, dir);
+                return 0;
+        }
+        if (access(dir, W_OK) < 0) {
+                parser_error(p, p->line,
+                             "%s= %s: the directory %s is not writable for timerbeat: %m; make it "
+                             "writable (and list it in ReadWritePaths= of timerbeat.service)",
+                             k->name, v, dir);
+                return 0;
+        }
+        return free_and_strdup(DEST(k, object), v);
 }
 
 /* success-url=, start-url=, …: a template, where {url} is the check's url=. */
@@ -667,13 +745,19 @@ static const ConfigKey config_key_table[] = {
         { "user-agent", GLOBAL(user_agent), .parse = parse_user_agent, .def = DEFAULT_USER_AGENT },
         { "source", GLOBAL(source), .parse = parse_source, .def = "" },
         { "annotations", GLOBAL(annotations), .parse = parse_bool, .def = "yes" },
+        { "metrics-file", GLOBAL(metrics_file), .parse = parse_metrics_file, .def = "" },
+        { "self-url", GLOBAL(self_url), .parse = parse_self_url },
+        { "self-interval", GLOBAL(self_interval), .parse = parse_span, .def = "5min", .min = USEC_PER_SEC,
+          .max = USEC_PER_DAY },
+        /* The destination is a pointer: its size is meant. NOLINTNEXTLINE(bugprone-sizeof-expression) */
+        { "self-preset", GLOBAL(self_preset), .parse = parse_preset, .def = "generic" },
 
         /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
         { "url", CHECK(url), .parse = parse_url },
         { "method", CHECK(method), .parse = parse_enum, .def = "GET", .values = method_words },
         { "source", CHECK(source), .parse = parse_source, .def = "" },
         { "enabled", CHECK(enabled), .parse = parse_bool, .def = "yes" },
-        /* NOLINTNEXTLINE(bugprone-sizeof-expression): the size of the pointer field itself */
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): a pointer, as above */
         { "preset", CHECK(preset), .parse = parse_preset, .def = "generic" },
         { "success-url", CHECK(templates[EVENT_SUCCESS]), .parse = parse_template },
         { "start-url", CHECK(templates[EVENT_START]), .parse = parse_template },
@@ -1034,6 +1118,20 @@ int config_validate(Config *cfg, Strv *errors) {
         return errors->n > n_errors ? -EINVAL : 0;
 }
 
+/* The self-heartbeat as a check, so that ping.c builds its request like any other. */
+static int config_build_self_check(Config *cfg) {
+        _cleanup_(check_freep) Check *c = NULL;
+
+        if (!cfg->self_url)
+                return 0;
+        c = check_new(CONFIG_SELF_CHECK);
+        if (!c || !(c->url = strdup(cfg->self_url)))
+                return -ENOMEM;
+        c->preset = cfg->self_preset;
+        cfg->self_check = TAKE_PTR(c);
+        return 0;
+}
+
 static int config_parse_file(Config *cfg, const char *path, bool must_exist, Strv *errors) {
         _cleanup_free_ char *data = NULL, *msg = NULL;
         struct stat st;
@@ -1153,6 +1251,9 @@ int config_load(const ConfigSource *s, Config **ret, Strv *errors) {
         if (r < 0)
                 return r;
         r = config_build_index(cfg);
+        if (r < 0)
+                return r;
+        r = config_build_self_check(cfg);
         if (r < 0)
                 return r;
 

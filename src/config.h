@@ -78,7 +78,12 @@ typedef struct Config {
         usec_t max_age;
         char *user_agent;
         char *source;
-        bool annotations; /* read [X-Timerbeat] from unit files */
+        bool annotations;          /* read [X-Timerbeat] from unit files */
+        char *metrics_file;        /* node_exporter textfile (*.prom); NULL: none */
+        char *self_url;            /* timerbeat's own heartbeat; NULL: none */
+        usec_t self_interval;      /* how often it is sent while healthy */
+        const Preset *self_preset; /* its format */
+        Check *self_check;         /* built from the three above once the config is valid */
 
         Check **checks;
         size_t n_checks;
@@ -156,6 +161,10 @@ static inline void config_freep(Config **c) {
 }
 
 const Check *config_find_check(const Config *c, const char *name);
+
+/* The name of the self-heartbeat's check: in ping records, the outbox and metrics. Not a unit
+ * name, so that no section can take it. */
+#define CONFIG_SELF_CHECK "self"
 
 /* The check that applies to a unit: the section named exactly after it, else the best
  * matching pattern (the most literal characters; on a tie, the one defined last). May be a

@@ -8,8 +8,10 @@
 
 #include "decide.h"
 #include "hashmap.h"
+#include "health.h"
 #include "log.h"
 #include "manager.h"
+#include "metricsfile.h"
 #include "outbox.h"
 #include "resolve.h"
 #include "sender.h"
@@ -30,11 +32,14 @@ struct Manager {
         Watch *watch;
         Sender *sender;
         Outbox *outbox;
+        MetricsFile *metrics;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
         bool warned_activation_details;
 
-        sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer;
+        sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer, *self_timer;
+        bool config_loaded; /* the last (re)load succeeded: part of being healthy */
+        bool unhealthy;     /* said so, for the self-heartbeat */
         bool ready_sent;
         bool reloading;
         bool stopping;
@@ -114,7 +119,60 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
                 log_oom();
         if (d.send)
                 sender_dispatch(m->sender, c, run, &d);
+        /* Counted once per run: live, or caught up when it is new to the run record. */
+        if (!run->start && !isempty(run->invocation) &&
+            (!run->catch_up || (in.has_last && d.record == DECIDE_RECORD_RUN)) &&
+            metrics_run_end(metricsfile_metrics(m->metrics), run->check, run->service, run->result ?: "unknown",
+                            decide_run_succeeded(run->active_state, run->result), run->exit_timestamp) < 0)
+                log_oom();
         manager_record_run(m, run, d.record);
+}
+
+/* The self-heartbeat: sent each self-interval while healthy (health.c), never while not, so
+ * that the monitor alerts when timerbeat itself is in trouble. */
+static void manager_self_arm(Manager *m);
+
+static int on_self_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Manager *m = userdata;
+        HealthInput in = {
+                .connected = watch_is_connected(m->watch),
+                .config_loaded = m->config_loaded,
+                .now = now_usec(CLOCK_REALTIME),
+                .oldest_queue = sender_oldest_queued(m->sender),
+                .interval = m->config->self_interval,
+        };
+        const char *problem = health_problem(&in);
+
+        if (problem && !m->unhealthy)
+                log_warning("Not sending the self-heartbeat: %s.", problem);
+        else if (!problem && m->unhealthy)
+                log_notice("Healthy again; the self-heartbeat resumes.");
+        m->unhealthy = problem != NULL;
+        if (!problem && m->config->self_check && !m->stopping)
+                sender_dispatch_self(m->sender);
+        manager_self_arm(m);
+        return 0;
+}
+
+static void manager_self_arm(Manager *m) {
+        int r;
+
+        if (!m->config->self_check || m->stopping) {
+                m->self_timer = sd_event_source_disable_unref(m->self_timer);
+                return;
+        }
+        if (!m->self_timer) {
+                r = sd_event_add_time_relative(m->event, &m->self_timer, CLOCK_MONOTONIC, m->config->self_interval, 0,
+                                               on_self_timer, m);
+                if (r < 0)
+                        log_error_errno(r, "Cannot schedule the self-heartbeat: %m");
+                return;
+        }
+        r = sd_event_source_set_time_relative(m->self_timer, m->config->self_interval);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->self_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Cannot schedule the self-heartbeat: %m");
 }
 
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
@@ -151,11 +209,13 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         for (size_t i = 0; i < m->config->n_checks; i++)
                 n += m->config->checks[i]->enabled;
         (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu check%s.", n, n == 1 ? "" : "s");
-        if (!m->ready_sent)
+        if (!m->ready_sent) {
                 log_info("timerbeat "
                          "started, watching %zu check%s on the %s manager.",
                          n, n == 1 ? "" : "s", m->options.user ? "user" : "system");
-        else
+                if (m->config->self_check)
+                        (void) on_self_timer(NULL, 0, m); /* the first one now, then each interval */
+        } else
                 log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
         m->ready_sent = true;
         m->reloading = false;
@@ -199,9 +259,11 @@ static void manager_reload(Manager *m) {
         log_info("Reloading configuration.");
         (void) sd_notify(false, "RELOADING=1");
         r = manager_load_config(&m->options, &c);
+        m->config_loaded = r >= 0;
         if (r < 0) {
                 log_error("Configuration not reloaded: fix the errors above; the previous configuration stays in "
-                          "effect.");
+                          "effect%s.",
+                          m->config->self_check ? ", and the self-heartbeat stops until a reload succeeds" : "");
                 (void) sd_notify(false, "READY=1\nSTATUS=Reload failed; running with the previous configuration.");
                 return;
         }
@@ -212,8 +274,16 @@ static void manager_reload(Manager *m) {
                 (void) sd_notify(false, "READY=1");
                 return;
         }
+        assert(c);
+        bool self_changed = !m->config->self_check != !c->self_check || m->config->self_interval != c->self_interval;
+
         config_free(m->config);
         m->config = TAKE_PTR(c);
+        r = metricsfile_set_path(m->metrics, m->config->metrics_file);
+        if (r < 0)
+                log_oom();
+        if (self_changed || !m->self_timer)
+                manager_self_arm(m);
         m->reloading = true;
         r = watch_set_checks(m->watch, m->config, m->config->annotations || config_has_patterns(m->config));
         if (r < 0)
@@ -259,8 +329,23 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 sd_event_exit(m->event, EXIT_SUCCESS);
                 return 0;
         }
+        manager_self_arm(m); /* stops it */
         sender_shutdown(m->sender, on_http_idle, m);
         return 0;
+}
+
+static int manager_metrics_new(Manager *m) {
+        Metrics *metrics = NULL;
+        int r;
+
+        r = metrics_new(&metrics);
+        if (r >= 0)
+                r = metricsfile_new(&m->metrics, m->event, metrics, m->state_dir); /* takes metrics */
+        if (r >= 0)
+                r = metricsfile_set_path(m->metrics, m->config->metrics_file);
+        if (r >= 0)
+                sender_set_metrics(m->sender, metricsfile_metrics(m->metrics));
+        return r;
 }
 
 int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
@@ -275,6 +360,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
                 return log_oom();
         m->options = *o;
         m->config = TAKE_PTR(c);
+        m->config_loaded = true;
         r = resolver_new(&m->resolver);
         if (r >= 0)
                 r = hashmap_new(&m->failures, HASHMAP_KEYS_COPY);
@@ -315,6 +401,9 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = sender_new(&m->sender, m->event, m->outbox, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
+        r = manager_metrics_new(m);
+        if (r < 0)
+                return log_oom();
 
         /* Whatever a previous instance could not deliver goes first. */
         r = sender_replay(m->sender);
@@ -337,6 +426,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         watch_free(m->watch);
         sender_free(m->sender);
+        metricsfile_free(m->metrics); /* after the sender: its last outcomes are counted */
         outbox_free(m->outbox);
         free(m->state_dir);
         resolver_free(m->resolver);
@@ -345,6 +435,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);
         sd_event_source_disable_unref(m->shutdown_timer);
+        sd_event_source_disable_unref(m->self_timer);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m);

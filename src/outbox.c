@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "hashmap.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -96,10 +97,11 @@ int outbox_entry_format(const Ping *e, char **ret) {
         }
         n = asprintf(&body,
                      OUTBOX_MAGIC "check=%s\nunit=%s\ninvocation=%s\nurl=%s\nmethod=%s\nsource=%s\ncreated=%" PRIu64
-                                  "\n%s%s%s%s%s%s",
+                                  "\nevent=%s\n%s%s%s%s%s%s",
                      e->check, e->unit, strempty(e->invocation), e->url, http_method_to_string(e->method),
-                     strempty(e->source), (uint64_t) e->created, hex ? "body=" : "", strempty(hex), hex ? "\n" : "",
-                     e->content_type ? "content-type=" : "", strempty(e->content_type), e->content_type ? "\n" : "");
+                     strempty(e->source), (uint64_t) e->created, strempty(event_to_string(e->event)),
+                     hex ? "body=" : "", strempty(hex), hex ? "\n" : "", e->content_type ? "content-type=" : "",
+                     strempty(e->content_type), e->content_type ? "\n" : "");
         if (n < 0)
                 return -ENOMEM;
         if ((size_t) n > OUTBOX_ENTRY_MAX - 32)
@@ -178,6 +180,11 @@ int outbox_entry_parse(const char *data, size_t size, Ping *ret) {
                         if (r < 0)
                                 goto fail;
                         r = -EBADMSG;
+                } else if (KEY("event")) {
+                        /* An entry written before event= existed counts as success. */
+                        for (Event ev = 0; ev < _EVENT_MAX; ev++)
+                                if (streq(value, event_to_string(ev)))
+                                        e.event = ev;
                 } else if (KEY("content-type"))
                         free(e.content_type), e.content_type = TAKE_PTR(value);
                 else if (KEY("created")) {
@@ -443,11 +450,17 @@ int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec
 
 int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long status, usec_t time,
                       const char *invocation) {
-        char buf[256];
+        PingRecord before = {};
+        char buf[320];
         int n, r;
 
-        n = snprintf(buf, sizeof(buf), "outcome=%s\nstatus=%ld\ntime=%" PRIu64 "\ninvocation=%s\n", outcome, status,
-                     (uint64_t) time, invocation);
+        if (streq(outcome, "delivered"))
+                before.delivered = time;
+        else
+                (void) outbox_read_ping(o->state_dir, check, &before);
+        n = snprintf(buf, sizeof(buf),
+                     "outcome=%s\nstatus=%ld\ntime=%" PRIu64 "\ninvocation=%s\ndelivered=%" PRIu64 "\n", outcome,
+                     status, (uint64_t) time, invocation, (uint64_t) before.delivered);
         if (n < 0 || (size_t) n >= sizeof(buf))
                 return -EINVAL;
         /* Not fsync'ed data that matters for delivery; still atomic so readers see whole records. */
@@ -460,6 +473,7 @@ int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long st
 int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret) {
         _cleanup_free_ char *path = NULL, *data = NULL;
         unsigned long long t;
+        const char *d;
         PingRecord p = {};
         int r;
 
@@ -472,6 +486,47 @@ int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret) 
                    p.invocation) < 3)
                 return -EBADMSG;
         p.time = t;
+        /* Written since the record had it; before, only a delivered outcome tells. */
+        if ((d = strstr(data, "\ndelivered=")) && sscanf(d, "\ndelivered=%llu", &t) == 1)
+                p.delivered = t;
+        else if (streq(p.outcome, "delivered"))
+                p.delivered = p.time;
         *ret = p;
+        return 0;
+}
+
+int outbox_count_undelivered(const char *state_dir, Hashmap **ret) {
+        _cleanup_(hashmap_freep) Hashmap *counts = NULL;
+        _cleanup_(closedirp_) DIR *d = NULL;
+        _cleanup_free_ char *dir = NULL;
+        struct dirent *de;
+        int r;
+
+        r = hashmap_new(&counts, HASHMAP_KEYS_COPY);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s/outbox", state_dir) < 0)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d && errno != ENOENT)
+                return -errno;
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *path = NULL, *data = NULL;
+                size_t size;
+                Ping e = {};
+
+                if (!endswith(de->d_name, ".ping") || de->d_name[0] == '.')
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+                        return -ENOMEM;
+                if (read_full_file(path, OUTBOX_ENTRY_MAX, &data, &size) < 0 ||
+                    outbox_entry_parse(data, size, &e) < 0)
+                        continue;
+                r = hashmap_replace(counts, e.check, (void *) ((uintptr_t) hashmap_get(counts, e.check) + 1));
+                ping_done(&e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(counts);
         return 0;
 }

@@ -11,8 +11,8 @@
 
 #define OUTBOX_ENTRY_MAX (256U * 1024U)
 
-/* An entry is a Ping (ping.h): check, unit, invocation, URL, method, origin, creation time, body
- * and content type are stored; the event is not. */
+/* An entry is a Ping (ping.h): check, unit, invocation, URL, method, origin, creation time, event,
+ * body and content type are stored. */
 
 /* Pure (de)serialization, unit-tested and fuzzed. */
 int outbox_entry_format(const Ping *e, char **ret);
@@ -50,16 +50,23 @@ int outbox_replay(Outbox *o, outbox_entry_cb cb, outbox_corrupt_cb on_corrupt, v
 int outbox_read_last(Outbox *o, const char *check, char ret_invocation[static 33], usec_t *ret_exit);
 int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec_t exit_usec);
 
-/* The last ping's outcome for a check, for `timerbeat list`. */
+/* The last ping's outcome for a check, and when one was last delivered, for `timerbeat list`. */
 typedef struct PingRecord {
         char outcome[16];
         long status;
         usec_t time;
         char invocation[33];
+        usec_t delivered; /* the last delivered ping's time; 0: none yet */
 } PingRecord;
+/* Keeps the delivered time of the record before it unless this outcome is "delivered". */
 int outbox_write_ping(Outbox *o, const char *check, const char *outcome, long status, usec_t time,
                       const char *invocation);
 int outbox_read_ping(const char *state_dir, const char *check, PingRecord *ret);
+
+/* Counts the entries in STATE_DIR/outbox by check (a map of check → count as uintptr_t, which the
+ * caller frees); entries that cannot be read are not counted. */
+struct Hashmap;
+int outbox_count_undelivered(const char *state_dir, struct Hashmap **ret);
 
 /* Writes data to dir/name atomically; with durable, fsync'ed (file and directory) before it
  * returns. */

@@ -18,7 +18,7 @@ typedef struct Ping {
         char *body;     /* POSTed when set; may contain NUL bytes */
         size_t body_size;
         char *content_type;
-        Event event; /* in memory only: not stored in the outbox */
+        Event event; /* what it tells (for metrics); stored in the outbox as event= */
         char *id;    /* the outbox entry, NULL while it is only in memory */
 } Ping;
 

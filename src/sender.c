@@ -18,6 +18,14 @@ struct Pending {
         Pending *prev, *next;
 };
 
+/* A ping http has and has not answered for good yet: for the outbox gauges and health. */
+typedef struct InFlight {
+        const Ping *ping; /* owned by http; only compared */
+        usec_t created;   /* what it reports: for timerbeat_outbox_oldest_seconds */
+        usec_t queued;    /* when we queued it: for health */
+        bool self;
+} InFlight;
+
 struct Sender {
         sd_event *event;
         Outbox *outbox; /* not owned */
@@ -25,7 +33,73 @@ struct Sender {
         Http *http;
         Hashmap *body_limits; /* check → the monitor's Ping-Body-Limit + 1, as uintptr_t (0: unknown) */
         Pending *pending;
+        Metrics *metrics; /* not owned, may be NULL */
+        InFlight *in_flight;
+        size_t n_in_flight, allocated_in_flight;
 };
+
+usec_t sender_oldest_queued(const Sender *s) {
+        usec_t oldest = 0;
+
+        for (size_t i = 0; i < s->n_in_flight; i++)
+                if (!s->in_flight[i].self && (oldest == 0 || s->in_flight[i].queued < oldest))
+                        oldest = s->in_flight[i].queued;
+        return oldest;
+}
+
+static void sender_update_gauges(Sender *s) {
+        usec_t oldest = 0;
+
+        for (size_t i = 0; i < s->n_in_flight; i++)
+                if (oldest == 0 || s->in_flight[i].created < oldest)
+                        oldest = s->in_flight[i].created;
+        if (s->metrics)
+                metrics_set_outbox(s->metrics, s->n_in_flight, oldest);
+}
+
+/* Called before http_submit(), which may answer (drop an older ping) at once. */
+static int sender_track(Sender *s, const Ping *p) {
+        if (s->n_in_flight == s->allocated_in_flight) {
+                size_t a = MAX(s->allocated_in_flight * 2, (size_t) 16);
+                InFlight *n = realloc(s->in_flight, a * sizeof(InFlight));
+
+                if (!n)
+                        return -ENOMEM;
+                s->in_flight = n;
+                s->allocated_in_flight = a;
+        }
+        s->in_flight[s->n_in_flight++] = (InFlight) {
+                .ping = p,
+                .created = p->created ?: now_usec(CLOCK_REALTIME),
+                .queued = now_usec(CLOCK_REALTIME),
+                .self = streq(p->check, CONFIG_SELF_CHECK),
+        };
+        sender_update_gauges(s);
+        return 0;
+}
+
+static void sender_untrack(Sender *s, const Ping *p) {
+        for (size_t i = 0; i < s->n_in_flight; i++)
+                if (s->in_flight[i].ping == p) {
+                        s->in_flight[i] = s->in_flight[--s->n_in_flight];
+                        break;
+                }
+        sender_update_gauges(s);
+}
+
+/* Takes p; a submission that fails is untracked. */
+static int sender_submit(Sender *s, Ping *p) {
+        int r = sender_track(s, p);
+
+        if (r < 0) {
+                ping_free(p);
+                return r;
+        }
+        r = http_submit(s->http, p);
+        if (r < 0)
+                sender_untrack(s, p);
+        return r;
+}
 
 /* The body size the monitor said it keeps (healthchecks' Ping-Body-Limit); -1: not said. */
 static long sender_body_limit(const Sender *s, const char *check) {
@@ -49,7 +123,7 @@ static void sender_send(Sender *s, Ping *p) {
         unit = strdup(p->unit);
         check = strdup(p->check);
         invocation = p->invocation ? strdup(p->invocation) : NULL;
-        r = http_submit(s->http, p); /* takes it, also on failure */
+        r = sender_submit(s, p); /* takes it, also on failure */
         if (r == -ESHUTDOWN) {
                 /* Stopping (a log body read finished after SIGTERM): the entry stays in the
                  * outbox and goes out at the next start. */
@@ -200,10 +274,14 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
         if (res->body_limit >= 0 &&
             hashmap_replace(s->body_limits, p->check, (void *) (uintptr_t) (res->body_limit + 1)) < 0)
                 log_oom();
+        if (s->metrics && metrics_ping(s->metrics, p->check, strempty(event_to_string(p->event)),
+                                       outcome_to_string(res->outcome)) < 0)
+                log_oom();
         /* What `timerbeat list` shows as the last ping of the check. */
         r = outbox_write_ping(s->outbox, p->check, outcome_to_string(res->outcome), res->status,
                               now_usec(CLOCK_REALTIME), strempty(p->invocation));
         outbox_report_write(s->outbox, r, "the last ping record");
+        sender_untrack(s, p);
         if (!p->id)
                 return;
         r = outbox_remove(s->outbox, p->id);
@@ -220,7 +298,7 @@ static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
 
         log_unit(LOG_INFO, p->unit, p->invocation, "Resending the ping of run %s of %s from the outbox.",
                  strempty(p->invocation), p->unit);
-        r = http_submit(s->http, p);
+        r = sender_submit(s, p);
         if (r < 0)
                 log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
 }
@@ -260,6 +338,7 @@ Sender *sender_free(Sender *s) {
         }
         http_free(s->http);
         hashmap_free(s->body_limits);
+        free(s->in_flight);
         free(s);
         return NULL;
 }
@@ -270,6 +349,41 @@ int sender_set_config(Sender *s, const Config *config) {
         if (r >= 0)
                 s->config = config;
         return r;
+}
+
+void sender_set_metrics(Sender *s, Metrics *m) {
+        s->metrics = m;
+        sender_update_gauges(s);
+}
+
+void sender_dispatch_self(Sender *s) {
+        const Check *c = s->config->self_check;
+        char host[256] = "";
+        PingRun pr = {
+                .unit = CONFIG_SELF_CHECK,
+                .service = "timerbeat.service",
+                .hostname = host,
+                .created = now_usec(CLOCK_REALTIME),
+        };
+        Ping *ping = NULL;
+        int r;
+
+        assert(c);
+        (void) gethostname(host, sizeof(host) - 1);
+        r = ping_build(c, s->config, EVENT_SUCCESS, &pr, NULL, 0, &ping);
+        if (r < 0) {
+                log_error_errno(r, "Cannot build the self-heartbeat request: %m");
+                return;
+        }
+        /* One in the queue is enough: a monitor that is down gets the newest, not a backlog. */
+        for (size_t i = 0; i < s->n_in_flight; i++)
+                if (s->in_flight[i].self) {
+                        log_debug("The previous self-heartbeat is still pending; not queueing another.");
+                        ping_free(ping);
+                        return;
+                }
+        log_debug("Healthy: sending the self-heartbeat.");
+        sender_send(s, ping);
 }
 
 int sender_replay(Sender *s) {

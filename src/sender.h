@@ -5,6 +5,7 @@
 
 #include "decide.h"
 #include "http.h"
+#include "metrics.h"
 #include "outbox.h"
 
 /* Sending what was decided: builds the request (ping.c), keeps it in the outbox before the
@@ -25,6 +26,17 @@ int sender_set_config(Sender *s, const Config *config);
 
 /* Builds and sends the request of a decision (d->send must be set). */
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);
+
+/* Where outcomes and the outbox's gauges are counted (not owned; NULL: nowhere). */
+void sender_set_metrics(Sender *s, Metrics *m);
+
+/* Sends timerbeat's own heartbeat (config->self_check), built by ping.c like any ping: through
+ * the outbox and http's retries, without a run. */
+void sender_dispatch_self(Sender *s);
+
+/* When (CLOCK_REALTIME) the longest-waiting ping of a check not yet answered for good was
+ * queued, self-heartbeats left out; 0 if there is none. */
+usec_t sender_oldest_queued(const Sender *s);
 
 /* Queues what a previous instance could not deliver. */
 int sender_replay(Sender *s);

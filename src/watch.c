@@ -71,6 +71,7 @@ struct Watch {
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
+        bool subscribed; /* systemd answered our Subscribe() on this connection */
 
         /* systemd's unique name on the bus. Any peer can send a signal to us directly, and a
          * match on the well-known name does not stop it: every signal is checked against this. */
@@ -938,6 +939,7 @@ static void watch_disconnect(Watch *w) {
                 w->n_resolving--;
         }
         w->broad = false;
+        w->subscribed = false;
         w->n_calls = 0;
         w->bus = sd_bus_flush_close_unref(w->bus);
 }
@@ -964,13 +966,15 @@ static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         const sd_bus_error *e = sd_bus_message_get_error(m);
 
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
-        if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed"))
+        w->subscribed = !e || sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed");
+        if (!w->subscribed)
                 log_warning("Subscribe() to systemd failed: %s; no run ends will be seen.", e->message ?: e->name);
         return 0;
 }
 
 static int watch_subscribe(Watch *w) {
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
+        w->subscribed = false;
         return sd_bus_call_method_async(w->bus, &w->slot_subscribe, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                         "Subscribe", on_subscribed, w, "");
 }
@@ -1012,6 +1016,7 @@ static int on_systemd_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         (void) free_and_strdup(&w->systemd_owner, isempty(new_owner) ? NULL : new_owner);
         if (isempty(new_owner)) {
+                w->subscribed = false;
                 log_info("systemd left the bus; waiting for it to come back.");
                 return 0;
         }
@@ -1326,6 +1331,10 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
         if (!any_new)
                 watch_maybe_settled(w);
         return 0;
+}
+
+bool watch_is_connected(const Watch *w) {
+        return w->bus && !w->reconnect_timer && w->systemd_owner && w->subscribed;
 }
 
 bool watch_is_settled(const Watch *w) {

@@ -62,6 +62,10 @@ int watch_start(Watch *w);
  * every loaded service matching a service pattern — and those that appear later. */
 int watch_set_checks(Watch *w, const Config *c, bool discover);
 
+/* True while connected to the bus, systemd is on it and has accepted our Subscribe(): run ends
+ * reach us. */
+bool watch_is_connected(const Watch *w);
+
 /* True when no resolution is in flight. */
 bool watch_is_settled(const Watch *w);
 

@@ -72,7 +72,8 @@ def test_list_table(env):
     r = env.run_tb("--user", "list")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["TIMER", "SERVICE", "CHECK", "URL", "LAST", "RUN", "RESULT", "LAST", "PING"]
+    assert lines[0].split() == ["TIMER", "SERVICE", "CHECK", "URL", "LAST", "RUN", "RESULT", "LAST", "PING",
+                                "DELIVERED", "UNDELIVERED"]
     # Columns line up: every row's SERVICE starts where the header's does.
     col = lines[0].index("SERVICE")
     rows = lines[1:lines.index("")]

@@ -41,6 +41,21 @@ static void test_bad(void) {
                 const char *text, *error;
         } table[] = {
                 { "[backup.timer]\nulr = " URL "\n", "/etc/x.conf:2: unknown key 'ulr' in [backup.timer]" },
+                { "[timerbeat]\nmetrics-file = /nonexistent-dir/t.prom\n",
+                  "/etc/x.conf:2: metrics-file= /nonexistent-dir/t.prom: the directory /nonexistent-dir cannot be "
+                  "used: No such file or directory; create it" },
+                { "[timerbeat]\nmetrics-file = /etc/hostname/t.prom\n",
+                  ":2: metrics-file= /etc/hostname/t.prom: the directory /etc/hostname cannot be used: Not a "
+                  "directory" },
+                { "[timerbeat]\nmetrics-file = /tmp/t.txt\n",
+                  ":2: metrics-file= /tmp/t.txt: node_exporter's textfile collector reads only files ending in .prom" },
+                { "[timerbeat]\nmetrics-file = t.prom\n", ":2: metrics-file= t.prom: not an absolute file path" },
+                { "[timerbeat]\nmetrics-file = /tmp/\n", ":2: metrics-file= /tmp/: not an absolute file path" },
+                { "[timerbeat]\nself-url = ftp://x.example/a\n",
+                  ":2: self-url= ftp://x.example/…: only http:// and https:// URLs are allowed; write e.g. self-url = " },
+                { "[timerbeat]\nself-url = file:relative\n", ":2: self-url= file:relative: the path must be absolute" },
+                { "[timerbeat]\nself-interval = 500ms\n", ":2: self-interval= 500ms is out of range; use a value from 1s" },
+                { "[timerbeat]\nself-preset = nagios\n", ":2: self-preset= 'nagios' is unknown" },
                 { "[backup]\nurl = " URL "\n", "/etc/x.conf:2: unknown section [backup]" },
                 { "[backup.socket]\nurl = " URL "\n", "unknown section [backup.socket]" },
                 { "[../x.timer]\nurl = " URL "\n", "unknown section [../x.timer]" },
@@ -233,6 +248,10 @@ static const struct {
         { "user-agent", "acme/1", CONFIG_SECTION_GLOBAL },
         { "source", "host-a", CONFIG_SECTION_GLOBAL | ALL_CHECKS },
         { "annotations", "no", CONFIG_SECTION_GLOBAL },
+        { "metrics-file", "/tmp/timerbeat-test.prom", CONFIG_SECTION_GLOBAL },
+        { "self-url", "https://example.com/self", CONFIG_SECTION_GLOBAL },
+        { "self-interval", "1min", CONFIG_SECTION_GLOBAL },
+        { "self-preset", "healthchecks", CONFIG_SECTION_GLOBAL },
         { "url", "https://example.com/other", ALL_CHECKS },
         { "method", "POST", ALL_CHECKS },
         { "enabled", "no", ALL_CHECKS },
@@ -384,7 +403,7 @@ static void test_unknown_keys(void) {
                 { "[timerbeat]\nfrobnicate = 1\n",
                   ":2: unknown key 'frobnicate' in [timerbeat]; correct or remove the line (known keys: timeout, "
                   "connect-timeout, retries, retry-delay, retry-max-delay, max-age, max-parallel, max-queue, "
-                  "max-queue-per-check, user-agent, source, annotations)",
+                  "max-queue-per-check, user-agent, source, annotations, metrics-file, self-url, self-interval, self-preset)",
                   false },
         };
 
@@ -419,6 +438,9 @@ static void test_key_defaults(void) {
         ASSERT_CONTAINS(c->user_agent, "timerbeat/");
         ASSERT(!c->source);
         ASSERT(c->annotations);
+        ASSERT(!c->metrics_file && !c->self_url && !c->self_check);
+        ASSERT_EQ(c->self_interval, 5 * USEC_PER_MINUTE);
+        ASSERT(c->self_preset == preset_generic());
 
         ASSERT_STREQ(k->name, "a.timer");
         ASSERT(!k->url && !k->source);
@@ -712,10 +734,39 @@ static void test_secrets(void) {
         ASSERT(system(cmd) == 0);
 }
 
+/* self-url= becomes a check of its own, named so that no section can take it. */
+static void test_self_check(void) {
+        char tmpl[] = "/tmp/test-self-XXXXXX", path[600], text[800];
+        char *d = mkdtemp(tmpl);
+        ConfigSource src = { .main_file = path };
+        Strv errors = {};
+        Config *c = NULL;
+
+        ASSERT(d);
+        snprintf(path, sizeof(path), "%s/timerbeat.conf", d);
+        snprintf(text, sizeof(text),
+                 "[timerbeat]\nself-url = https://hc-ping.com/abc\nself-interval = 2s\nself-preset = healthchecks\n"
+                 "metrics-file = %s/t.prom\n",
+                 d);
+        write_file(path, text);
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        ASSERT(c->self_check);
+        ASSERT_STREQ(c->self_check->name, CONFIG_SELF_CHECK);
+        ASSERT_STREQ(c->self_check->url, "https://hc-ping.com/abc");
+        ASSERT(c->self_check->preset == preset_find("healthchecks"));
+        ASSERT_EQ(c->self_interval, 2 * USEC_PER_SEC);
+        ASSERT(!config_find_check(c, CONFIG_SELF_CHECK));
+        ASSERT(!unit_name_is_valid(CONFIG_SELF_CHECK) && !unit_pattern_is_valid(CONFIG_SELF_CHECK));
+        config_free(c);
+        ASSERT(unlink(path) == 0);
+        ASSERT(rmdir(d) == 0);
+}
+
 int main(void) {
         test_keys_where();
         test_unknown_keys();
         test_key_defaults();
+        test_self_check();
         test_shipped_conf();
         test_secrets();
         test_match();

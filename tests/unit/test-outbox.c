@@ -13,6 +13,7 @@ static const Ping sample = {
         .method = HTTP_METHOD_POST,
         .source = (char *) "host-a",
         .created = 1700000000123456ULL,
+        .event = EVENT_FAILURE,
 };
 
 static void test_roundtrip(void) {
@@ -28,6 +29,7 @@ static void test_roundtrip(void) {
         ASSERT_STREQ(e.source, sample.source);
         ASSERT_EQ(e.method, HTTP_METHOD_POST);
         ASSERT_EQ(e.created, sample.created);
+        ASSERT_EQ(e.event, EVENT_FAILURE);
         ping_done(&e);
 
         /* Optional fields may be empty. */
