@@ -277,7 +277,39 @@ static int load_config(const ManagerOptions *mo, Config **ret) {
         return r < 0 ? EXIT_FAILURE : 0;
 }
 
-static void list_print_json(const CliOptions *o, const Inventory *inv, const char *state) {
+static void json_strv(const char *key, const Strv *l) {
+        printf(",\"%s\":[", key);
+        for (size_t i = 0; i < l->n; i++) {
+                if (i)
+                        putchar(',');
+                json_string(stdout, l->items[i]);
+        }
+        putchar(']');
+}
+
+/* "daemon": what the running daemon loaded and whether the files on disk differ; null when it
+ * does not run. */
+static void list_print_daemon_json(const Config *c, const char *state) {
+        _cleanup_(daemon_view_done) DaemonView v = {};
+
+        printf(",\"daemon\":");
+        if (cli_daemon_compare(c, state, &v) < 0) {
+                printf("null");
+                return;
+        }
+        printf("{\"pid\":%ld,\"loaded_usec\":%" PRIu64 ",\"reloads\":%" PRIu64, (long) v.status.pid,
+               (uint64_t) v.status.loaded, v.status.generation);
+        json_strv("files", &v.status.files);
+        printf(",\"disk_differs\":%s", v.differs ? "true" : "false");
+        json_strv("changed", &v.changed);
+        json_strv("new", &v.added);
+        json_strv("gone", &v.removed);
+        printf(",\"last_reload_refused\":%s", v.status.refused ? "true" : "false");
+        json_strv("last_reload_errors", &v.status.errors);
+        putchar('}');
+}
+
+static void list_print_json(const CliOptions *o, const Config *c, const Inventory *inv, const char *state) {
         printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
         for (size_t i = 0; i < inv->n; i++) {
                 const Row *row = &inv->rows[i];
@@ -331,7 +363,9 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 }
                 printf("]}");
         }
-        printf("]}\n");
+        putchar(']');
+        list_print_daemon_json(c, state);
+        printf("}\n");
 }
 
 static void list_print_footer(const Inventory *inv, size_t monitored) {
@@ -361,9 +395,13 @@ int cli_list(const CliOptions *o) {
         int r;
 
         r = load_config(o->manager, &c);
-        if (r != 0)
-                return r;
         (void) manager_state_dir(o->manager, &state);
+        if (r != 0) {
+                /* What runs still matters when the files on disk are broken. */
+                if (!o->json)
+                        cli_daemon_print(o, NULL, state);
+                return r;
+        }
         r = inventory_collect(o->manager, c, &inv);
         if (r < 0) {
                 inventory_done(&inv);
@@ -373,7 +411,7 @@ int cli_list(const CliOptions *o) {
         }
 
         if (o->json) {
-                list_print_json(o, &inv, state);
+                list_print_json(o, c, &inv, state);
                 inventory_done(&inv);
                 return EXIT_SUCCESS;
         }
@@ -442,6 +480,7 @@ int cli_list(const CliOptions *o) {
         free(cells);
 
         list_print_footer(&inv, monitored);
+        cli_daemon_print(o, c, state);
         inventory_done(&inv);
         return EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <fnmatch.h>
+#include <inttypes.h>
 
 #include "build-config.h"
 #include "config.h"
@@ -60,6 +61,7 @@ Config *config_free(Config *c) {
         free(c->user_agent);
         free(c->source);
         strv_done(&c->files);
+        strv_done(&c->digests);
         strv_done(&c->warnings);
         free(c);
         return NULL;
@@ -1033,8 +1035,17 @@ int config_validate(Config *cfg, Strv *errors) {
         return errors->n > n_errors ? -EINVAL : 0;
 }
 
+void config_file_digest(const char *data, size_t size, char ret[static 17]) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ (unsigned char) data[i]) * 0x100000001b3ULL;
+        snprintf(ret, 17, "%016" PRIx64, h);
+}
+
 static int config_parse_file(Config *cfg, const char *path, bool must_exist, Strv *errors) {
         _cleanup_free_ char *data = NULL, *msg = NULL;
+        char digest[17];
         struct stat st;
         size_t size;
         int r;
@@ -1060,7 +1071,10 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
                         (void) strv_push(errors, msg);
                 return -EINVAL;
         }
+        config_file_digest(data, size, digest);
         r = strv_push(&cfg->files, path);
+        if (r >= 0)
+                r = strv_push(&cfg->digests, digest);
         if (r < 0)
                 return r;
         if (stat(path, &st) < 0)
