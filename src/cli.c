@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "access.h"
 #include "build-config.h"
 #include "cli.h"
 #include "http.h"
@@ -633,6 +634,22 @@ int cli_ping(const CliOptions *o) {
         return ping_send(c, TAKE_PTR(ping), shown);
 }
 
+/* Run by root for the system manager: the files must be readable by the service's user too. */
+static bool check_service_access(const CliOptions *o, const Config *c) {
+        _cleanup_(strv_done) Strv storage = {}, problems = {};
+        ConfigSource src = {};
+
+        if (o->manager->user)
+                return true;
+        if (!o->manager->config_file && config_source_default(&src, false, &storage) < 0)
+                return log_oom(), false;
+        if (access_report_service(&c->files, src.dropin_dirs, &problems) < 0)
+                return log_oom(), false;
+        for (size_t i = 0; i < problems.n; i++)
+                log_error("%s", problems.items[i]);
+        return problems.n == 0;
+}
+
 int cli_check(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
         Inventory inv = {};
@@ -700,6 +717,8 @@ int cli_check(const CliOptions *o) {
                           bad == 1 ? "" : "s");
                 return EX_CONFIG;
         }
+        if (!check_service_access(o, c))
+                return EX_CONFIG;
         printf("%zu check%s OK.\n", enabled, enabled == 1 ? "" : "s");
         return EXIT_SUCCESS;
 }

@@ -13,6 +13,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 
+#include "access.h"
 #include "build-config.h"
 #include "config.h"
 #include "template.h"
@@ -269,10 +270,12 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
                              path);
                 return 0;
         }
-        if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
-                parser_warning(p, p->line,
-                               "%s holds a heartbeat URL (a secret) and is readable by all users; chmod o-r it",
-                               path);
+        if (stat(path, &st) >= 0 && access_world_readable(path, &st) && startswith(v, "file:")) {
+                _cleanup_free_ char *fix = access_fix(path, access_is_system_path(p->path), false);
+
+                parser_warning(p, p->line, "%s holds a heartbeat URL (a secret) and is readable by all users; run: %s",
+                               path, strempty(fix));
+        }
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);
         *ret_ref = v;
@@ -534,10 +537,14 @@ static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const
                 return r; /* 0: reported */
         if (secret)
                 v = secret;
-        else if (p->mode & S_IROTH)
+        else if (p->mode & S_IROTH) {
+                _cleanup_free_ char *fix = access_fix(p->path, access_is_system_path(p->path), false);
+
                 parser_warning(p, p->line,
-                               "this file is readable by all users and holds a heartbeat URL (a secret); "
-                               "chmod o-r it, or use url = file:/path or url = credential:NAME");
+                               "this file is readable by all users and holds a heartbeat URL (a secret); run: %s "
+                               "(or use url = file:/path or url = credential:NAME)",
+                               strempty(fix));
+        }
 
         if (template_validate(v, &reason, &bad) < 0) {
                 _cleanup_free_ char *masked = url_mask(v);
@@ -1065,6 +1072,12 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
                         (void) strv_push(errors, msg);
                 return -EINVAL;
         }
+        if (r == -EACCES) {
+                msg = access_denied_message(path);
+                if (msg)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
         if (r < 0) {
                 errno = -r;
                 if (asprintf(&msg, "%s: cannot read: %m; check that the file exists and is readable", path) >= 0)
@@ -1079,6 +1092,9 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
                 return r;
         if (stat(path, &st) < 0)
                 st.st_mode = 0;
+        /* In a directory others cannot enter (/etc/timerbeat is 2750), o+r reveals nothing. */
+        if (!access_world_readable(path, &st))
+                st.st_mode &= ~(mode_t) S_IROTH;
         return config_parse_data_full(cfg, path, data, size, st.st_mode, errors);
 }
 
@@ -1098,8 +1114,12 @@ static int collect_dropins(const ConfigSource *s, Strv *names, Strv *paths, Strv
 
                         if (errno == ENOENT || errno == ENOTDIR)
                                 continue;
-                        if (asprintf(&msg, "%s: cannot open drop-in directory: %m; fix its permissions",
-                                     s->dropin_dirs[d]) >= 0)
+                        if (errno == EACCES)
+                                msg = access_denied_message(s->dropin_dirs[d]);
+                        else if (asprintf(&msg, "%s: cannot open drop-in directory: %m; fix its permissions",
+                                          s->dropin_dirs[d]) < 0)
+                                msg = NULL;
+                        if (msg)
                                 (void) strv_push(errors, msg);
                         return -EINVAL;
                 }
