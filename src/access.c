@@ -136,7 +136,7 @@ char *access_denied_message(const char *path) {
         _cleanup_free_ char *blocker = NULL, *desc = NULL, *fix = NULL;
         struct passwd *pw;
         Credentials me;
-        struct stat st;
+        struct stat st = {};
         char *s = NULL, who[32];
 
         (void) access_self(&me);

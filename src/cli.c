@@ -8,6 +8,7 @@
 #include "access.h"
 #include "build-config.h"
 #include "cli.h"
+#include "hostname.h"
 #include "http.h"
 #include "log.h"
 #include "outbox.h"
@@ -204,9 +205,8 @@ static void print_cell(const char *s, size_t width, bool last) {
                 putchar(' ');
 }
 
-/* A manual request: no run behind it. */
+/* A manual request: no run behind it. host: the caller's, filled. */
 static PingRun manual_run(const char *unit, const char *service, Event e, int exit_code, char host[static 256]) {
-        (void) gethostname(host, 255);
         return (PingRun) {
                 .unit = unit,
                 .service = service ?: unit,
@@ -227,6 +227,7 @@ static char *check_url_shown(const Check *k, const char *unit, bool secret) {
 
         if (!check_is_active(k))
                 return NULL;
+        (void) gethostname(host, sizeof(host) - 1);
         run = manual_run(unit, NULL, EVENT_SUCCESS, 0, host);
         if (ping_url(k, EVENT_SUCCESS, &run, &url) < 0)
                 return NULL;
@@ -620,6 +621,9 @@ int cli_ping(const CliOptions *o) {
                           check->name);
                 return EXIT_NO_CHECK;
         }
+        /* As the daemon has it: systemd-hostnamed's name, else gethostname(). */
+        if (hostname_read_sync(host, sizeof(host)) < 0)
+                host[0] = 0;
         run = manual_run(row ? row_unit(row) : o->unit, row ? row->service : NULL, e, o->exit_code, host);
         r = ping_build(check, c, e, &run, run.message, strlen(run.message), &ping);
         if (r < 0)

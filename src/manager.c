@@ -8,6 +8,7 @@
 
 #include "decide.h"
 #include "hashmap.h"
+#include "hostname.h"
 #include "log.h"
 #include "manager.h"
 #include "outbox.h"
@@ -30,6 +31,7 @@ struct Manager {
         Resolver *resolver;
         Watch *watch;
         Sender *sender;
+        Hostname *hostname;
         Outbox *outbox;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
@@ -366,6 +368,10 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = sender_new(&m->sender, m->event, m->outbox, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
+        r = hostname_new(&m->hostname, m->event, NULL);
+        if (r < 0)
+                return log_oom();
+        sender_set_hostname(m->sender, m->hostname);
 
         /* Whatever a previous instance could not deliver goes first. */
         r = sender_replay(m->sender);
@@ -388,6 +394,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         watch_free(m->watch);
         sender_free(m->sender);
+        hostname_free(m->hostname);
         outbox_free(m->outbox);
         free(m->state_dir);
         daemon_status_done(&m->status);

@@ -25,7 +25,12 @@ struct Sender {
         Http *http;
         Hashmap *body_limits; /* check → the monitor's Ping-Body-Limit + 1, as uintptr_t (0: unknown) */
         Pending *pending;
+        Hostname *hostname; /* not owned */
 };
+
+void sender_set_hostname(Sender *s, Hostname *h) {
+        s->hostname = h;
+}
 
 /* The body size the monitor said it keeps (healthchecks' Ping-Body-Limit); -1: not said. */
 static long sender_body_limit(const Sender *s, const char *check) {
@@ -156,7 +161,11 @@ void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decis
         };
         int r;
 
-        (void) gethostname(host, sizeof(host) - 1);
+        /* Live: the daemon's own gethostname() is frozen by ProtectHostname=yes (hostname.h). */
+        if (s->hostname)
+                snprintf(host, sizeof(host), "%s", hostname_get(s->hostname));
+        else
+                (void) gethostname(host, sizeof(host) - 1);
         r = ping_build(c, s->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
         if (r < 0) {
                 log_unit_errno(LOG_ERR, r, run->service, run->invocation, "Cannot build the %s request for [%s]: %m",
