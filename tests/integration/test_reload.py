@@ -110,6 +110,22 @@ def test_list_shows_running_config(env):
     assert any(e.startswith(f"{dropin}:2:") for e in d["last_reload_errors"]), d
 
 
+def test_hostname_fallback(env):
+    """No systemd-hostnamed here (no system bus): {hostname} is gethostname(), in the daemon's
+    ping and in ping --dry-run alike."""
+    import socket
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url('/h/' + SECRET)}?host={{hostname}}\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    sent = rcv.wait(1)[0].path
+    assert sent == f"/h/{SECRET}?host={socket.gethostname()}", sent
+    r = env.run_tb("--user", "ping", "job.service", "--dry-run", "--show-secrets")
+    assert r.returncode == 0 and r.stdout.splitlines()[0].endswith(sent), (r.stdout, r.stderr)
+
+
 def test_reload_without_daemon(env):
     """timerbeat reload with no daemon: a clear error, not a hang."""
     env.write_config(FAST)
