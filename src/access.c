@@ -32,8 +32,8 @@ bool access_is_system_path(const char *path) {
 char *access_fix(const char *path, bool system, bool directory) {
         char *s = NULL;
 
-        if (system && asprintf(&s, "chgrp " SERVICE_USER " %s && chmod %s %s", path, directory ? "2750" : "0640",
-                               path) < 0)
+        if (system &&
+            asprintf(&s, "chgrp " SERVICE_USER " %s && chmod %s %s", path, directory ? "2750" : "0640", path) < 0)
                 return NULL;
         if (!system && asprintf(&s, "chmod %s %s", directory ? "0700" : "0600", path) < 0)
                 return NULL;

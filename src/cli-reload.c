@@ -85,7 +85,8 @@ static int reload_wait(const char *dir, pid_t pid, uint64_t generation, usec_t s
                         return st.refused ? EX_CONFIG : EXIT_SUCCESS;
                 }
                 if (kill(pid, 0) < 0 && errno == ESRCH) {
-                        log_error("The timerbeat daemon (PID %ld) exited during the reload; see its log.", (long) pid);
+                        log_error("The timerbeat daemon (PID %ld) exited during the reload; see its log.",
+                                  (long) pid);
                         return EXIT_FAILURE;
                 }
                 now = now_usec(CLOCK_MONOTONIC);

@@ -273,8 +273,9 @@ static int resolve_secret(Parser *p, const char *v, char **ret, const char **ret
         if (stat(path, &st) >= 0 && access_world_readable(path, &st) && startswith(v, "file:")) {
                 _cleanup_free_ char *fix = access_fix(path, access_is_system_path(p->path), false);
 
-                parser_warning(p, p->line, "%s holds a heartbeat URL (a secret) and is readable by all users; run: %s",
-                               path, strempty(fix));
+                parser_warning(p, p->line,
+                               "%s holds a heartbeat URL (a secret) and is readable by all users; run: %s", path,
+                               strempty(fix));
         }
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);

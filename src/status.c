@@ -34,8 +34,8 @@ int daemon_status_format(const DaemonStatus *s, char **ret) {
         if (!f)
                 return -ENOMEM;
         fprintf(f,
-                STATUS_MAGIC "\npid %ld\nboot %s\ngeneration %" PRIu64 "\nstarted %" PRIu64 "\nrefused %d\nloaded %" PRIu64
-                             "\n",
+                STATUS_MAGIC "\npid %ld\nboot %s\ngeneration %" PRIu64 "\nstarted %" PRIu64
+                             "\nrefused %d\nloaded %" PRIu64 "\n",
                 (long) s->pid, s->boot_id, s->generation, (uint64_t) s->started, s->refused, (uint64_t) s->loaded);
         for (size_t i = 0; i < s->files.n; i++) {
                 fprintf(f, "file %s", s->digests.items[i]);
