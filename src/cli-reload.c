@@ -194,8 +194,15 @@ void cli_daemon_print(const CliOptions *o, const Config *disk, const char *state
         char buf[64] = "-";
         time_t t;
         struct tm tm;
+        int r;
 
-        if (cli_daemon_compare(disk, state_dir, &v) < 0) {
+        r = cli_daemon_compare(disk, state_dir, &v);
+        if (r == -EACCES || r == -EPERM) {
+                printf("What the daemon runs is not known: its status file in %s cannot be read (run as root).\n",
+                       state_dir);
+                return;
+        }
+        if (r < 0) {
                 if (disk)
                         printf("The daemon is not running: the table shows the configuration on disk.\n");
                 return;
