@@ -54,7 +54,8 @@ static void test_fix(void) {
         char *s;
 
         s = access_fix("/etc/timerbeat/conf.d/50-x.conf", true, false);
-        ASSERT_STREQ(s, "chgrp timerbeat /etc/timerbeat/conf.d/50-x.conf && chmod 0640 /etc/timerbeat/conf.d/50-x.conf");
+        ASSERT_STREQ(s,
+                     "chgrp timerbeat /etc/timerbeat/conf.d/50-x.conf && chmod 0640 /etc/timerbeat/conf.d/50-x.conf");
         free(s);
         s = access_fix("/etc/timerbeat/conf.d", true, true);
         ASSERT_STREQ(s, "chgrp timerbeat /etc/timerbeat/conf.d && chmod 2750 /etc/timerbeat/conf.d");

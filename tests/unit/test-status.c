@@ -6,7 +6,11 @@
 
 /* The status file round-trips, and anything malformed is refused rather than half-read. */
 static void test_roundtrip(void) {
-        DaemonStatus s = { .pid = 4242, .boot_id = BOOT, .generation = 7, .started = 123456789, .refused = true,
+        DaemonStatus s = { .pid = 4242,
+                           .boot_id = BOOT,
+                           .generation = 7,
+                           .started = 123456789,
+                           .refused = true,
                            .loaded = 1700000000000000 },
                      back = {};
         char *text = NULL;
