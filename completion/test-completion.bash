@@ -75,7 +75,7 @@ expect() {
 }
 
 all_options='--config= --help --log-level= --state-dir= --system --user --version -c -h'
-expect 'timerbeat ' 'check list ping run'
+expect 'timerbeat ' 'check list ping reload run'
 expect 'timerbeat c' 'check'
 expect 'timerbeat -' "$all_options"
 expect 'timerbeat check -' "$all_options"
@@ -97,7 +97,7 @@ expect 'timerbeat --config=a' 'a.conf'
 expect 'timerbeat -c ' 'a.conf b.ini states'
 expect 'timerbeat --state-dir ' 'states'
 expect 'timerbeat --state-dir=s' 'states'
-expect 'timerbeat --config a.conf ' 'check list ping run'
+expect 'timerbeat --config a.conf ' 'check list ping reload run'
 expect 'timerbeat --user ch' 'check'
 expect 'timerbeat check ' ''
 expect 'timerbeat run c' ''

@@ -32,7 +32,7 @@ _timerbeat_complete_value() {
 
 _timerbeat() {
         # Commands (one per command line).
-        local -a commands=(run check list ping)
+        local -a commands=(run check list ping reload)
         # Options without a value.
         local -a flags=(-h --help --version --user --system --json --dry-run --show-secrets --last-run)
         # Options with a value, and the kind of value (see _timerbeat_complete_value).

@@ -5,10 +5,12 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "access.h"
 #include "build-config.h"
 #include "cli.h"
 #include "decide.h"
 #include "hashmap.h"
+#include "hostname.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -206,9 +208,8 @@ static void print_cell(const char *s, size_t width, bool last) {
                 putchar(' ');
 }
 
-/* A manual request: no run behind it. */
+/* A manual request: no run behind it. host: the caller's, filled. */
 static PingRun manual_run(const char *unit, const char *service, Event e, int exit_code, char host[static 256]) {
-        (void) gethostname(host, 255);
         return (PingRun) {
                 .unit = unit,
                 .service = service ?: unit,
@@ -229,6 +230,7 @@ static char *check_url_shown(const Check *k, const char *unit, bool secret) {
 
         if (!check_is_active(k))
                 return NULL;
+        (void) gethostname(host, sizeof(host) - 1);
         run = manual_run(unit, NULL, EVENT_SUCCESS, 0, host);
         if (ping_url(k, EVENT_SUCCESS, &run, &url) < 0)
                 return NULL;
@@ -285,7 +287,40 @@ static unsigned row_undelivered(Hashmap *undelivered, const Row *row) {
         return undelivered ? (unsigned) (uintptr_t) hashmap_get(undelivered, row_unit(row)) : 0;
 }
 
-static void list_print_json(const CliOptions *o, const Inventory *inv, const char *state, Hashmap *undelivered) {
+static void json_strv(const char *key, const Strv *l) {
+        printf(",\"%s\":[", key);
+        for (size_t i = 0; i < l->n; i++) {
+                if (i)
+                        putchar(',');
+                json_string(stdout, l->items[i]);
+        }
+        putchar(']');
+}
+
+/* "daemon": what the running daemon loaded and whether the files on disk differ; null when it
+ * does not run. */
+static void list_print_daemon_json(const Config *c, const char *state) {
+        _cleanup_(daemon_view_done) DaemonView v = {};
+
+        printf(",\"daemon\":");
+        if (cli_daemon_compare(c, state, &v) < 0) {
+                printf("null");
+                return;
+        }
+        printf("{\"pid\":%ld,\"loaded_usec\":%" PRIu64 ",\"reloads\":%" PRIu64, (long) v.status.pid,
+               (uint64_t) v.status.loaded, v.status.generation);
+        json_strv("files", &v.status.files);
+        printf(",\"disk_differs\":%s", v.differs ? "true" : "false");
+        json_strv("changed", &v.changed);
+        json_strv("new", &v.added);
+        json_strv("gone", &v.removed);
+        printf(",\"last_reload_refused\":%s", v.status.refused ? "true" : "false");
+        json_strv("last_reload_errors", &v.status.errors);
+        putchar('}');
+}
+
+static void list_print_json(const CliOptions *o, const Config *c, const Inventory *inv, const char *state,
+                            Hashmap *undelivered) {
         printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
         for (size_t i = 0; i < inv->n; i++) {
                 const Row *row = &inv->rows[i];
@@ -345,7 +380,9 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 }
                 printf("]}");
         }
-        printf("]}\n");
+        putchar(']');
+        list_print_daemon_json(c, state);
+        printf("}\n");
 }
 
 static void list_print_footer(const Inventory *inv, size_t monitored) {
@@ -412,9 +449,13 @@ int cli_list(const CliOptions *o) {
         int r;
 
         r = load_config(o->manager, &c);
-        if (r != 0)
-                return r;
         (void) manager_state_dir(o->manager, &state);
+        if (r != 0) {
+                /* What runs still matters when the files on disk are broken. */
+                if (!o->json)
+                        cli_daemon_print(o, NULL, state);
+                return r;
+        }
         if (state && outbox_count_undelivered(state, &undelivered) < 0)
                 log_debug("Cannot count the outbox's entries in %s.", state);
         r = inventory_collect(o->manager, c, &inv);
@@ -426,7 +467,7 @@ int cli_list(const CliOptions *o) {
         }
 
         if (o->json) {
-                list_print_json(o, &inv, state, undelivered);
+                list_print_json(o, c, &inv, state, undelivered);
                 inventory_done(&inv);
                 return EXIT_SUCCESS;
         }
@@ -468,6 +509,7 @@ int cli_list(const CliOptions *o) {
         free(cells);
 
         list_print_footer(&inv, monitored);
+        cli_daemon_print(o, c, state);
         inventory_done(&inv);
         return EXIT_SUCCESS;
 }
@@ -676,7 +718,8 @@ static int ping_build_last_run(const CliOptions *o, const Config *c, const Check
                 last_run_log(check, &run, &t);
                 text = t.text;
         }
-        (void) gethostname(host, sizeof(host) - 1);
+        if (hostname_read_sync(host, sizeof(host)) < 0)
+                host[0] = 0;
         PingRun pr = decide_ping_run(&run, &d, host);
         r = ping_build(check, c, e, &pr, text ?: (ping_body_kind(check, e) == BODY_LOG ? "" : NULL), t.size, ret);
         if (r < 0) {
@@ -717,6 +760,9 @@ int cli_ping(const CliOptions *o) {
                           check->name);
                 return EXIT_NO_CHECK;
         }
+        /* As the daemon has it: systemd-hostnamed's name, else gethostname(). */
+        if (hostname_read_sync(host, sizeof(host)) < 0)
+                host[0] = 0;
         if (o->last_run) {
                 if (ping_build_last_run(o, c, check, row, e, &ping) < 0)
                         return EXIT_FAILURE;
@@ -734,6 +780,22 @@ int cli_ping(const CliOptions *o) {
                 return EXIT_SUCCESS;
         }
         return ping_send(c, TAKE_PTR(ping), shown);
+}
+
+/* Run by root for the system manager: the files must be readable by the service's user too. */
+static bool check_service_access(const CliOptions *o, const Config *c) {
+        _cleanup_(strv_done) Strv storage = {}, problems = {};
+        ConfigSource src = {};
+
+        if (o->manager->user)
+                return true;
+        if (!o->manager->config_file && config_source_default(&src, false, &storage) < 0)
+                return log_oom(), false;
+        if (access_report_service(&c->files, src.dropin_dirs, &problems) < 0)
+                return log_oom(), false;
+        for (size_t i = 0; i < problems.n; i++)
+                log_error("%s", problems.items[i]);
+        return problems.n == 0;
 }
 
 int cli_check(const CliOptions *o) {
@@ -803,6 +865,8 @@ int cli_check(const CliOptions *o) {
                           bad == 1 ? "" : "s");
                 return EX_CONFIG;
         }
+        if (!check_service_access(o, c))
+                return EX_CONFIG;
         printf("%zu check%s OK.\n", enabled, enabled == 1 ? "" : "s");
         return EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "manager.h"
+#include "status.h"
 
 /* The command line tools: they work without the daemon, from the config, the unit files'
  * annotations and systemd over D-Bus (synchronous calls are fine here), and the daemon's
@@ -22,5 +23,22 @@ typedef struct CliOptions {
 
 int cli_list(const CliOptions *o);
 int cli_ping(const CliOptions *o);
+/* Sends SIGHUP to the daemon ($MAINPID, else the status file's PID) and waits for its verdict:
+ * 0 when the new configuration runs, EX_CONFIG (its errors printed) when it was refused. */
+int cli_reload(const CliOptions *o);
+/* The running daemon's configuration compared with the one on disk (for `list`). */
+typedef struct DaemonView {
+        DaemonStatus status;
+        bool differs;
+        Strv changed, added, removed; /* files on disk changed since the daemon read them, new, gone */
+} DaemonView;
+/* -ENOENT: no status file; -ESRCH: its daemon no longer runs. disk NULL: the files on disk
+ * are refused. */
+int cli_daemon_compare(const Config *disk, const char *state_dir, DaemonView *ret);
+void daemon_view_done(DaemonView *v);
+/* One or two lines for `list`: what the daemon runs, whether the files on disk differ (disk
+ * NULL: they are refused; nothing is printed then when the daemon does not run). */
+void cli_daemon_print(const CliOptions *o, const Config *disk, const char *state_dir);
+
 /* Validates config and annotations; prints each check with its origin. */
 int cli_check(const CliOptions *o);

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 
 #include <fnmatch.h>
+#include <inttypes.h>
 
+#include "access.h"
 #include "build-config.h"
 #include "config.h"
 #include "template.h"
@@ -63,6 +65,7 @@ Config *config_free(Config *c) {
         free(c->self_url);
         check_free(c->self_check);
         strv_done(&c->files);
+        strv_done(&c->digests);
         strv_done(&c->warnings);
         free(c);
         return NULL;
@@ -270,10 +273,13 @@ static int resolve_secret(Parser *p, const char *key, const char *v, char **ret,
                              v, path);
                 return 0;
         }
-        if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
+        if (stat(path, &st) >= 0 && access_world_readable(path, &st) && startswith(v, "file:")) {
+                _cleanup_free_ char *fix = access_fix(path, access_is_system_path(p->path), false);
+
                 parser_warning(p, p->line,
-                               "%s holds a heartbeat URL (a secret) and is readable by all users; chmod o-r it",
-                               path);
+                               "%s holds a heartbeat URL (a secret) and is readable by all users; run: %s", path,
+                               strempty(fix));
+        }
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);
         *ret_ref = v;
@@ -537,11 +543,14 @@ static int parse_url_value(Parser *p, const ConfigKey *k, const char *v, char **
                 return r; /* 0: reported */
         if (secret)
                 v = secret;
-        else if (p->mode & S_IROTH)
+        else if (p->mode & S_IROTH) {
+                _cleanup_free_ char *fix = access_fix(p->path, access_is_system_path(p->path), false);
+
                 parser_warning(p, p->line,
-                               "this file is readable by all users and holds a heartbeat URL (a secret); "
-                               "chmod o-r it, or use %s = file:/path or %s = credential:NAME",
-                               k->name, k->name);
+                               "this file is readable by all users and holds a heartbeat URL (a secret); run: %s "
+                               "(or use %s = file:/path or %s = credential:NAME)",
+                               strempty(fix), k->name, k->name);
+        }
 
         if (template_validate(v, &reason, &bad) < 0) {
                 _cleanup_free_ char *masked = url_mask(v);
@@ -1132,8 +1141,17 @@ static int config_build_self_check(Config *cfg) {
         return 0;
 }
 
+void config_file_digest(const char *data, size_t size, char ret[static 17]) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ (unsigned char) data[i]) * 0x100000001b3ULL;
+        snprintf(ret, 17, "%016" PRIx64, h);
+}
+
 static int config_parse_file(Config *cfg, const char *path, bool must_exist, Strv *errors) {
         _cleanup_free_ char *data = NULL, *msg = NULL;
+        char digest[17];
         struct stat st;
         size_t size;
         int r;
@@ -1153,17 +1171,29 @@ static int config_parse_file(Config *cfg, const char *path, bool must_exist, Str
                         (void) strv_push(errors, msg);
                 return -EINVAL;
         }
+        if (r == -EACCES) {
+                msg = access_denied_message(path);
+                if (msg)
+                        (void) strv_push(errors, msg);
+                return -EINVAL;
+        }
         if (r < 0) {
                 errno = -r;
                 if (asprintf(&msg, "%s: cannot read: %m; check that the file exists and is readable", path) >= 0)
                         (void) strv_push(errors, msg);
                 return -EINVAL;
         }
+        config_file_digest(data, size, digest);
         r = strv_push(&cfg->files, path);
+        if (r >= 0)
+                r = strv_push(&cfg->digests, digest);
         if (r < 0)
                 return r;
         if (stat(path, &st) < 0)
                 st.st_mode = 0;
+        /* In a directory others cannot enter (/etc/timerbeat is 2750), o+r reveals nothing. */
+        if (!access_world_readable(path, &st))
+                st.st_mode &= ~(mode_t) S_IROTH;
         return config_parse_data_full(cfg, path, data, size, st.st_mode, errors);
 }
 
@@ -1183,8 +1213,12 @@ static int collect_dropins(const ConfigSource *s, Strv *names, Strv *paths, Strv
 
                         if (errno == ENOENT || errno == ENOTDIR)
                                 continue;
-                        if (asprintf(&msg, "%s: cannot open drop-in directory: %m; fix its permissions",
-                                     s->dropin_dirs[d]) >= 0)
+                        if (errno == EACCES)
+                                msg = access_denied_message(s->dropin_dirs[d]);
+                        else if (asprintf(&msg, "%s: cannot open drop-in directory: %m; fix its permissions",
+                                          s->dropin_dirs[d]) < 0)
+                                msg = NULL;
+                        if (msg)
                                 (void) strv_push(errors, msg);
                         return -EINVAL;
                 }

@@ -89,6 +89,7 @@ typedef struct Config {
         size_t n_checks;
 
         Strv files;    /* every file read, in the order applied */
+        Strv digests;  /* one per file: config_file_digest() of what was read */
         Strv warnings; /* "file:line: ..." worth telling, not fatal */
 
         /* Sections by name (open addressing), built once the config is complete: lookups per
@@ -149,6 +150,10 @@ int config_source_default(ConfigSource *ret, bool user, Strv *storage);
 /* Loads, merges and validates. On failure returns -EINVAL and appends one message per problem
  * ("file:line: what is wrong; what to do") to errors; *ret is untouched. */
 int config_load(const ConfigSource *source, Config **ret, Strv *errors);
+
+/* A digest of a file's content (FNV-1a, 16 hex digits): tells whether the files on disk are
+ * still those the daemon loaded. Not a security measure. */
+void config_file_digest(const char *data, size_t size, char ret[static 17]);
 
 /* Parses one in-memory file into cfg (used by config_load and the tests). */
 int config_parse_data(Config *cfg, const char *path, const char *data, size_t size, Strv *errors);

@@ -35,6 +35,7 @@ static void help(void) {
                "  check            Validate the configuration and annotations, print each check and its origin\n"
                "  list             Every timer, its check (or none), last run and last ping\n"
                "  ping UNIT        Send UNIT's heartbeat request now and print the answer\n"
+               "  reload           Make the daemon reload its configuration; fails when it is refused\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -59,7 +60,7 @@ static int parse_command(int argc, char *argv[]) {
         if (optind < argc) {
                 arg_command = argv[optind++];
                 if (!streq(arg_command, "run") && !streq(arg_command, "check") && !streq(arg_command, "list") &&
-                    !streq(arg_command, "ping")) {
+                    !streq(arg_command, "ping") && !streq(arg_command, "reload")) {
                         log_error("Unknown command '%s'; see timerbeat --help.", arg_command);
                         return -EINVAL;
                 }
@@ -214,6 +215,8 @@ int main(int argc, char *argv[]) {
                 r = cli_list(&co);
         else if (streq(arg_command, "ping"))
                 r = cli_ping(&co);
+        else if (streq(arg_command, "reload"))
+                r = cli_reload(&co);
         else {
                 Config *config = NULL;
 

@@ -9,12 +9,14 @@
 #include "decide.h"
 #include "hashmap.h"
 #include "health.h"
+#include "hostname.h"
 #include "log.h"
 #include "manager.h"
 #include "metricsfile.h"
 #include "outbox.h"
 #include "resolve.h"
 #include "sender.h"
+#include "status.h"
 #include "watch.h"
 
 /* The hub: watch reports a run event, decide says what to send, ping builds the request,
@@ -31,11 +33,13 @@ struct Manager {
         Resolver *resolver;
         Watch *watch;
         Sender *sender;
+        Hostname *hostname;
         Outbox *outbox;
         MetricsFile *metrics;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
         bool warned_activation_details;
+        DaemonStatus status; /* what the status file says: the running configuration, the last reload */
 
         sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer, *self_timer;
         bool config_loaded; /* the last (re)load succeeded: part of being healthy */
@@ -227,6 +231,10 @@ static void print_errors(const Strv *errors) {
 }
 
 int manager_load_config(const ManagerOptions *o, Config **ret) {
+        return manager_load_config_full(o, ret, NULL);
+}
+
+int manager_load_config_full(const ManagerOptions *o, Config **ret, Strv *ret_errors) {
         _cleanup_(strv_done) Strv storage = {}, errors = {};
         ConfigSource src = {};
         int r;
@@ -244,6 +252,9 @@ int manager_load_config(const ManagerOptions *o, Config **ret) {
 
         r = config_load(&src, ret, &errors);
         print_errors(&errors);
+        for (size_t i = 0; ret_errors && i < errors.n; i++)
+                if (strv_push(ret_errors, errors.items[i]) < 0)
+                        return log_oom();
         if (r >= 0)
                 for (size_t i = 0; i < (*ret)->warnings.n; i++)
                         log_warning("%s", (*ret)->warnings.items[i]);
@@ -252,18 +263,49 @@ int manager_load_config(const ManagerOptions *o, Config **ret) {
         return r;
 }
 
+/* Tells `timerbeat reload` and `list` which configuration runs and how the last reload went. */
+static void manager_write_status(Manager *m, bool refused, const Strv *errors) {
+        DaemonStatus *s = &m->status;
+        int r = 0;
+
+        s->refused = refused;
+        strv_done(&s->errors);
+        for (size_t i = 0; errors && i < errors->n && r >= 0; i++)
+                r = strv_push(&s->errors, errors->items[i]);
+        if (!refused) {
+                s->loaded = now_usec(CLOCK_REALTIME);
+                strv_done(&s->files);
+                strv_done(&s->digests);
+                for (size_t i = 0; i < m->config->files.n && r >= 0; i++) {
+                        r = strv_push(&s->files, m->config->files.items[i]);
+                        if (r >= 0)
+                                r = strv_push(&s->digests, m->config->digests.items[i]);
+                }
+        }
+        if (r >= 0)
+                r = daemon_status_write(m->state_dir, s);
+        outbox_report_write(m->outbox, r, "the status file");
+}
+
 static void manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(strv_done) Strv errors = {};
         int r;
 
+        /* Taken before the files are read: see status.h. */
+        m->status.generation++;
+        m->status.started = now_usec(CLOCK_MONOTONIC);
         log_info("Reloading configuration.");
         (void) sd_notify(false, "RELOADING=1");
-        r = manager_load_config(&m->options, &c);
+        r = manager_load_config_full(&m->options, &c, &errors);
         m->config_loaded = r >= 0;
         if (r < 0) {
                 log_error("Configuration not reloaded: fix the errors above; the previous configuration stays in "
                           "effect%s.",
                           m->config->self_check ? ", and the self-heartbeat stops until a reload succeeds" : "");
+                if (errors.n == 0 && strv_push(&errors, "the configuration could not be loaded (see the log)") < 0)
+                        log_oom();
+                manager_write_status(m, true, &errors);
                 (void) sd_notify(false, "READY=1\nSTATUS=Reload failed; running with the previous configuration.");
                 return;
         }
@@ -271,6 +313,9 @@ static void manager_reload(Manager *m) {
         r = sender_set_config(m->sender, c);
         if (r < 0) {
                 log_error_errno(r, "Failed to apply the new configuration: %m; keeping the previous one.");
+                if (strv_push(&errors, "the new configuration could not be applied (see the log)") < 0)
+                        log_oom();
+                manager_write_status(m, true, &errors);
                 (void) sd_notify(false, "READY=1");
                 return;
         }
@@ -284,6 +329,7 @@ static void manager_reload(Manager *m) {
                 log_oom();
         if (self_changed || !m->self_timer)
                 manager_self_arm(m);
+        manager_write_status(m, false, NULL);
         m->reloading = true;
         r = watch_set_checks(m->watch, m->config, m->config->annotations || config_has_patterns(m->config));
         if (r < 0)
@@ -398,12 +444,22 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
                 return log_oom();
         outbox_report_write(m->outbox, r, "the outbox directory");
 
+        m->status.pid = getpid();
+        m->status.started = now_usec(CLOCK_MONOTONIC);
+        if (boot_id_read(m->status.boot_id) < 0)
+                snprintf(m->status.boot_id, sizeof(m->status.boot_id), "%032x", 0);
+        manager_write_status(m, false, NULL);
+
         r = sender_new(&m->sender, m->event, m->outbox, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
         r = manager_metrics_new(m);
         if (r < 0)
                 return log_oom();
+        r = hostname_new(&m->hostname, m->event, NULL);
+        if (r < 0)
+                return log_oom();
+        sender_set_hostname(m->sender, m->hostname);
 
         /* Whatever a previous instance could not deliver goes first. */
         r = sender_replay(m->sender);
@@ -427,8 +483,10 @@ Manager *manager_free(Manager *m) {
         watch_free(m->watch);
         sender_free(m->sender);
         metricsfile_free(m->metrics); /* after the sender: its last outcomes are counted */
+        hostname_free(m->hostname);
         outbox_free(m->outbox);
         free(m->state_dir);
+        daemon_status_done(&m->status);
         resolver_free(m->resolver);
         hashmap_free(m->failures);
         sd_event_source_disable_unref(m->sig_term);

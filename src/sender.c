@@ -36,6 +36,7 @@ struct Sender {
         Metrics *metrics; /* not owned, may be NULL */
         InFlight *in_flight;
         size_t n_in_flight, allocated_in_flight;
+        Hostname *hostname; /* not owned */
 };
 
 usec_t sender_oldest_queued(const Sender *s) {
@@ -99,6 +100,10 @@ static int sender_submit(Sender *s, Ping *p) {
         if (r < 0)
                 sender_untrack(s, p);
         return r;
+}
+
+void sender_set_hostname(Sender *s, Hostname *h) {
+        s->hostname = h;
 }
 
 /* The body size the monitor said it keeps (healthchecks' Ping-Body-Limit); -1: not said. */
@@ -226,7 +231,11 @@ void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decis
         PingRun pr;
         int r;
 
-        (void) gethostname(host, sizeof(host) - 1);
+        /* Live: the daemon's own gethostname() is frozen by ProtectHostname=yes (hostname.h). */
+        if (s->hostname)
+                snprintf(host, sizeof(host), "%s", hostname_get(s->hostname));
+        else
+                (void) gethostname(host, sizeof(host) - 1);
         pr = decide_ping_run(run, d, host);
         r = ping_build(c, s->config, d->event, &pr, log_body ? "" : NULL, 0, &ping);
         if (r < 0) {

@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include "decide.h"
+#include "hostname.h"
 #include "http.h"
 #include "metrics.h"
 #include "outbox.h"
@@ -23,6 +24,8 @@ static inline void sender_freep(Sender **s) {
 }
 
 int sender_set_config(Sender *s, const Config *config);
+/* Where {hostname} comes from (not owned; NULL: gethostname() at each ping). */
+void sender_set_hostname(Sender *s, Hostname *h);
 
 /* Builds and sends the request of a decision (d->send must be set). */
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);

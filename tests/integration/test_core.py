@@ -328,7 +328,8 @@ def test_user_unit(env):
     rcv = env.receiver()
     with open(os.environ["TIMERBEAT_USER_UNIT"]) as f:
         unit = f.read()
-    lines = [f"ExecStart={env.binary} --user --log-level=debug run" if line.startswith("ExecStart=") else line
+    lines = [f"ExecStart={env.binary} --user --log-level=debug run" if line.startswith("ExecStart=") else
+             f"ExecReload={env.binary} --user reload" if line.startswith("ExecReload=") else line
              for line in unit.splitlines()]
     env.write_unit("timerbeat.service", "\n".join(lines) + "\n")
     os.makedirs(f"{env.unit_dir}/timerbeat.service.d")
@@ -360,7 +361,8 @@ def test_journal_fields(env):
     rcv = env.receiver()
     with open(os.environ["TIMERBEAT_USER_UNIT"]) as f:
         unit = f.read()
-    lines = [f"ExecStart={env.binary} --user run" if line.startswith("ExecStart=") else line
+    lines = [f"ExecStart={env.binary} --user run" if line.startswith("ExecStart=") else
+             f"ExecReload={env.binary} --user reload" if line.startswith("ExecReload=") else line
              for line in unit.splitlines()]
     env.write_unit("timerbeat.service", "\n".join(lines) + "\n")
     env.oneshot("job.service", "/bin/true")

@@ -20,6 +20,10 @@
 #     arrives at a receiver on the host's 127.0.0.1, none for the failed one;
 #   - the daemon runs as the unprivileged system user timerbeat, not root;
 #   - no full (secret) URL in the journal; a second reload applies a changed URL;
+#   - /etc/timerbeat and conf.d are root:timerbeat 2750; a broken drop-in makes systemctl reload
+#     fail with the reason while the old configuration pings; the world-readable warning's
+#     command, run as written, and the fix `check` prints for root:root 0640 leave the service
+#     active and pinging; hostnamectl hostname: the next {hostname} ping carries the new name;
 #   - systemd-analyze security exposure is at most $TB_MAX_EXPOSURE (default 1.5; printed);
 #   - /etc/timerbeat/timerbeat.conf is a conffile: a local change survives a reinstall and
 #     apt remove; apt purge removes it;
@@ -129,6 +133,10 @@ ok "timerbeat.service enabled and active after install ($(C systemctl show -p St
 st=$(C systemctl --global is-enabled timerbeat.service 2>&1 || true)
 [ "$st" = disabled ] || fail "the user unit is '$st' for all users, expected disabled"
 ok "the user unit is installed, not enabled (systemctl --global is-enabled: $st)"
+modes=$(C stat -c '%U:%G %a' /etc/timerbeat /etc/timerbeat/conf.d | tr '\n' ' ')
+[ "$modes" = "root:timerbeat 2750 root:timerbeat 2750 " ] ||
+        fail "/etc/timerbeat and conf.d are '$modes', expected root:timerbeat 2750 (setgid)"
+ok "/etc/timerbeat and conf.d: root:timerbeat 2750 (the service's group reads, others stay out)"
 [ -f "$ROOT/usr/share/bash-completion/completions/timerbeat" ] && [ -f "$ROOT/usr/share/man/man8/timerbeat.8.gz" ] &&
         [ -f "$ROOT/usr/share/man/man5/timerbeat.conf.5.gz" ] || fail "man pages or bash completion not installed"
 
@@ -203,6 +211,76 @@ sleep 1
         fail "after the second reload, expected one request at the new URL only: $(cat "$RUN/requests.log")"
 ok "a second reload applied a changed URL (one request there)"
 
+# ---------------------------------------------------------------- 5b. a refused reload fails
+journal_has() { C journalctl -b --no-pager -o cat -u timerbeat.service | grep -qF -- "$1"; }
+pings_at() { # URL-PATH: one more request there after restarting job.timer
+        local before
+        before=$(count_requests "$1")
+        C systemctl restart job.timer
+        wait_for 20 has_requests "$1" $((before + 1))
+}
+BROKEN=/etc/timerbeat/conf.d/60-broken.conf
+printf '[job.timer]\nurl = ftp://127.0.0.1/nope\n' >"$ROOT$BROKEN"
+MAINPID=$(C systemctl show -p MainPID --value timerbeat.service)
+if out=$(C systemctl reload timerbeat.service 2>&1); then fail "systemctl reload succeeded with a broken drop-in: $out"; fi
+wait_for 10 journal_has "$BROKEN:2: url= ftp://" || fail "the reason ($BROKEN:2) is not in the unit's log"
+journal_has "timerbeat refused the new configuration" || fail "no 'refused' verdict in the unit's log"
+[ "$(C systemctl is-active timerbeat.service)" = active ] || fail "timerbeat is not active after a refused reload"
+[ "$(C systemctl show -p MainPID --value timerbeat.service)" = "$MAINPID" ] || fail "the refused reload restarted timerbeat"
+pings_at "/ping2/$SECRET_JOB2" || fail "after the refused reload, the previous configuration did not ping"
+ok "a broken drop-in: systemctl reload exits non-zero ($(head -1 <<<"$out")), the reason is in the log, the old configuration pings"
+rm -f "$ROOT$BROKEN"
+
+# ---------------------------------------------------------------- 5c. following timerbeat's advice
+# A world-readable drop-in where others can enter (an older install, or an admin's chmod): the
+# warning names the command; run as written, the service still reads the file.
+C chmod 0755 /etc/timerbeat /etc/timerbeat/conf.d
+C chgrp root "$DROPIN"
+C chmod 0644 "$DROPIN"
+C systemctl reload timerbeat.service || fail "systemctl reload failed with a readable drop-in"
+wait_for 10 journal_has "$DROPIN:2: this file is readable by all users" || fail "no world-readable warning for $DROPIN"
+fix=$(C journalctl -b --no-pager -o cat -u timerbeat.service | grep -F "$DROPIN:2: this file is readable by all" | tail -1 |
+      sed -n 's/.*; run: \(.*\) (or use url = .*/\1/p')
+[ "$fix" = "chgrp timerbeat $DROPIN && chmod 0640 $DROPIN" ] || fail "the warning's command is '$fix'"
+C sh -c "$fix" || fail "the advised command failed: $fix"
+C systemctl restart timerbeat.service || fail "timerbeat does not restart after following the advice"
+[ "$(C systemctl is-active timerbeat.service)" = active ] || fail "timerbeat is not active after following the advice"
+pings_at "/ping2/$SECRET_JOB2" || fail "no ping after following the advice and restarting"
+ok "the warning's command ($fix), then a restart: active and pinging"
+
+# What `chmod o-r` alone made of it (issue 13): root:root 0640. check (as root) says the service
+# cannot read it and how to fix it; reload fails; the fix from check works.
+C chgrp root "$DROPIN"
+C chmod 0640 "$DROPIN"
+if out=$(C timerbeat check 2>&1); then fail "timerbeat check passed a file the service cannot read: $out"; fi
+grep -qF "$DROPIN: the service's user timerbeat cannot read it" <<<"$out" || fail "timerbeat check: $out"
+fix=$(sed -n 's/.*cannot read it.*; run: \(.*\)$/\1/p' <<<"$out" | head -1)
+[ "$fix" = "chgrp timerbeat $DROPIN && chmod 0640 $DROPIN" ] || fail "check's command is '$fix': $out"
+if C systemctl reload timerbeat.service >/dev/null 2>&1; then fail "systemctl reload succeeded with a file the service cannot read"; fi
+wait_for 10 journal_has "$DROPIN: cannot read: Permission denied: $DROPIN (root:root 0640) keeps out user timerbeat; run: $fix" ||
+        fail "the daemon's error does not name the file and the fix"
+C sh -c "$fix" || fail "check's command failed: $fix"
+out=$(C timerbeat check 2>&1) || fail "timerbeat check after its own fix: $out"
+C systemctl restart timerbeat.service && [ "$(C systemctl is-active timerbeat.service)" = active ] ||
+        fail "timerbeat is not active after check's fix"
+pings_at "/ping2/$SECRET_JOB2" || fail "no ping after check's fix"
+ok "root:root 0640: check names the file and '$fix', reload fails, the fix makes it active and pinging"
+C chgrp timerbeat /etc/timerbeat /etc/timerbeat/conf.d
+C chmod 2750 /etc/timerbeat /etc/timerbeat/conf.d
+
+# ---------------------------------------------------------------- 5d. {hostname} follows a rename
+printf '[Service]\nType=oneshot\nExecStart=/bin/true\n' >"$ROOT/etc/systemd/system/host.service"
+printf '[Timer]\nOnActiveSec=1s\nAccuracySec=1ms\n' >"$ROOT/etc/systemd/system/host.timer"
+C systemctl daemon-reload
+printf '[host.timer]\nurl = http://127.0.0.1:%s/host/{hostname}\n' "$PORT" >"$ROOT/etc/timerbeat/conf.d/70-host.conf"
+C systemctl reload timerbeat.service || fail "systemctl reload failed for the {hostname} drop-in"
+C hostnamectl hostname tb-renamed-host || fail "hostnamectl hostname failed"
+C systemctl start host.timer
+wait_for 20 has_requests "/host/tb-renamed-host" || fail "no {hostname} ping with the new name: $(grep /host/ "$RUN/requests.log" || true)"
+dry=$(C timerbeat ping host.timer --dry-run --show-secrets | head -1)
+[ "$dry" = "GET http://127.0.0.1:$PORT/host/tb-renamed-host" ] || fail "ping --dry-run disagrees: $dry"
+ok "hostnamectl hostname tb-renamed-host: the next {hostname} ping and ping --dry-run carry the new name, no restart"
+
 # ---------------------------------------------------------------- 6. systemd-analyze security
 SEC=$(C systemd-analyze security --no-pager timerbeat.service 2>&1 || true)
 EXPOSURE=$(sed -n 's/.*Overall exposure level for timerbeat.service: \([0-9.]*\).*/\1/p' <<<"$SEC")
@@ -218,7 +296,11 @@ ok "systemd-analyze security timerbeat.service: exposure $EXPOSURE (at most $MAX
 C dpkg-query -W -f '${Conffiles}\n' timerbeat | grep -q '^ /etc/timerbeat/timerbeat.conf ' ||
         fail "/etc/timerbeat/timerbeat.conf is not a conffile of the installed package"
 echo '# a local change (deb-test.sh)' >>"$ROOT/etc/timerbeat/timerbeat.conf"
+C chmod 0755 /etc/timerbeat
 apt_install --reinstall "$CDEB" || { tail -30 "$RUN/apt.log"; fail "apt install --reinstall failed"; }
+[ "$(C stat -c '%U:%G %a' /etc/timerbeat)" = "root:timerbeat 2750" ] ||
+        fail "the reinstall left /etc/timerbeat $(C stat -c '%U:%G %a' /etc/timerbeat)"
+! journal_has "already exists but the mode is different" || fail "systemd complains about /etc/timerbeat's mode"
 grep -q '^# a local change (deb-test.sh)$' "$ROOT/etc/timerbeat/timerbeat.conf" ||
         fail "reinstalling overwrote the locally changed /etc/timerbeat/timerbeat.conf"
 wait_for 10 sh -c "[ \"\$(nsenter -t $PID1 -a -- systemctl is-active timerbeat.service)\" = active ]" ||
@@ -235,7 +317,7 @@ grep -q '^# a local change (deb-test.sh)$' "$ROOT/etc/timerbeat/timerbeat.conf" 
 ok "apt remove: stopped, binary and units gone, the changed conffile kept"
 
 # What the test itself added goes first (an administrator's files are not the package's).
-rm -f "$ROOT$DROPIN" "$ROOT"/etc/systemd/system/{job,fail}.{service,timer} "$ROOT$CDEB"
+rm -f "$ROOT$DROPIN" "$ROOT/etc/timerbeat/conf.d/70-host.conf" "$ROOT"/etc/systemd/system/{job,fail,host}.{service,timer} "$ROOT$CDEB"
 C systemctl daemon-reload
 C apt-get purge -y -q timerbeat >>"$RUN/apt.log" 2>&1 || fail "apt purge timerbeat failed (log: $RUN/apt.log)"
 C dpkg-query -W timerbeat >/dev/null 2>&1 && fail "dpkg still knows timerbeat after apt purge: $(C dpkg -l timerbeat | tail -1)"

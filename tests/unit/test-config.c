@@ -678,6 +678,7 @@ static void test_secrets(void) {
         Config *c = NULL;
 
         ASSERT(d);
+        ASSERT(chmod(d, 0755) == 0); /* others may enter: a file's o+r then means what it says */
         snprintf(path, sizeof(path), "%s/hc-url", d);
         write_file(path, "https://hc-ping.com/5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5\n");
         ASSERT(chmod(path, 0600) == 0);
@@ -708,8 +709,20 @@ static void test_secrets(void) {
         /* Only the literal URL in a world-readable file is warned about. */
         ASSERT_EQ(c->warnings.n, 1);
         ASSERT_CONTAINS(c->warnings.items[0], ":6: this file is readable by all users and holds a heartbeat URL");
+        /* The exact command, for a user's file (not under /etc/timerbeat). */
+        char fix[600];
+        snprintf(fix, sizeof(fix), "; run: chmod 0600 %s (or use url = file:/path", conf);
+        ASSERT_CONTAINS(c->warnings.items[0], fix);
         config_free(c);
         c = NULL;
+
+        /* In a directory others cannot enter (like /etc/timerbeat, 2750), o+r is harmless. */
+        ASSERT(chmod(d, 0750) == 0);
+        ASSERT_EQ(config_load(&src, &c, &errors), 0);
+        ASSERT_EQ(c->warnings.n, 0);
+        config_free(c);
+        c = NULL;
+        ASSERT(chmod(d, 0755) == 0);
 
         ASSERT(chmod(conf, 0640) == 0);
         ASSERT_EQ(config_load(&src, &c, &errors), 0);
