@@ -13,6 +13,7 @@
 #include "outbox.h"
 #include "resolve.h"
 #include "sender.h"
+#include "sync.h"
 #include "watch.h"
 
 /* The hub: watch reports a run event, decide says what to send, ping builds the request,
@@ -161,6 +162,22 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         m->reloading = false;
 }
 
+/* Provisioned checks (timerbeat sync) without url= get their ping URL from the state
+ * directory's mapping; an unreadable mapping leaves them unmonitored, with a warning. */
+static int manager_apply_provisioned(const ManagerOptions *o, Config *c) {
+        _cleanup_free_ char *dir = NULL;
+        int r = manager_state_dir(o, &dir);
+
+        if (r >= 0)
+                r = sync_apply_provisioned(c, dir);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the provisioned checks (%s/" SYNC_MAP_FILE
+                                     "): %m; run timerbeat sync", dir ?: "?");
+        return 0;
+}
+
 static void print_errors(const Strv *errors) {
         for (size_t i = 0; i < errors->n; i++)
                 log_error("%s", errors->items[i]);
@@ -184,6 +201,10 @@ int manager_load_config(const ManagerOptions *o, Config **ret) {
 
         r = config_load(&src, ret, &errors);
         print_errors(&errors);
+        if (r >= 0 && manager_apply_provisioned(o, *ret) < 0) {
+                *ret = config_free(*ret);
+                r = -ENOMEM;
+        }
         if (r >= 0)
                 for (size_t i = 0; i < (*ret)->warnings.n; i++)
                         log_warning("%s", (*ret)->warnings.items[i]);
