@@ -39,7 +39,7 @@ const char *sync_action_to_string(SyncAction a) {
 }
 
 static unsigned usec_to_sec_up(usec_t u) {
-        uint64_t s = (u + USEC_PER_SEC - 1) / USEC_PER_SEC;
+        uint64_t s = u / USEC_PER_SEC + (u % USEC_PER_SEC != 0); /* no overflow at "infinity" */
 
         return s > PROVISION_TIMEOUT_MAX ? PROVISION_TIMEOUT_MAX : (unsigned) s;
 }

@@ -111,8 +111,10 @@ static int api_call(const SyncState *s, const Project *p, const char *method, co
         if (status >= 200 && status < 300)
                 return 0;
         msg = ret->data ? provision_parse_error(ret->data, ret->size) : NULL;
-        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s", method, p->api_url, path, status,
-                     msg ? " (" : "", strempty(msg), msg ? ")" : "") < 0)
+        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, path, status,
+                     msg ? " (" : "", strempty(msg), msg ? ")" : "",
+                     status == 401 || status == 403 ? "; set api-key= to a read-write API key of the project" :
+                                                      "") < 0)
                 return -ENOMEM;
         return -EIO;
 }
