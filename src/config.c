@@ -277,8 +277,7 @@ static int resolve_secret(Parser *p, const char *key, const char *v, char **ret,
                 return 0;
         }
         if (stat(path, &st) >= 0 && (st.st_mode & S_IROTH) && startswith(v, "file:"))
-                parser_warning(p, p->line,
-                               "%s holds %s (a secret) and is readable by all users; chmod o-r it", path,
+                parser_warning(p, p->line, "%s holds %s (a secret) and is readable by all users; chmod o-r it", path,
                                streq(key, "url") ? "a heartbeat URL" : "an API key");
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);
@@ -667,7 +666,7 @@ static int parse_grace(Parser *p, const ConfigKey *k, void *object, const char *
 
 /* api-url = the monitor's site; empty: none. */
 static int parse_api_url(Parser *p, const ConfigKey *k, void *object, const char *v) {
-        const char *reason;
+        const char *reason = "out of memory";
 
         if (!isempty(v) && url_validate(v, &reason) < 0) {
                 parser_error(p, p->line, "%s= '%s': %s; write e.g. api-url = https://healthchecks.io", k->name, v,
@@ -712,14 +711,16 @@ static int parse_slug(Parser *p, const ConfigKey *k, void *object, const char *v
                 if (!e || !((e - s == 5 && strncmp(s, "{unit}", 6) == 0) ||
                             (e - s == 12 && strncmp(s, "{unit_prefix}", 13) == 0) ||
                             (e - s == 9 && strncmp(s, "{hostname}", 10) == 0))) {
-                        parser_error(p, p->line, "%s= '%s': unknown placeholder; known: {unit}, {unit_prefix}, {hostname}",
+                        parser_error(p, p->line,
+                                     "%s= '%s': unknown placeholder; known: {unit}, {unit_prefix}, {hostname}",
                                      k->name, v);
                         return 0;
                 }
                 s = e + 1;
         }
         if (strlen(v) > 100) {
-                parser_error(p, p->line, "%s= is longer than 100 characters (healthchecks' limit); shorten it", k->name);
+                parser_error(p, p->line, "%s= is longer than 100 characters (healthchecks' limit); shorten it",
+                             k->name);
                 return 0;
         }
         return free_and_strdup(DEST(k, object), isempty(v) ? NULL : v);
@@ -760,9 +761,8 @@ static const char *const attach_log_words[] = {
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
 
 #define GLOBAL(field) CONFIG_SECTION_GLOBAL, .offset = offsetof(Config, field), .size = sizeof(((Config *) 0)->field)
-#define PROVISIONED(field)                                                                        \
-        CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN, .offset = offsetof(Check, field),                \
-                .size = sizeof(((Check *) 0)->field)
+/* Unit and pattern sections, not [X-Timerbeat]. */
+#define PROVISIONED(field) CONFIG_SECTION_CONF, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
 #define CHECK(field) CONFIG_SECTION_CHECK, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
 
 /* Every key timerbeat knows. A default is applied through the key's own parser when a Config
@@ -793,7 +793,8 @@ static const ConfigKey config_key_table[] = {
         { "api-url", GLOBAL(provision.api_url), .parse = parse_api_url, .def = "" },
         { "api-key", GLOBAL(provision.api_key), .parse = parse_api_key, .def = "" },
         { "slug", GLOBAL(provision.slug), .parse = parse_slug, .def = "{unit_prefix}" },
-        { "grace", GLOBAL(provision.grace), .parse = parse_grace, .def = "", .min = 60 * USEC_PER_SEC, .max = 365 * USEC_PER_DAY },
+        { "grace", GLOBAL(provision.grace), .parse = parse_grace, .def = "", .min = 60 * USEC_PER_SEC,
+          .max = 365 * USEC_PER_DAY },
         { "tags", GLOBAL(provision.tags), .parse = parse_source, .def = "" },
 
         /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
@@ -821,7 +822,8 @@ static const ConfigKey config_key_table[] = {
         { "api-url", PROVISIONED(provision.api_url), .parse = parse_api_url },
         { "api-key", PROVISIONED(provision.api_key), .parse = parse_api_key },
         { "slug", PROVISIONED(provision.slug), .parse = parse_slug },
-        { "grace", PROVISIONED(provision.grace), .parse = parse_grace, .min = 60 * USEC_PER_SEC, .max = 365 * USEC_PER_DAY },
+        { "grace", PROVISIONED(provision.grace), .parse = parse_grace, .min = 60 * USEC_PER_SEC,
+          .max = 365 * USEC_PER_DAY },
         { "tags", PROVISIONED(provision.tags), .parse = parse_source },
 };
 
@@ -1481,13 +1483,21 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
 /* A copy of every owned string, or NULL on out of memory. */
 static Check *check_copy(const Check *k) {
         _cleanup_(check_freep) Check *n = calloc(1, sizeof(Check));
-        char **strings[] = { &n->name,   &n->url,         &n->source,          &n->file,
-                             &n->url_file, &n->provision.api_url, &n->provision.api_key,
-                             &n->provision.slug, &n->provision.tags };
 
         if (!n)
                 return NULL;
         *n = *k;
+        char **strings[] = {
+                &n->name,
+                &n->url,
+                &n->source,
+                &n->file,
+                &n->url_file,
+                &n->provision.api_url,
+                &n->provision.api_key,
+                &n->provision.slug,
+                &n->provision.tags,
+        };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 if (*strings[i] && !(*strings[i] = strdup(*strings[i]))) {
                         /* The rest still point into k: clear them before n is freed. */

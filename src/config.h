@@ -96,7 +96,7 @@ typedef struct Config {
         usec_t max_age;
         char *user_agent;
         char *source;
-        bool annotations; /* read [X-Timerbeat] from unit files */
+        bool annotations;    /* read [X-Timerbeat] from unit files */
         Provision provision; /* defaults for the checks' */
 
         Check **checks;
@@ -121,6 +121,7 @@ typedef enum ConfigSection {
 } ConfigSection;
 
 #define CONFIG_SECTION_CHECK (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN | CONFIG_SECTION_ANNOTATION)
+#define CONFIG_SECTION_CONF (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN) /* sections of timerbeat.conf */
 
 struct ConfigParser;
 typedef struct ConfigKey ConfigKey;

@@ -133,12 +133,26 @@ static int parse_string(JsonParser *p, char **ret) {
                         return -EBADMSG;
                 c = (unsigned char) *p->s++;
                 switch (c) {
-                case '"': case '\\': case '/': out[n++] = (char) c; break;
-                case 'b': out[n++] = '\b'; break;
-                case 'f': out[n++] = '\f'; break;
-                case 'n': out[n++] = '\n'; break;
-                case 'r': out[n++] = '\r'; break;
-                case 't': out[n++] = '\t'; break;
+                case '"':
+                case '\\':
+                case '/':
+                        out[n++] = (char) c;
+                        break;
+                case 'b':
+                        out[n++] = '\b';
+                        break;
+                case 'f':
+                        out[n++] = '\f';
+                        break;
+                case 'n':
+                        out[n++] = '\n';
+                        break;
+                case 'r':
+                        out[n++] = '\r';
+                        break;
+                case 't':
+                        out[n++] = '\t';
+                        break;
                 case 'u':
                         if (unicode_escape(p, &cp) < 0)
                                 return -EBADMSG;
@@ -280,11 +294,13 @@ static int parse_value(JsonParser *p, JsonValue *v) {
 }
 
 int json_parse(const char *text, size_t size, JsonValue **ret) {
-        _cleanup_(json_freep) JsonValue *v = calloc(1, sizeof(JsonValue));
-        JsonParser p = { .s = text, .end = text + size };
+        _cleanup_(json_freep) JsonValue *v = NULL;
+        JsonParser p;
         int r;
 
         assert(text && ret);
+        p = (JsonParser) { .s = text, .end = text + size };
+        v = calloc(1, sizeof(JsonValue));
         if (!v)
                 return -ENOMEM;
         r = parse_value(&p, v);

@@ -20,9 +20,9 @@ struct JsonValue {
         JsonType type;
         bool boolean;
         double number;
-        char *string;      /* JSON_STRING, NUL-terminated UTF-8 (an embedded \u0000 is refused) */
-        char **keys;       /* JSON_OBJECT: n keys */
-        JsonValue *items;  /* JSON_ARRAY and JSON_OBJECT: n values */
+        char *string;     /* JSON_STRING, NUL-terminated UTF-8 (an embedded \u0000 is refused) */
+        char **keys;      /* JSON_OBJECT: n keys */
+        JsonValue *items; /* JSON_ARRAY and JSON_OBJECT: n values */
         size_t n;
 };
 

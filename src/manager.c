@@ -49,7 +49,7 @@ int manager_state_dir(const ManagerOptions *o, char **ret) {
                 p = strdup(o->state_dir);
         else if (o->user) {
                 e = getenv("XDG_STATE_HOME");
-                if (!isempty(e) && e[0] == '/') {
+                if (e && e[0] == '/') {
                         if (asprintf(&p, "%s/timerbeat", e) < 0)
                                 p = NULL;
                 } else {
@@ -61,7 +61,7 @@ int manager_state_dir(const ManagerOptions *o, char **ret) {
                 }
         } else {
                 e = getenv("STATE_DIRECTORY");
-                p = !isempty(e) ? strndup(e, strcspn(e, ":")) : strdup("/var/lib/timerbeat");
+                p = e && e[0] ? strndup(e, strcspn(e, ":")) : strdup("/var/lib/timerbeat");
         }
         if (!p)
                 return -ENOMEM;
@@ -173,8 +173,9 @@ static int manager_apply_provisioned(const ManagerOptions *o, Config *c) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                log_warning_errno(r, "Cannot read the provisioned checks (%s/" SYNC_MAP_FILE
-                                     "): %m; run timerbeat sync", dir ?: "?");
+                log_warning_errno(r,
+                                  "Cannot read the provisioned checks (%s/" SYNC_MAP_FILE "): %m; run timerbeat sync",
+                                  dir ?: "?");
         return 0;
 }
 

@@ -152,10 +152,14 @@ static int desired_schedule(const TimerInfo *t, DesiredCheck *d, char **ret_erro
         joined = calloc(1, len + 1);
         if (!joined)
                 return -ENOMEM;
+        len = 0;
         for (size_t i = 0; i < t->n_calendars; i++) {
+                size_t l = strlen(t->calendars[i]);
+
                 if (i > 0)
-                        strcat(joined, "\n");
-                strcat(joined, t->calendars[i]);
+                        joined[len++] = '\n';
+                memcpy(joined + len, t->calendars[i], l);
+                len += l;
         }
         if (expr) {
                 free(joined);
@@ -192,8 +196,7 @@ static int desired_timeout(const TimerInfo *t, DesiredCheck *d) {
                 repeating = repeating || rep;
         }
         d->timeout = MAX(usec_to_sec_up(period), PROVISION_GRACE_MIN);
-        if (!repeating &&
-            asprintf(&d->note, "only once-per-boot triggers: the timeout is the first one's delay") < 0)
+        if (!repeating && asprintf(&d->note, "only once-per-boot triggers: the timeout is the first one's delay") < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -211,11 +214,11 @@ int provision_desired(const TimerInfo *t, const Provision *p, DesiredCheck *ret,
                 return -EINVAL;
         }
         d.name = strdup(t->unit);
-        if (!d.name || provision_slug(isempty(p->slug) ? "{unit_prefix}" : p->slug, t->unit,
-                                      strempty(t->hostname), &d.slug) < 0)
+        if (!d.name ||
+            provision_slug(isempty(p->slug) ? "{unit_prefix}" : p->slug, t->unit, strempty(t->hostname), &d.slug) < 0)
                 return -ENOMEM;
-        if (asprintf(&d.desc, "%s on %s", isempty(t->description) ? t->unit : t->description,
-                     strempty(t->hostname)) < 0)
+        if (asprintf(&d.desc, "%s on %s", isempty(t->description) ? t->unit : t->description, strempty(t->hostname)) <
+            0)
                 return -ENOMEM;
         r = desired_tags(strempty(t->hostname), p->tags, &d.tags);
         if (r < 0)
@@ -288,7 +291,7 @@ static int append(char **buf, const char *s) {
 
         if (!n)
                 return -ENOMEM;
-        strcpy(n + l, s);
+        memcpy(n + l, s, strlen(s) + 1);
         *buf = n;
         return 0;
 }
@@ -350,20 +353,21 @@ static int dup_member(const JsonValue *o, const char *key, char **ret) {
 }
 
 static int check_from_json(const JsonValue *o, ExistingCheck *ret) {
-        _cleanup_(existing_check_done) ExistingCheck e = {};
+        ExistingCheck e = {};
 
         if (!o || o->type != JSON_OBJECT || !json_get_string(o, "name"))
                 return -EBADMSG;
         if (dup_member(o, "uuid", &e.uuid) < 0 || dup_member(o, "name", &e.name) < 0 ||
             dup_member(o, "slug", &e.slug) < 0 || dup_member(o, "desc", &e.desc) < 0 ||
             dup_member(o, "tags", &e.tags) < 0 || dup_member(o, "schedule", &e.schedule) < 0 ||
-            dup_member(o, "tz", &e.tz) < 0 || dup_member(o, "ping_url", &e.ping_url) < 0)
+            dup_member(o, "tz", &e.tz) < 0 || dup_member(o, "ping_url", &e.ping_url) < 0) {
+                existing_check_done(&e);
                 return -ENOMEM;
+        }
         e.timeout = (unsigned) MIN(json_get_uint(o, "timeout", 0), UINT32_MAX);
         e.grace = (unsigned) MIN(json_get_uint(o, "grace", 0), UINT32_MAX);
         e.n_pings = (unsigned) MIN(json_get_uint(o, "n_pings", 0), UINT32_MAX);
         *ret = e;
-        e = (ExistingCheck) {};
         return 0;
 }
 
@@ -429,7 +433,8 @@ int provision_map_parse(const char *text, ProvisionedUnit **ret, size_t *ret_n) 
 
         for (const char *line = text; *line;) {
                 size_t len = strcspn(line, "\n");
-                const char *t1 = memchr(line, '\t', len), *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t) (t1 + 1 - line)) : NULL;
+                const char *t1 = memchr(line, '\t', len),
+                           *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t) (t1 + 1 - line)) : NULL;
 
                 if (t1 && t2) {
                         ProvisionedUnit *b = realloc(a, sizeof(ProvisionedUnit) * (n + 1));

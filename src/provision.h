@@ -18,7 +18,7 @@ typedef struct TimerInfo {
         const char *unit; /* backup.timer */
         const char *description;
         const char *hostname;
-        const char *host_tz;      /* the host's time zone, e.g. Europe/Berlin */
+        const char *host_tz;          /* the host's time zone, e.g. Europe/Berlin */
         const char *const *calendars; /* TimersCalendar's normalized expressions */
         size_t n_calendars;
         const TimerTrigger *monotonic;
@@ -29,9 +29,9 @@ typedef struct TimerInfo {
 } TimerInfo;
 
 #define PROVISION_TAG "timerbeat"
-#define PROVISION_GRACE_MIN 60U       /* seconds: healthchecks' minimum */
+#define PROVISION_GRACE_MIN 60U         /* seconds: healthchecks' minimum */
 #define PROVISION_TIMEOUT_MAX 31536000U /* seconds: healthchecks' maximum (365 days) */
-#define PROVISION_SCHEDULE_MAX 100U   /* characters: healthchecks' limit */
+#define PROVISION_SCHEDULE_MAX 100U     /* characters: healthchecks' limit */
 
 /* The check the monitor should have for a timer. */
 typedef struct DesiredCheck {

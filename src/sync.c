@@ -113,8 +113,8 @@ static int api_call(const SyncState *s, const Project *p, const char *method, co
         msg = ret->data ? provision_parse_error(ret->data, ret->size) : NULL;
         if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, path, status,
                      msg ? " (" : "", strempty(msg), msg ? ")" : "",
-                     status == 401 || status == 403 ? "; set api-key= to a read-write API key of the project" :
-                                                      "") < 0)
+                     status == 401 || status == 403 ? "; set api-key= to a read-write API key of the project" : "") <
+            0)
                 return -ENOMEM;
         return -EIO;
 }
@@ -228,10 +228,10 @@ static int read_timer(sd_bus *bus, const char *unit, TimerProps *t) {
                 return r;
         /* The last run's duration: a service that never ran has no timestamps (0). */
         if (!isempty(t->service) && unit_dbus_path(t->service, &spath) >= 0) {
-                (void) sd_bus_get_property_trivial(bus, SYSTEMD_DEST, spath, sif, "ExecMainStartTimestamp", NULL,
-                                                   't', &t->start);
-                (void) sd_bus_get_property_trivial(bus, SYSTEMD_DEST, spath, sif, "ExecMainExitTimestamp", NULL,
-                                                   't', &t->exit);
+                (void) sd_bus_get_property_trivial(bus, SYSTEMD_DEST, spath, sif, "ExecMainStartTimestamp", NULL, 't',
+                                                   &t->start);
+                (void) sd_bus_get_property_trivial(bus, SYSTEMD_DEST, spath, sif, "ExecMainExitTimestamp", NULL, 't',
+                                                   &t->exit);
         }
         return 0;
 }
@@ -287,9 +287,10 @@ static int project_fetch(SyncState *s, Project *p) {
         r = api_call(s, p, "GET", path, NULL, &b, &p->error);
         if (r >= 0) {
                 r = provision_parse_checks(b.data ?: "", b.size, &p->checks, &p->n_checks);
-                if (r == -EBADMSG &&
-                    asprintf(&p->error, "GET %s/api/v3/%s: the answer is not a list of checks; is api-url= a "
-                                        "healthchecks site?", p->api_url, path) < 0)
+                if (r == -EBADMSG && asprintf(&p->error,
+                                              "GET %s/api/v3/%s: the answer is not a list of checks; is api-url= a "
+                                              "healthchecks site?",
+                                              p->api_url, path) < 0)
                         r = -ENOMEM;
         }
         free(b.data);
@@ -430,7 +431,8 @@ static int push_check(SyncState *s, Project *p, const DesiredCheck *d, const Exi
         if (r >= 0) {
                 r = provision_parse_check(b.data ?: "", b.size, &got);
                 if (r == -EBADMSG || (r >= 0 && (!got.uuid || !got.ping_url)))
-                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, path) < 0 ?
+                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, path) <
+                                            0 ?
                                     -ENOMEM :
                                     -EBADMSG;
         }
@@ -629,8 +631,8 @@ int cli_sync(const SyncOptions *o) {
                         continue;
                 if (!k || !k->enabled || !check_is_provisioned(c, k)) {
                         if (o->units && o->units[0])
-                                print_line("skip", timers.items[i], "no section with provision = healthchecks applies",
-                                           NULL, NULL);
+                                print_line("skip", timers.items[i],
+                                           "no section with provision = healthchecks applies", NULL, NULL);
                         continue;
                 }
                 if (sync_timer(&s, timers.items[i], k) < 0)
