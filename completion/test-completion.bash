@@ -75,13 +75,16 @@ expect() {
 }
 
 all_options='--config= --help --log-level= --state-dir= --system --user --version -c -h'
-expect 'timerbeat ' 'check list ping reload run'
+expect 'timerbeat ' 'check list ping reload run sync'
 expect 'timerbeat c' 'check'
 expect 'timerbeat -' "$all_options"
 expect 'timerbeat check -' "$all_options"
 expect 'timerbeat run --' "${all_options% -c -h}"
 expect 'timerbeat list --' "--config= --help --json --log-level= --state-dir= --system --user --version"
 expect 'timerbeat ping --' "--config= --dry-run --event= --exit-code= --help --last-run --log-level= --show-secrets --state-dir= --system --user --version"
+expect 'timerbeat sync --' "--config= --dry-run --help --log-level= --prune --state-dir= --system --user --version"
+expect 'timerbeat sync --p' '--prune'
+expect 'timerbeat ping --p' ''
 expect 'timerbeat check --j' ''
 expect 'timerbeat --log-l' '--log-level=' nospace
 expect 'timerbeat --st' '--state-dir=' nospace
@@ -97,7 +100,7 @@ expect 'timerbeat --config=a' 'a.conf'
 expect 'timerbeat -c ' 'a.conf b.ini states'
 expect 'timerbeat --state-dir ' 'states'
 expect 'timerbeat --state-dir=s' 'states'
-expect 'timerbeat --config a.conf ' 'check list ping reload run'
+expect 'timerbeat --config a.conf ' 'check list ping reload run sync'
 expect 'timerbeat --user ch' 'check'
 expect 'timerbeat check ' ''
 expect 'timerbeat run c' ''
@@ -122,6 +125,8 @@ expect 'timerbeat --user ping ' 'mail-sync.timer'
 asked '--user --user '
 expect 'timerbeat --user ping --system ' 'apt-daily.timer backup.timer pg_dump@main.timer run-r1234.timer'
 expect 'timerbeat ping backup.timer ' ''
+expect 'timerbeat sync --dry-run b' 'backup.timer'
+expect 'timerbeat sync backup.timer a' 'apt-daily.timer'
 expect 'timerbeat --help ' ''
 expect 'timerbeat --version -' ''
 

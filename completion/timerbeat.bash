@@ -32,9 +32,9 @@ _timerbeat_complete_value() {
 
 _timerbeat() {
         # Commands (one per command line).
-        local -a commands=(run check list ping reload)
+        local -a commands=(run check list ping reload sync)
         # Options without a value.
-        local -a flags=(-h --help --version --user --system --json --dry-run --show-secrets --last-run)
+        local -a flags=(-h --help --version --user --system --json --dry-run --show-secrets --last-run --prune)
         # Options with a value, and the kind of value (see _timerbeat_complete_value).
         local -A values=(
                 [-c]=file
@@ -44,19 +44,23 @@ _timerbeat() {
                 [--event]=event
                 [--exit-code]=code
         )
-        # Options of one command only, offered once that command is on the line.
+        # Options of some commands only (space-separated), offered once one is on the line.
         local -A command_of=(
                 [--json]=list
                 [--event]=ping
                 [--exit-code]=ping
                 [--last-run]=ping
-                [--dry-run]=ping
+                [--dry-run]="ping sync"
                 [--show-secrets]=ping
+                [--prune]=sync
         )
         # Commands that take arguments: the kind of each (one a word).
         local -A command_args=(
                 [ping]=timer
+                [sync]=timer
         )
+        # Commands that take any number of them.
+        local -a command_args_many=(sync)
         # Options after which nothing else makes sense.
         local -a final=(-h --help --version)
 
@@ -90,7 +94,7 @@ _timerbeat() {
                 local -a opts=()
                 local o
                 for o in "${flags[@]}" "${!values[@]}"; do
-                        [[ -n ${command_of[$o]+set} && ${command_of[$o]} != "$command" ]] && continue
+                        [[ -n ${command_of[$o]+set} && " ${command_of[$o]} " != *" $command "* ]] && continue
                         # Long options that take a value are offered as "--option=".
                         if [[ $o == --* && -n ${values[$o]+set} ]]; then opts+=("$o="); else opts+=("$o"); fi
                 done
@@ -99,7 +103,8 @@ _timerbeat() {
                 [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         elif [[ -z $command ]]; then
                 mapfile -t COMPREPLY < <(compgen -W "${commands[*]}" -- "$cur")
-        elif [[ -n ${command_args[$command]+set} && ${#args[@]} -eq 0 ]]; then
+        elif [[ -n ${command_args[$command]+set} ]] &&
+                [[ ${#args[@]} -eq 0 || " ${command_args_many[*]} " == *" $command "* ]]; then
                 _timerbeat_complete_value "${command_args[$command]}" "$cur" "${managers[@]}"
         fi
 } &&

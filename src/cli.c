@@ -237,6 +237,19 @@ static char *check_url_shown(const Check *k, const char *unit, bool secret) {
         return secret ? TAKE_PTR(url) : url_mask(url);
 }
 
+/* What `check` shows for a check's URL: masked, or where timerbeat sync provisions it. */
+static char *check_url_summary(const Config *c, const Check *k) {
+        const char *t = k->url ?: check_template(k, EVENT_SUCCESS);
+        Provision p;
+        char *s;
+
+        if (!k->url && check_is_provisioned(c, k)) {
+                config_provision(c, k, &p);
+                return asprintf(&s, "(provisioned on %s by timerbeat sync)", strempty(p.api_url)) < 0 ? NULL : s;
+        }
+        return t ? url_mask(t) : NULL;
+}
+
 static char *row_url(const Row *row, bool secret) {
         return check_url_shown(row->check, row_unit(row), secret);
 }
@@ -814,8 +827,7 @@ int cli_check(const CliOptions *o) {
                 printf("# no configuration file found\n");
         for (size_t i = 0; i < c->n_checks; i++) {
                 const Check *k = c->checks[i];
-                const char *t = k->url ?: check_template(k, EVENT_SUCCESS);
-                _cleanup_free_ char *masked = t ? url_mask(t) : NULL;
+                _cleanup_free_ char *masked = check_url_summary(c, k);
 
                 if (!k->enabled) {
                         printf("[%s] disabled (%s:%u)\n", k->name, k->file, k->line);

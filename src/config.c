@@ -22,6 +22,13 @@
 
 static int apply_defaults(void *object, ConfigSection section);
 
+static void provision_done(Provision *p) {
+        free(p->api_url);
+        free(p->api_key);
+        free(p->slug);
+        free(p->tags);
+}
+
 const char *http_method_to_string(HttpMethod m) {
         static const char *const table[_HTTP_METHOD_MAX] = {
                 [HTTP_METHOD_GET] = "GET",
@@ -40,6 +47,7 @@ Check *check_free(Check *c) {
         free(c->source);
         free(c->file);
         free(c->url_file);
+        provision_done(&c->provision);
         free(c);
         return NULL;
 }
@@ -64,6 +72,7 @@ Config *config_free(Config *c) {
         free(c->metrics_file);
         free(c->self_url);
         check_free(c->self_check);
+        provision_done(&c->provision);
         strv_done(&c->files);
         strv_done(&c->digests);
         strv_done(&c->warnings);
@@ -269,16 +278,15 @@ static int resolve_secret(Parser *p, const char *key, const char *v, char **ret,
         r = read_full_file(path, CONFIG_URL_MAX + 2, &data, NULL);
         if (r < 0) {
                 errno = -r;
-                parser_error(p, p->line, "%s= %s: cannot read %s: %m; create it with the URL on its first line", key,
-                             v, path);
+                parser_error(p, p->line, "%s= %s: cannot read %s: %m; create it with the %s on its first line", key,
+                             v, path, strstr(key, "url") ? "URL" : "value");
                 return 0;
         }
         if (stat(path, &st) >= 0 && access_world_readable(path, &st) && startswith(v, "file:")) {
                 _cleanup_free_ char *fix = access_fix(path, access_is_system_path(p->path), false);
 
-                parser_warning(p, p->line,
-                               "%s holds a heartbeat URL (a secret) and is readable by all users; run: %s", path,
-                               strempty(fix));
+                parser_warning(p, p->line, "%s holds %s (a secret) and is readable by all users; run: %s", path,
+                               strstr(key, "url") ? "a heartbeat URL" : "an API key", strempty(fix));
         }
         data[strcspn(data, "\r\n")] = 0;
         *ret = TAKE_PTR(data);
@@ -718,6 +726,117 @@ static int parse_exit_statuses(Parser *p, const ConfigKey *k, void *object, cons
         return 0;
 }
 
+/* provision = no|healthchecks, stored as its ProvisionKind (PROVISION_INHERIT stays "unset"). */
+static const char *const provision_words[] = { "no", "healthchecks", NULL };
+
+static int parse_provision(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        int i;
+
+        if (isempty(v)) { /* unset: [timerbeat]'s */
+                *(int *) DEST(k, object) = PROVISION_INHERIT;
+                return 0;
+        }
+        i = parse_word(p, k, v);
+        if (i >= 0)
+                *(int *) DEST(k, object) = PROVISION_NO + i;
+        return 0;
+}
+
+/* grace = a time span; empty: computed from the timer (or [timerbeat]'s, in a section). */
+static int parse_grace(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        if (isempty(v)) {
+                *(usec_t *) DEST(k, object) = 0;
+                return 0;
+        }
+        return parse_span(p, k, object, v);
+}
+
+/* api-url = the monitor's site; empty: none. */
+static int parse_api_url(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        const char *reason = "out of memory";
+
+        if (!isempty(v) && url_validate(v, &reason) < 0) {
+                parser_error(p, p->line, "%s= '%s': %s; write e.g. api-url = https://healthchecks.io", k->name, v,
+                             reason);
+                return 0;
+        }
+        return free_and_strdup(DEST(k, object), isempty(v) ? NULL : v);
+}
+
+/* api-key = the key itself, file:/path or credential:NAME; a secret, never shown. */
+static int parse_api_key(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        _cleanup_free_ char *secret = NULL;
+        const char *ref = NULL;
+        int r;
+
+        r = resolve_secret(p, k->name, v, &secret, &ref);
+        if (r <= 0)
+                return r;
+        if (secret)
+                v = secret;
+        else if (!isempty(v) && (p->mode & S_IROTH))
+                parser_warning(p, p->line,
+                               "this file is readable by all users and holds an API key (a secret); chmod o-r "
+                               "it, or use api-key = file:/path or api-key = credential:NAME");
+        for (const char *c = v; *c; c++)
+                if ((unsigned char) *c <= 0x20 || *c == 0x7f) {
+                        parser_error(p, p->line, "%s= contains whitespace or control characters; an API key has none",
+                                     k->name);
+                        return 0;
+                }
+        return free_and_strdup(DEST(k, object), isempty(v) ? NULL : v);
+}
+
+/* slug = a template of {unit}, {unit_prefix} and {hostname}; other characters are made
+ * lower-case letters, digits, '-' and '_' when the slug is built. */
+static int parse_slug(Parser *p, const ConfigKey *k, void *object, const char *v) {
+        const char *s = v;
+
+        while ((s = strchr(s, '{'))) {
+                const char *e = strchr(s, '}');
+
+                if (!e || !((e - s == 5 && strncmp(s, "{unit}", 6) == 0) ||
+                            (e - s == 12 && strncmp(s, "{unit_prefix}", 13) == 0) ||
+                            (e - s == 9 && strncmp(s, "{hostname}", 10) == 0))) {
+                        parser_error(p, p->line,
+                                     "%s= '%s': unknown placeholder; known: {unit}, {unit_prefix}, {hostname}",
+                                     k->name, v);
+                        return 0;
+                }
+                s = e + 1;
+        }
+        if (strlen(v) > 100) {
+                parser_error(p, p->line, "%s= is longer than 100 characters (healthchecks' limit); shorten it",
+                             k->name);
+                return 0;
+        }
+        return free_and_strdup(DEST(k, object), isempty(v) ? NULL : v);
+}
+
+void config_provision(const Config *c, const Check *k, Provision *ret) {
+        const Provision *a = &k->provision, *g = &c->provision;
+
+        *ret = (Provision) {
+                .kind = a->kind != PROVISION_INHERIT ? a->kind : g->kind,
+                .api_url = a->api_url ?: g->api_url,
+                .api_key = a->api_key ?: g->api_key,
+                .slug = a->slug ?: g->slug,
+                .grace = a->grace ?: g->grace,
+                .tags = a->tags ?: g->tags,
+        };
+        if (ret->kind == PROVISION_INHERIT)
+                ret->kind = PROVISION_NO;
+}
+
+bool check_is_provisioned(const Config *c, const Check *k) {
+        Provision p;
+
+        if (!k)
+                return false;
+        config_provision(c, k, &p);
+        return p.kind == PROVISION_HEALTHCHECKS;
+}
+
 static const char *const method_words[] = { [HTTP_METHOD_GET] = "GET", [HTTP_METHOD_POST] = "POST", NULL };
 static const char *const body_words[] = { [BODY_NONE] = "none", [BODY_LOG] = "log", [BODY_JSON] = "json", NULL };
 static const char *const attach_log_words[] = {
@@ -729,6 +848,8 @@ static const char *const attach_log_words[] = {
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
 
 #define GLOBAL(field) CONFIG_SECTION_GLOBAL, .offset = offsetof(Config, field), .size = sizeof(((Config *) 0)->field)
+/* Unit and pattern sections, not [X-Timerbeat]. */
+#define PROVISIONED(field) CONFIG_SECTION_CONF, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
 #define CHECK(field) CONFIG_SECTION_CHECK, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
 
 /* Every key timerbeat knows. A default is applied through the key's own parser when a Config
@@ -760,6 +881,14 @@ static const ConfigKey config_key_table[] = {
           .max = USEC_PER_DAY },
         /* The destination is a pointer: its size is meant. NOLINTNEXTLINE(bugprone-sizeof-expression) */
         { "self-preset", GLOBAL(self_preset), .parse = parse_preset, .def = "generic" },
+        /* Provisioning defaults for the checks (timerbeat sync) */
+        { "provision", GLOBAL(provision.kind), .parse = parse_provision, .def = "no", .values = provision_words },
+        { "api-url", GLOBAL(provision.api_url), .parse = parse_api_url, .def = "" },
+        { "api-key", GLOBAL(provision.api_key), .parse = parse_api_key, .def = "" },
+        { "slug", GLOBAL(provision.slug), .parse = parse_slug, .def = "{unit_prefix}" },
+        { "grace", GLOBAL(provision.grace), .parse = parse_grace, .def = "", .min = 60 * USEC_PER_SEC,
+          .max = 365 * USEC_PER_DAY },
+        { "tags", GLOBAL(provision.tags), .parse = parse_source, .def = "" },
 
         /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
         { "url", CHECK(url), .parse = parse_url },
@@ -782,6 +911,14 @@ static const ConfigKey config_key_table[] = {
         { "failure-threshold", CHECK(failure_threshold), .parse = parse_uint, .def = "1", .min = 1, .max = 1000 },
         { "min-runtime", CHECK(min_runtime), .parse = parse_span, .def = "0", .min = 0, .max = USEC_PER_DAY },
         { "auto-create", CHECK(auto_create), .parse = parse_bool, .def = "no" },
+        /* Provisioning (timerbeat sync), unset: [timerbeat]'s; not in [X-Timerbeat] */
+        { "provision", PROVISIONED(provision.kind), .parse = parse_provision, .values = provision_words },
+        { "api-url", PROVISIONED(provision.api_url), .parse = parse_api_url },
+        { "api-key", PROVISIONED(provision.api_key), .parse = parse_api_key },
+        { "slug", PROVISIONED(provision.slug), .parse = parse_slug },
+        { "grace", PROVISIONED(provision.grace), .parse = parse_grace, .min = 60 * USEC_PER_SEC,
+          .max = 365 * USEC_PER_DAY },
+        { "tags", PROVISIONED(provision.tags), .parse = parse_source },
 };
 
 const ConfigKey *config_keys(size_t *ret_n) {
@@ -1094,7 +1231,19 @@ int config_validate(Config *cfg, Strv *errors) {
                 Check *c = cfg->checks[i];
                 _cleanup_free_ char *msg = NULL;
 
-                if (!c->url && c->enabled && !c->templates[EVENT_SUCCESS]) {
+                if (c->enabled && check_is_provisioned(cfg, c)) {
+                        Provision pv;
+
+                        config_provision(cfg, c, &pv);
+                        if ((!pv.api_url || !pv.api_key) &&
+                            asprintf(&msg,
+                                     "%s:%u: [%s] has provision = healthchecks but no %s; add it to the section or "
+                                     "to [timerbeat], e.g. %s",
+                                     c->file, c->line, c->name, pv.api_url ? "api-key=" : "api-url=",
+                                     pv.api_url ? "api-key = credential:hc-api-key" :
+                                                  "api-url = https://healthchecks.io") >= 0)
+                                (void) strv_push(errors, msg);
+                } else if (!c->url && c->enabled && !c->templates[EVENT_SUCCESS]) {
                         if (asprintf(&msg, "%s:%u: [%s] has no url=; add url = https://… or enabled = no", c->file,
                                      c->line, c->name) >= 0)
                                 (void) strv_push(errors, msg);
@@ -1465,6 +1614,62 @@ int config_parse_annotation(const Config *c _unused_, const char *unit, char *co
         }
         *ret = TAKE_PTR(check);
         return 0;
+}
+
+/* A copy of every owned string, or NULL on out of memory. */
+static Check *check_copy(const Check *k) {
+        _cleanup_(check_freep) Check *n = calloc(1, sizeof(Check));
+
+        if (!n)
+                return NULL;
+        *n = *k;
+        char **strings[] = {
+                &n->name,
+                &n->url,
+                &n->source,
+                &n->file,
+                &n->url_file,
+                &n->provision.api_url,
+                &n->provision.api_key,
+                &n->provision.slug,
+                &n->provision.tags,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (*strings[i] && !(*strings[i] = strdup(*strings[i]))) {
+                        /* The rest still point into k: clear them before n is freed. */
+                        for (size_t j = i + 1; j < ELEMENTSOF(strings); j++)
+                                *strings[j] = NULL;
+                        for (size_t j = 0; j < _EVENT_MAX; j++)
+                                n->templates[j] = NULL;
+                        return NULL;
+                }
+        for (size_t i = 0; i < _EVENT_MAX; i++)
+                if (n->templates[i] && !(n->templates[i] = strdup(n->templates[i]))) {
+                        for (size_t j = i + 1; j < _EVENT_MAX; j++)
+                                n->templates[j] = NULL;
+                        return NULL;
+                }
+        return TAKE_PTR(n);
+}
+
+int config_add_provisioned(Config *c, const Check *k, const char *unit, const char *url) {
+        Check *exact = (Check *) config_find_check(c, unit), **a;
+        _cleanup_(check_freep) Check *n = NULL;
+
+        if (exact && !exact->pattern)
+                return exact->url ? 0 : free_and_strdup(&exact->url, url);
+        n = check_copy(k);
+        if (!n || free_and_strdup(&n->name, unit) < 0 || free_and_strdup(&n->url, url) < 0)
+                return -ENOMEM;
+        n->pattern = false;
+        n->order = (unsigned) c->n_checks;
+        a = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
+        if (!a)
+                return -ENOMEM;
+        c->checks = a;
+        c->checks[c->n_checks++] = TAKE_PTR(n);
+        c->index = mfree(c->index);
+        return config_build_index(c);
 }
 
 const char *check_template(const Check *c, Event e) {

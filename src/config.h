@@ -33,6 +33,23 @@ typedef enum AttachLog {
         ATTACH_LOG_ALWAYS,
 } AttachLog;
 
+/* Provisioning (timerbeat sync): the monitor's check is created from the timer itself. In a
+ * check, unset fields (PROVISION_INHERIT, NULL, 0) take [timerbeat]'s. */
+typedef enum ProvisionKind {
+        PROVISION_INHERIT,
+        PROVISION_NO,
+        PROVISION_HEALTHCHECKS,
+} ProvisionKind;
+
+typedef struct Provision {
+        int kind;      /* ProvisionKind */
+        char *api_url; /* the monitor's site, e.g. https://healthchecks.io */
+        char *api_key; /* a secret, like URLs: never logged */
+        char *slug;    /* a template: {unit}, {unit_prefix}, {hostname} */
+        usec_t grace;  /* 0: computed from the timer */
+        char *tags;    /* extra tags, space-separated */
+} Provision;
+
 typedef struct Check {
         char *name; /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
@@ -64,6 +81,7 @@ typedef struct Check {
         usec_t min_runtime;
         unsigned failure_threshold;
         bool auto_create;
+        Provision provision;
 } Check;
 
 typedef struct Config {
@@ -84,6 +102,7 @@ typedef struct Config {
         usec_t self_interval;      /* how often it is sent while healthy */
         const Preset *self_preset; /* its format */
         Check *self_check;         /* built from the three above once the config is valid */
+        Provision provision;       /* defaults for the checks' */
 
         Check **checks;
         size_t n_checks;
@@ -108,6 +127,7 @@ typedef enum ConfigSection {
 } ConfigSection;
 
 #define CONFIG_SECTION_CHECK (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN | CONFIG_SECTION_ANNOTATION)
+#define CONFIG_SECTION_CONF (CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN) /* sections of timerbeat.conf */
 
 struct ConfigParser;
 typedef struct ConfigKey ConfigKey;
@@ -187,6 +207,15 @@ Check *check_free(Check *c);
 static inline void check_freep(Check **c) {
         check_free(*c);
 }
+
+/* The provisioning settings of a check, each from the check or else from [timerbeat]
+ * (borrowed strings). ret->kind is PROVISION_NO or PROVISION_HEALTHCHECKS. */
+void config_provision(const Config *c, const Check *k, Provision *ret);
+/* Whether a check is provisioned (its URL then comes from the provisioned check). */
+bool check_is_provisioned(const Config *c, const Check *k);
+/* Adds a copy of k named unit whose url is url: a provisioned check of a pattern, or of a
+ * section without url=, gets its unit's ping URL (from the state directory) this way. */
+int config_add_provisioned(Config *c, const Check *k, const char *unit, const char *url);
 
 /* The URL template of an event (explicit key, else the preset's); NULL if there is none. */
 const char *check_template(const Check *c, Event e);

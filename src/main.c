@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "log.h"
 #include "manager.h"
+#include "sync.h"
 
 /* Exit statuses, documented in timerbeat(8). */
 #define EXIT_USAGE 2
@@ -24,6 +25,8 @@ static bool arg_dry_run = false;
 static bool arg_show_secrets = false;
 static int arg_exit_code = 1;
 static bool arg_last_run = false;
+static bool arg_prune = false;
+static char **arg_units = NULL; /* sync: the units named, NULL-terminated (into argv) */
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"
@@ -36,6 +39,7 @@ static void help(void) {
                "  list             Every timer, its check (or none), last run and last ping\n"
                "  ping UNIT        Send UNIT's heartbeat request now and print the answer\n"
                "  reload           Make the daemon reload its configuration; fails when it is refused\n"
+               "  sync [UNIT...]   Create or update the monitor's checks from the timers (provision =)\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -49,7 +53,8 @@ static void help(void) {
                "     --event=EVENT     ping: success (the default), start, failure or log\n"
                "     --exit-code=N     ping --event failure: the exit code to report (default 1)\n"
                "     --last-run        ping: the request of the unit's last run, as the daemon builds it\n"
-               "     --dry-run         ping: print the request instead of sending it\n"
+               "     --dry-run         ping: print the request instead of sending it; sync: change nothing\n"
+               "     --prune           sync: delete the checks of this host whose timer is gone\n"
                "     --show-secrets    ping --dry-run: print the URL whole\n"
                "\n"
                "See timerbeat(8) and timerbeat.conf(5).\n");
@@ -60,7 +65,7 @@ static int parse_command(int argc, char *argv[]) {
         if (optind < argc) {
                 arg_command = argv[optind++];
                 if (!streq(arg_command, "run") && !streq(arg_command, "check") && !streq(arg_command, "list") &&
-                    !streq(arg_command, "ping") && !streq(arg_command, "reload")) {
+                    !streq(arg_command, "ping") && !streq(arg_command, "reload") && !streq(arg_command, "sync")) {
                         log_error("Unknown command '%s'; see timerbeat --help.", arg_command);
                         return -EINVAL;
                 }
@@ -75,6 +80,19 @@ static int parse_command(int argc, char *argv[]) {
                         log_error("'%s' is not a timer or service name.", arg_unit);
                         return -EINVAL;
                 }
+        }
+        if (streq(arg_command, "sync")) {
+                for (int i = optind; i < argc; i++)
+                        if (!unit_name_is_valid(argv[i]) || !endswith(argv[i], ".timer")) {
+                                log_error("sync: '%s' is not a timer name; write e.g. backup.timer", argv[i]);
+                                return -EINVAL;
+                        }
+                arg_units = argv + optind;
+                optind = argc;
+        }
+        if (arg_prune && !streq(arg_command, "sync")) {
+                log_error("--prune only goes with sync.");
+                return -EINVAL;
         }
         if (arg_show_secrets && !arg_dry_run) {
                 log_error("--show-secrets only goes with ping --dry-run.");
@@ -100,6 +118,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SHOW_SECRETS,
                 ARG_EXIT_CODE,
                 ARG_LAST_RUN,
+                ARG_PRUNE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -115,6 +134,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "show-secrets", no_argument, NULL, ARG_SHOW_SECRETS },
                 { "exit-code", required_argument, NULL, ARG_EXIT_CODE },
                 { "last-run", no_argument, NULL, ARG_LAST_RUN },
+                { "prune", no_argument, NULL, ARG_PRUNE },
                 {},
         };
         int c, l;
@@ -153,6 +173,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_LAST_RUN:
                         arg_last_run = true;
+                        break;
+                case ARG_PRUNE:
+                        arg_prune = true;
                         break;
                 case ARG_EXIT_CODE: {
                         unsigned u;
@@ -217,6 +240,8 @@ int main(int argc, char *argv[]) {
                 r = cli_ping(&co);
         else if (streq(arg_command, "reload"))
                 r = cli_reload(&co);
+        else if (streq(arg_command, "sync"))
+                r = cli_sync(&(SyncOptions) { .cli = &co, .prune = arg_prune, .units = arg_units });
         else {
                 Config *config = NULL;
 

@@ -49,34 +49,6 @@ struct Manager {
         bool stopping;
 };
 
-int manager_state_dir(const ManagerOptions *o, char **ret) {
-        const char *e;
-        char *p;
-
-        if (o->state_dir)
-                p = strdup(o->state_dir);
-        else if (o->user) {
-                e = getenv("XDG_STATE_HOME");
-                if (!isempty(e) && e[0] == '/') {
-                        if (asprintf(&p, "%s/timerbeat", e) < 0)
-                                p = NULL;
-                } else {
-                        e = getenv("HOME");
-                        if (isempty(e))
-                                return -ENXIO;
-                        if (asprintf(&p, "%s/.local/state/timerbeat", e) < 0)
-                                p = NULL;
-                }
-        } else {
-                e = getenv("STATE_DIRECTORY");
-                p = !isempty(e) ? strndup(e, strcspn(e, ":")) : strdup("/var/lib/timerbeat");
-        }
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
-}
-
 static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord what) {
         int r;
 
@@ -225,45 +197,6 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         m->reloading = false;
 }
 
-static void print_errors(const Strv *errors) {
-        for (size_t i = 0; i < errors->n; i++)
-                log_error("%s", errors->items[i]);
-}
-
-int manager_load_config(const ManagerOptions *o, Config **ret) {
-        return manager_load_config_full(o, ret, NULL);
-}
-
-int manager_load_config_full(const ManagerOptions *o, Config **ret, Strv *ret_errors) {
-        _cleanup_(strv_done) Strv storage = {}, errors = {};
-        ConfigSource src = {};
-        int r;
-
-        if (o->config_file)
-                src.main_file = o->config_file;
-        else {
-                r = config_source_default(&src, o->user, &storage);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot find the configuration directory: %m (set HOME or "
-                                                  "XDG_CONFIG_HOME)");
-        }
-        if (o->config_file && access(o->config_file, R_OK) < 0)
-                return log_error_errno(errno, "%s: %m; pass an existing, readable file to --config", o->config_file);
-
-        r = config_load(&src, ret, &errors);
-        print_errors(&errors);
-        for (size_t i = 0; ret_errors && i < errors.n; i++)
-                if (strv_push(ret_errors, errors.items[i]) < 0)
-                        return log_oom();
-        if (r >= 0)
-                for (size_t i = 0; i < (*ret)->warnings.n; i++)
-                        log_warning("%s", (*ret)->warnings.items[i]);
-        if (r == -ENOMEM)
-                return log_oom();
-        return r;
-}
-
-/* Tells `timerbeat reload` and `list` which configuration runs and how the last reload went. */
 static void manager_write_status(Manager *m, bool refused, const Strv *errors) {
         DaemonStatus *s = &m->status;
         int r = 0;

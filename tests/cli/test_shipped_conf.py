@@ -32,7 +32,8 @@ with tempfile.TemporaryDirectory() as d:
                       "max-parallel", "max-queue", "max-queue-per-check", "max-age", "user-agent", "source", "annotations",
                       "url", "method", "enabled", "preset", "start", "failure", "success-url",
                       "start-url", "failure-url", "log-url", "body", "attach-log", "body-max", "trigger",
-                      "skip-exit-status", "min-runtime", "failure-threshold", "auto-create"):
+                      "skip-exit-status", "min-runtime", "failure-threshold", "auto-create",
+                      "provision", "api-url", "api-key", "slug", "grace", "tags"):
                 if k not in keys:
                     print(f"key {k} is not documented in {conf}")
                     failed = True

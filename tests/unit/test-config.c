@@ -270,6 +270,13 @@ static const struct {
         { "failure-threshold", "3", ALL_CHECKS },
         { "min-runtime", "5s", ALL_CHECKS },
         { "auto-create", "yes", ALL_CHECKS },
+        /* timerbeat sync: [timerbeat] holds the defaults; not in [X-Timerbeat] */
+        { "provision", "healthchecks", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "api-url", "https://hc.example.com", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "api-key", "k3y-abcdef", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "slug", "{hostname}-{unit_prefix}", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "grace", "5min", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "tags", "prod", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
 };
 
 /* Parses "key = value" in a section of that kind. Returns the Config or Check it went into
@@ -398,12 +405,13 @@ static void test_unknown_keys(void) {
                 { "[a.timer]\nurl = " URL "\nColour = blue\n",
                   ":3: unknown key 'Colour' in [a.timer]; correct or remove the line (known keys: url, method, source, "
                   "enabled, preset, success-url, start-url, failure-url, log-url, start, failure, body, attach-log, "
-                  "body-max, trigger, skip-exit-status, failure-threshold, min-runtime, auto-create)",
+                  "body-max, trigger, skip-exit-status, failure-threshold, min-runtime, auto-create, provision, api-url, "
+                  "api-key, slug, grace, tags)",
                   false },
                 { "[timerbeat]\nfrobnicate = 1\n",
                   ":2: unknown key 'frobnicate' in [timerbeat]; correct or remove the line (known keys: timeout, "
                   "connect-timeout, retries, retry-delay, retry-max-delay, max-age, max-parallel, max-queue, "
-                  "max-queue-per-check, user-agent, source, annotations, metrics-file, self-url, self-interval, self-preset)",
+                  "max-queue-per-check, user-agent, source, annotations, metrics-file, self-url, self-interval, self-preset, provision, api-url, api-key, slug, grace, tags)",
                   false },
         };
 

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "cli.h"
+
+/* timerbeat sync: the monitor's checks from the timers themselves (provision = healthchecks).
+ * Reads systemd over D-Bus and talks to healthchecks' Management API v3 with synchronous
+ * libcurl — a command, never the daemon. The pure part is provision.c. */
+
+typedef struct SyncOptions {
+        const CliOptions *cli;
+        bool prune;
+        char *const *units; /* NULL-terminated; empty: every timer */
+} SyncOptions;
+
+int cli_sync(const SyncOptions *o);
+
+/* The daemon's and the commands' side: each unit of the state directory's mapping whose
+ * check is provisioned and has no url= gets its provisioned ping URL (config_add_provisioned).
+ * A missing mapping is not an error. */
+int sync_apply_provisioned(Config *c, const char *state_dir);
+
+#define SYNC_MAP_FILE "provisioned"
