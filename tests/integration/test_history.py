@@ -50,13 +50,25 @@ def inv_of(env, unit):
     return env.show(unit, "InvocationID")
 
 
+def started_invs(unit):
+    """The InvocationIDs of unit's runs, oldest first, from the manager's "Starting" messages
+    (systemd unloads a unit that ended well and nothing references: show has none then)."""
+    import json
+    r = subprocess.run(["journalctl", "--no-pager", "-o", "json", f"USER_UNIT={unit}",
+                        "MESSAGE_ID=7d4958e842da4a758f6c1cdc7b36dcc5"], capture_output=True, text=True)
+    return [json.loads(x)["USER_INVOCATION_ID"] for x in r.stdout.splitlines() if x.strip()]
+
+
 def wait_state(env, unit, states):
     env._wait_for(lambda: env.show(unit, "ActiveState") in states, 10, f"{unit} in {states}")
 
 
 def run_oneshot(env, unit):
+    """Runs unit to its end; returns its InvocationID."""
+    before = len(started_invs(unit))
     env.systemctl("start", unit, check=False)
-    return inv_of(env, unit)
+    env._wait_for(lambda: len(started_invs(unit)) > before, 10, f"{unit}'s start in the journal")
+    return started_invs(unit)[-1]
 
 
 def test_three_runs(env):
@@ -180,7 +192,7 @@ def test_unloaded_service(env):
     env.systemctl("reset-failed")
     env.daemon_reload()
     assert env.show("gone.service", "LoadState") == "not-found"
-    subprocess.run(["systemd-run", "--user", "--quiet", "--unit=transient-job", "--wait", "/bin/sh", "-c",
+    subprocess.run(["systemd-run", "--user", "--quiet", "--unit=transient-job", "--collect", "--wait", "/bin/sh", "-c",
                     "exit 6"], env=env.env, capture_output=True)
     assert env.show("transient-job.service", "LoadState") == "not-found"
     wait_journal(env, f"MESSAGE_ID={FAILURE_RESULT}", "USER_UNIT=transient-job.service")
