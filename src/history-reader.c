@@ -53,10 +53,7 @@ static int add_matches(sd_journal *j, const HistoryTrust *t) {
                 snprintf(buf, sizeof(buf), "user@%u.service", (unsigned) t->uid);
                 r = add_match(j, "_SYSTEMD_UNIT", buf);
         }
-        if (r >= 0 && t->manager_pid > 0) {
-                snprintf(buf, sizeof(buf), "%u", (unsigned) t->manager_pid);
-                r = add_match(j, "_PID", buf);
-        }
+        /* Not _PID: the trust rule checks it, in one place (and the integration test sees it). */
         return r;
 }
 
@@ -118,8 +115,8 @@ bool history_reader_cursor_found(const HistoryReader *r) {
 }
 
 typedef struct EntryData {
-        char message_id[40], message[512], unit[HISTORY_UNIT_MAX + 1], invocation[40], unit_result[80],
-                exit_code[16], exit_status[16], job_type[32], job_result[32], pid[16], uid[16], transport[16],
+        char message_id[40], message[512], unit[HISTORY_UNIT_MAX + 1], invocation[40], unit_result[80], exit_code[16],
+                exit_status[16], job_type[32], job_result[32], pid[16], uid[16], transport[16],
                 systemd_unit[HISTORY_UNIT_MAX + 1], systemd_user_unit[HISTORY_UNIT_MAX + 1];
 } EntryData;
 
@@ -141,7 +138,7 @@ static const char *get_field(sd_journal *j, const char *field, char *buf, size_t
 #define GET(e, d, member, field) (e)->member = get_field(j, field, (d)->member, sizeof((d)->member))
 
 static void read_entry(sd_journal *j, bool user, HistoryEntry *e, EntryData *d) {
-        *e = (HistoryEntry){ 0 };
+        *e = (HistoryEntry) { 0 };
         GET(e, d, message_id, "MESSAGE_ID");
         GET(e, d, message, "MESSAGE");
         e->unit = get_field(j, user ? "USER_UNIT" : "UNIT", d->unit, sizeof(d->unit));

@@ -12,19 +12,21 @@
 /* systemd's message IDs (src/systemd/sd-messages.h), and what each means for a run of a
  * service. The unit and its InvocationID ride along as UNIT=/INVOCATION_ID= (system manager)
  * or USER_UNIT=/USER_INVOCATION_ID= (user manager) on every one of them. */
-#define MID_UNIT_STARTING "7d4958e842da4a758f6c1cdc7b36dcc5"       /* "Starting X…": a run begins */
-#define MID_UNIT_STARTED "39f53479d3a045ac8e11786248231fbf"        /* start job done: "Started X." (a run
-                                                                    * begins) or "Finished X." (a oneshot's
+#define MID_UNIT_STARTING "7d4958e842da4a758f6c1cdc7b36dcc5" /* "Starting X…": a run begins */
+#define MID_UNIT_STARTED                                                                                    \
+        "39f53479d3a045ac8e11786248231fbf"                         /* start job done: "Started X." (a run   \
+                                                                    * begins) or "Finished X." (a oneshot's \
                                                                     * run ended well) */
 #define MID_UNIT_STOPPING "de5b426a63be47a7b6ac3eaac82e2f6f"       /* "Stopping X…": a stop job for the run */
 #define MID_UNIT_STOPPED "9d1aaa27d60140bd96365438aad20286"        /* "Stopped X.": that stop job is done */
 #define MID_UNIT_SUCCESS "7ad2d189f7e94e70a38c781354912448"        /* "Deactivated successfully." */
 #define MID_UNIT_FAILURE_RESULT "d9b373ed55a64feb8242e02dbe79a49c" /* "Failed with result 'R'.", UNIT_RESULT= */
-#define MID_UNIT_PROCESS_EXIT "98e322203f7a4ed290d09fe03c09fe15"   /* "Main/Control process exited",
-                                                                    * EXIT_CODE=, EXIT_STATUS= */
+#define MID_UNIT_PROCESS_EXIT                                                \
+        "98e322203f7a4ed290d09fe03c09fe15" /* "Main/Control process exited", \
+                                            * EXIT_CODE=, EXIT_STATUS= */
 
 const char *const history_message_ids[] = {
-        MID_UNIT_STARTING, MID_UNIT_STARTED,         MID_UNIT_STOPPING,     MID_UNIT_STOPPED,
+        MID_UNIT_STARTING, MID_UNIT_STARTED,        MID_UNIT_STOPPING,     MID_UNIT_STOPPED,
         MID_UNIT_SUCCESS,  MID_UNIT_FAILURE_RESULT, MID_UNIT_PROCESS_EXIT, NULL,
 };
 
@@ -98,11 +100,12 @@ int history_set_cursor(History *h, const char *cursor) {
  * another UID only with CAP_SETUID) and its cgroup (_SYSTEMD_UNIT, _SYSTEMD_USER_UNIT); a
  * sender cannot set them. systemd logs through the native protocol (_TRANSPORT=journal):
  *  - system manager: _PID=1 and _UID=0;
- *  - user manager of uid U: _UID=U, _SYSTEMD_UNIT=user@U.service and _SYSTEMD_USER_UNIT=
- *    init.scope (the manager's own cgroup; the processes of the user's units are in
- *    app.slice/…, and a login session's in session-N.scope), and, when the caller knows it,
- *    the manager's PID — the user owns the cgroup subtree of user@U.service, so a process of
- *    the user's could move itself into init.scope, but cannot take the manager's PID.
+ *  - user manager of uid U: its PID, _UID=U, _SYSTEMD_UNIT=user@U.service and
+ *    _SYSTEMD_USER_UNIT=init.scope. The PID is what counts: the user owns the cgroup subtree
+ *    of user@U.service, so any process of the user's can move itself into init.scope (systemd
+ *    --user even moves the processes it finds in its cgroup at start there), and the uid is
+ *    the user's own. So without the manager's PID nothing is trusted: entries of an earlier
+ *    instance of the user's manager (before a re-login or a reboot) are not read.
  * A missing field (journald could not read a short-lived sender's cgroup) means no trust. */
 bool history_entry_trusted(const HistoryTrust *t, const HistoryEntry *e) {
         char buf[64];
@@ -114,18 +117,16 @@ bool history_entry_trusted(const HistoryTrust *t, const HistoryEntry *e) {
         if (!t->user)
                 return streq(e->pid, "1") && streq(e->uid, "0");
 
+        if (t->manager_pid <= 0)
+                return false;
+        snprintf(buf, sizeof(buf), "%u", (unsigned) t->manager_pid);
+        if (!streq(e->pid, buf))
+                return false;
         snprintf(buf, sizeof(buf), "%u", (unsigned) t->uid);
         if (!streq(e->uid, buf))
                 return false;
         snprintf(buf, sizeof(buf), "user@%u.service", (unsigned) t->uid);
-        if (!streq_ptr(e->systemd_unit, buf) || !streq_ptr(e->systemd_user_unit, "init.scope"))
-                return false;
-        if (t->manager_pid > 0) {
-                snprintf(buf, sizeof(buf), "%u", (unsigned) t->manager_pid);
-                if (!streq(e->pid, buf))
-                        return false;
-        }
-        return true;
+        return streq_ptr(e->systemd_unit, buf) && streq_ptr(e->systemd_user_unit, "init.scope");
 }
 
 static bool invocation_is_valid(const char *s) {
@@ -182,7 +183,7 @@ static OpenRun *add_open(History *h, const char *unit, const char *invocation, b
                 drop_open(h, &h->open[oldest]);
         }
         o = &h->open[h->n_open++];
-        *o = (OpenRun){ .seq = ++h->seq, .exit_status = -1 };
+        *o = (OpenRun) { .seq = ++h->seq, .exit_status = -1 };
         snprintf(o->unit, sizeof(o->unit), "%s", unit);
         memcpy(o->invocation, invocation, 33);
         return o;
@@ -201,7 +202,7 @@ static int parse_exit_code(const char *s) {
 /* Fills *ret for the run ending at e, forgets it as open and remembers it as recorded. */
 static void finish(History *h, const HistoryEntry *e, OpenRun *o, const char *result, HistoryOwn own,
                    HistoryRecord *ret) {
-        *ret = (HistoryRecord){ .exit_status = -1, .end_usec = e->realtime, .ended_on_own = own };
+        *ret = (HistoryRecord) { .exit_status = -1, .end_usec = e->realtime, .ended_on_own = own };
         snprintf(ret->unit, sizeof(ret->unit), "%s", e->unit);
         memcpy(ret->invocation, e->invocation, 33);
         snprintf(ret->result, sizeof(ret->result), "%s", result);
@@ -350,7 +351,7 @@ static int parse_open_line(const char *line, OpenRun *o) {
         char unit[HISTORY_UNIT_MAX + 1], inv[64];
         int started, stopping, exit_main, n = 0;
 
-        *o = (OpenRun){ 0 };
+        *o = (OpenRun) { 0 };
         if (sscanf(line, "open %256s %63s %" SCNu64 " %" SCNu64 " %d %d %d %d %d%n", unit, inv, &o->seq,
                    &o->start_usec, &started, &stopping, &exit_main, &o->exit_code, &o->exit_status, &n) != 9 ||
             line[n] != 0)

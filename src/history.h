@@ -58,8 +58,8 @@ typedef struct HistoryEntry {
 typedef struct HistoryTrust {
         bool user;
         uid_t uid;         /* user manager only */
-        pid_t manager_pid; /* user manager only: > 0 pins its PID (recommended: the parent of
-                            * timerbeat --user); 0 accepts any instance of that user's manager */
+        pid_t manager_pid; /* user manager only, required: its PID (timerbeat --user: getppid(),
+                            * or MainPID of user@UID.service); 0 trusts nothing */
 } HistoryTrust;
 
 /* The MESSAGE_IDs the history reads, NULL-terminated (the reader's journal matches). */

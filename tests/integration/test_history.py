@@ -28,11 +28,13 @@ class Record:
         return f"<{self.unit} {self.inv} {self.result} {self.code}/{self.status} stop={self.stop} own={self.own}>"
 
 
-def dump(env, state=None):
-    """Runs history-dump once; returns (records, other lines)."""
+def dump(env, state=None, pin_pid=True):
+    """Runs history-dump once (trusting the user manager of uid 0, by its PID too unless
+    pin_pid is false); returns (records, other lines)."""
     state = state or f"{env.dir}/history-state"
     os.makedirs(state, exist_ok=True)
-    r = subprocess.run([DUMP, state, "--user", "0", str(env.systemd.pid)], capture_output=True, text=True)
+    r = subprocess.run([DUMP, state, "--user", "0"] + ([str(env.systemd.pid)] if pin_pid else []),
+                       capture_output=True, text=True)
     assert r.returncode == 0, f"history-dump failed: {r.stdout}{r.stderr}"
     lines = r.stdout.splitlines()
     return [Record(x) for x in lines if x.startswith("record ")], [x for x in lines if not x.startswith("record ")]
@@ -150,7 +152,7 @@ test_simple_stopped_mid_run.manager_log_journal = True
 
 def test_forged_entries(env):
     """Run messages written by anyone but the manager — logger --journald and systemd-cat from
-    the test (in user@0.service, outside init.scope) and from a process of a user unit — make no
+    the test (same uid, in the manager's init.scope) and from a process of a user unit — make no
     record; a genuine run after them does."""
     fake = "0123456789abcdef0123456789abcdef"
     fields = [f"MESSAGE_ID={FAILURE_RESULT}", "USER_UNIT=victim.service", f"USER_INVOCATION_ID={fake}",
@@ -173,9 +175,13 @@ def test_forged_entries(env):
     wait_journal(env, "USER_UNIT=victim.service", count=3)
     inv = run_oneshot(env, "after.service")
     wait_journal(env, "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", f"USER_INVOCATION_ID={inv}")
+    # The test itself sits in the manager's init.scope (systemd --user moved it there at start),
+    # with its uid: only the manager's PID tells the two apart. Without it, nothing is trusted.
     recs, _ = dump(env)
     assert [r for r in recs if r.unit == "victim.service" or r.inv in (fake, fake[::-1])] == [], recs
     assert [r.inv for r in recs if r.unit == "after.service"] == [inv], recs
+    recs, _ = dump(env, f"{env.dir}/state-nopid", pin_pid=False)
+    assert recs == [], recs
 
 
 test_forged_entries.journald = True

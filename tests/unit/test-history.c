@@ -23,17 +23,26 @@ typedef struct Step {
         const char *mid, *unit, *inv, *message, *unit_result, *exit_code, *exit_status, *job_type, *job_result;
 } Step;
 
-#define S_STARTING(u, i) { STARTING, u, i, "Starting " u "...", NULL, NULL, NULL, "start", NULL }
-#define S_STARTED(u, i) { STARTED, u, i, "Started " u ".", NULL, NULL, NULL, "start", "done" }
-#define S_FINISHED(u, i) { STARTED, u, i, "Finished " u ".", NULL, NULL, NULL, "start", "done" }
-#define S_STOPPING(u, i) { STOPPING, u, i, "Stopping " u "...", NULL, NULL, NULL, "stop", NULL }
-#define S_STOPPED(u, i) { STOPPED, u, i, "Stopped " u ".", NULL, NULL, NULL, "stop", "done" }
-#define S_SUCCESS(u, i) { SUCCESS, u, i, u ": Deactivated successfully.", NULL, NULL, NULL, NULL, NULL }
-#define S_FAILURE(u, i, res) { FAILURE, u, i, u ": Failed with result.", res, NULL, NULL, NULL, NULL }
-#define S_MAIN_EXIT(u, i, code, st) { EXITED, u, i, u ": Main process exited, code=", NULL, code, st, NULL, NULL }
-#define S_CONTROL_EXIT(u, i, code, st)                                                                      \
+#define S_STARTING(u, i) \
+        { STARTING, u, i, "Starting " u "...", NULL, NULL, NULL, "start", NULL }
+#define S_STARTED(u, i) \
+        { STARTED, u, i, "Started " u ".", NULL, NULL, NULL, "start", "done" }
+#define S_FINISHED(u, i) \
+        { STARTED, u, i, "Finished " u ".", NULL, NULL, NULL, "start", "done" }
+#define S_STOPPING(u, i) \
+        { STOPPING, u, i, "Stopping " u "...", NULL, NULL, NULL, "stop", NULL }
+#define S_STOPPED(u, i) \
+        { STOPPED, u, i, "Stopped " u ".", NULL, NULL, NULL, "stop", "done" }
+#define S_SUCCESS(u, i) \
+        { SUCCESS, u, i, u ": Deactivated successfully.", NULL, NULL, NULL, NULL, NULL }
+#define S_FAILURE(u, i, res) \
+        { FAILURE, u, i, u ": Failed with result.", res, NULL, NULL, NULL, NULL }
+#define S_MAIN_EXIT(u, i, code, st) \
+        { EXITED, u, i, u ": Main process exited, code=", NULL, code, st, NULL, NULL }
+#define S_CONTROL_EXIT(u, i, code, st) \
         { EXITED, u, i, u ": Control process exited, code=", NULL, code, st, NULL, NULL }
-#define S_START_FAILED(u, i) { START_FAILED, u, i, "Failed to start " u ".", NULL, NULL, NULL, "start", "failed" }
+#define S_START_FAILED(u, i) \
+        { START_FAILED, u, i, "Failed to start " u ".", NULL, NULL, NULL, "start", "failed" }
 
 typedef struct Expect {
         const char *unit, *inv, *result;
@@ -122,13 +131,11 @@ static const struct {
         { "runs of other unit types: nothing",
           { S_STARTING("t.timer", A), S_FINISHED("t.timer", A), S_FAILURE("m.mount", B, "exit-code") },
           { { NULL } } },
-        { "start job failed without a run (dependency): nothing",
-          { S_START_FAILED("d.service", A) },
-          { { NULL } } },
+        { "start job failed without a run (dependency): nothing", { S_START_FAILED("d.service", A) }, { { NULL } } },
 };
 
 static HistoryEntry entry_of(const Step *s, uint64_t realtime) {
-        return (HistoryEntry){
+        return (HistoryEntry) {
                 .message_id = s->mid,
                 .message = s->message,
                 .unit = s->unit,
@@ -207,8 +214,8 @@ static void test_malformed(void) {
 
 static void test_trust(void) {
         static const HistoryTrust system = { .user = false };
-        static const HistoryTrust user = { .user = true, .uid = 1000 };
-        static const HistoryTrust user_pid = { .user = true, .uid = 1000, .manager_pid = 777 };
+        static const HistoryTrust user = { .user = true, .uid = 1000, .manager_pid = 900 };
+        static const HistoryTrust user_nopid = { .user = true, .uid = 1000 };
         static const struct {
                 const char *name;
                 const HistoryTrust *t;
@@ -236,12 +243,13 @@ static void test_trust(void) {
                 { "uid right, unit of another user", &user, "905", "1000", "journal", "user@1001.service",
                   "init.scope", false },
                 { "the system manager, for a user trust", &user, "1", "0", "journal", "init.scope", NULL, false },
-                { "user manager, pinned PID", &user_pid, "777", "1000", "journal", "user@1000.service",
-                  "init.scope", true },
-                { "moved into init.scope, another PID", &user_pid, "778", "1000", "journal", "user@1000.service",
-                  "init.scope", false },
-                { "user manager's stdout", &user, "900", "1000", "stdout", "user@1000.service", "init.scope",
-                  false },
+                { "a process of the user's moved into init.scope", &user, "906", "1000", "journal",
+                  "user@1000.service", "init.scope", false },
+                { "the manager's PID outside init.scope (cannot be: PID reused in another cgroup)", &user, "900",
+                  "1000", "journal", "user@1000.service", "app.slice", false },
+                { "no manager PID given: nothing is trusted", &user_nopid, "900", "1000", "journal",
+                  "user@1000.service", "init.scope", false },
+                { "user manager's stdout", &user, "900", "1000", "stdout", "user@1000.service", "init.scope", false },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
@@ -315,14 +323,14 @@ static void test_state_garbage(void) {
                 "timerbeat-history 1\ncursor a\ncursor b\n",
                 "timerbeat-history 1\nwhat\n",
                 "timerbeat-history 1\ndone xyz\n",
-                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 -1\n",          /* missing field */
-                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 0 -1 9\n",      /* one too many */
-                "timerbeat-history 1\nopen x.service " A " 1 2 2 0 0 0 -1\n",        /* not a boolean */
-                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 9 -1\n",        /* exit code */
-                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 1 300\n",       /* exit status */
-                "timerbeat-history 1\nopen bad " A " 1 2 1 0 0 1 0\n",               /* unit name */
+                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 -1\n",     /* missing field */
+                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 0 -1 9\n", /* one too many */
+                "timerbeat-history 1\nopen x.service " A " 1 2 2 0 0 0 -1\n",   /* not a boolean */
+                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 9 -1\n",   /* exit code */
+                "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 1 300\n",  /* exit status */
+                "timerbeat-history 1\nopen bad " A " 1 2 1 0 0 1 0\n",          /* unit name */
                 "timerbeat-history 1\nopen x.service " A " 1 2 1 0 0 1 0\n"
-                "open y.service " A " 1 2 1 0 0 1 0\n",                               /* twice */
+                "open y.service " A " 1 2 1 0 0 1 0\n", /* twice */
         };
         _cleanup_(history_freep) History *h = NULL;
         _cleanup_free_ char *before = NULL;
@@ -353,16 +361,16 @@ static void test_bounded(void) {
         for (unsigned i = 0; i < HISTORY_MAX_OPEN + 10; i++) {
                 snprintf(unit, sizeof(unit), "u%u.service", i);
                 snprintf(inv, sizeof(inv), "%032x", i + 1);
-                feed(h, (Step){ STARTED, unit, inv, "Started.", NULL, NULL, NULL, "start", "done" }, i, 0);
+                feed(h, (Step) { STARTED, unit, inv, "Started.", NULL, NULL, NULL, "start", "done" }, i, 0);
         }
         /* The oldest went; the newest is still there. */
         snprintf(inv, sizeof(inv), "%032x", 1);
-        feed(h, (Step){ STOPPING, "u0.service", inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
-        feed(h, (Step){ STOPPED, "u0.service", inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 0);
+        feed(h, (Step) { STOPPING, "u0.service", inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
+        feed(h, (Step) { STOPPED, "u0.service", inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 0);
         snprintf(inv, sizeof(inv), "%032x", HISTORY_MAX_OPEN + 10);
         snprintf(unit, sizeof(unit), "u%u.service", HISTORY_MAX_OPEN + 9);
-        feed(h, (Step){ STOPPING, unit, inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
-        feed(h, (Step){ STOPPED, unit, inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 1);
+        feed(h, (Step) { STOPPING, unit, inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
+        feed(h, (Step) { STOPPED, unit, inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 1);
 }
 
 int main(void) {
