@@ -44,7 +44,8 @@ struct Watcher {
         bool resolving;
         usec_t quiet_until; /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
 
-        RunTracker run; /* what systemd told about the service's runs */
+        RunTracker run;      /* what systemd told about the service's runs */
+        SuccessExit success; /* the service's SuccessExitStatus=, from the latest full read */
 };
 
 struct Watch {
@@ -339,6 +340,39 @@ static int read_prop_activation(sd_bus_message *m, UnitProps *p, size_t offset _
         return r;
 }
 
+bool success_exit_has_status(const SuccessExit *s, int status) {
+        return s && status >= 0 && status <= 255 && (s->status[status / 64] >> (status % 64)) & 1;
+}
+
+bool success_exit_has_signal(const SuccessExit *s, int sig) {
+        return s && sig > 0 && sig < 64 && (s->signals >> sig) & 1;
+}
+
+/* SuccessExitStatus: (aiai), the exit statuses, then the signals. */
+static int read_prop_success(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        const int32_t *v;
+        size_t n;
+        int r;
+
+        p->success = (SuccessExit) {};
+        r = sd_bus_message_enter_container(m, 'r', "aiai");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'i', (const void **) &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n / sizeof(int32_t); i++)
+                if (v[i] >= 0 && v[i] <= 255)
+                        p->success.status[v[i] / 64] |= UINT64_C(1) << (v[i] % 64);
+        r = sd_bus_message_read_array(m, 'i', (const void **) &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n / sizeof(int32_t); i++)
+                if (v[i] > 0 && v[i] < 64)
+                        p->success.signals |= UINT64_C(1) << v[i];
+        return sd_bus_message_exit_container(m);
+}
+
 #define PROP(n, sig, reader, field, has) \
         { n, sig, reader, offsetof(UnitProps, field), sizeof(((UnitProps *) NULL)->field), offsetof(UnitProps, has) }
 
@@ -364,6 +398,7 @@ static const struct {
         PROP("ActivationDetails", "a(ss)", read_prop_activation, trigger_unit, has_activation),
         PROP("FragmentPath", "s", read_prop_fragment, fragment, has_fragment),
         PROP("DropInPaths", "as", read_prop_dropins, files, has_files),
+        PROP("SuccessExitStatus", "(aiai)", read_prop_success, success, has_success),
 };
 
 /* One dict entry: the name, then its variant, read if we know it, skipped otherwise. */
@@ -466,6 +501,7 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .start = kind == RUN_START,
                 .activated_by_timer = r->activated_by_timer,
                 .trigger_unit = r->trigger_unit,
+                .success_exit = &wr->success,
         };
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
 }
@@ -572,6 +608,8 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
 
+        if (p.has_success)
+                wr->success = p.success;
         /* A refresh (daemon-reload, same service, still watched): the signals we have been
          * following are newer than this read, so keep the run state and only decide again. */
         if (refresh && watcher_is_following(wr)) {

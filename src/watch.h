@@ -13,6 +13,16 @@
 
 typedef struct Watch Watch;
 
+/* A service's SuccessExitStatus=: the exit statuses and signals systemd counts as a clean end
+ * of its main process, besides exit status 0. */
+typedef struct SuccessExit {
+        uint64_t status[4]; /* bit n: exit status n, 0–255 */
+        uint64_t signals;   /* bit n: signal n, 1–63 */
+} SuccessExit;
+
+bool success_exit_has_status(const SuccessExit *s, int status);
+bool success_exit_has_signal(const SuccessExit *s, int sig);
+
 typedef struct WatchRun {
         const char *check;        /* the unit the watcher is for (timer or service) */
         const char *service;      /* the service whose run ended */
@@ -29,6 +39,11 @@ typedef struct WatchRun {
         /* The unit named by ActivationDetails' trigger_unit (systemd ≥ 253, and Debian 12's 252):
          * which timer (or path, …) started this run; NULL when unknown or none. */
         const char *trigger_unit;
+        const SuccessExit *success_exit; /* the service's SuccessExitStatus=; NULL: none known */
+        /* Whether the main process ended on its own, as the journal tells it: 1 yes, -1 no (a
+         * stop job ended the run, or a signal killed it); 0: judge by ExecMainCode/Status. */
+        int ended_on_own;
+        bool stop_requested; /* the journal saw a stop job end this run */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -79,6 +94,8 @@ typedef struct UnitProps {
         Strv files;             /* DropInPaths */
         char *fragment;         /* FragmentPath */
         bool has_files, has_fragment;
+        SuccessExit success; /* SuccessExitStatus (Service, "(aiai)") */
+        bool has_success;
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
 void props_done(UnitProps *p);
