@@ -200,6 +200,31 @@ int history_reader_read(HistoryReader *r, size_t max_entries, HistoryRecord **re
         return 1;
 }
 
+int history_reader_mark_end(HistoryReader *r) {
+        _cleanup_free_ char *cursor = NULL;
+        int k;
+
+        assert(r);
+        if (history_cursor(r->h))
+                return 0;
+        /* Any entry will do as a position: the matches apply again when reading from it. */
+        sd_journal_flush_matches(r->j);
+        k = sd_journal_seek_tail(r->j);
+        if (k >= 0)
+                k = sd_journal_previous(r->j);
+        if (k <= 0)
+                return k; /* an empty journal: no position yet */
+        k = sd_journal_get_cursor(r->j, &cursor);
+        if (k < 0)
+                return k;
+        return history_set_cursor(r->h, cursor);
+}
+
+bool history_reader_has_files(const HistoryReader *r) {
+        assert(r);
+        return sd_journal_has_runtime_files(r->j) > 0 || sd_journal_has_persistent_files(r->j) > 0;
+}
+
 int history_reader_fd(HistoryReader *r, int *ret_events) {
         int fd, events;
 

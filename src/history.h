@@ -123,6 +123,13 @@ bool history_reader_cursor_found(const HistoryReader *r);
  * Returns 1 if it stopped at max_entries (call again), 0 at the end of the journal. */
 int history_reader_read(HistoryReader *r, size_t max_entries, HistoryRecord **records, size_t *n_records);
 
+/* After reading to the end: when nothing was ever read (h has no cursor), takes the journal's
+ * last entry as the position, so that the next read starts there and not at since_usec. */
+int history_reader_mark_end(HistoryReader *r);
+
+/* false when no journal file could be opened: no journal, or no permission to read it. */
+bool history_reader_has_files(const HistoryReader *r);
+
 /* The journal's fd and its events, for an sd-event io source that wakes the reader when
  * journald writes (call sd_journal_process() through history_reader_process() on wake-up). */
 int history_reader_fd(HistoryReader *r, int *ret_events);

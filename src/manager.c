@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "catchup.h"
 #include "decide.h"
 #include "hashmap.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct Manager {
         Watch *watch;
         Sender *sender;
         Outbox *outbox;
+        Catchup *catchup;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
         bool warned_activation_details;
@@ -82,8 +84,8 @@ static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord wha
         outbox_report_write(m->outbox, r, "the last run record");
 }
 
-static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
-        Manager *m = userdata;
+/* Every run end, live or caught up, from the watch or from the journal, goes through here. */
+static void manager_handle_run(Manager *m, const WatchRun *run) {
         const Check *c = resolver_lookup(m->resolver, m->config, run->check);
 
         char last[33] = "";
@@ -97,7 +99,8 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
 
         if (!check_is_active(c))
                 return;
-        if (run->catch_up)
+        /* Live ends too: one the journal's catch-up reported first is not sent again. */
+        if (!run->start)
                 in.has_last = outbox_read_last(m->outbox, run->check, last, &in.last_exit) >= 0;
         decide(c, run, &in, &d);
 
@@ -115,6 +118,74 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         if (d.send)
                 sender_dispatch(m->sender, c, run, &d);
         manager_record_run(m, run, d.record);
+}
+
+/* While the watch (re)reads the services and the journal's catch-up runs, run ends wait:
+ * the journal's older runs go first, so that each check hears its runs in order. */
+static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!run->start && (catchup_running(m->catchup) || !watch_is_settled(m->watch))) {
+                r = catchup_hold(m->catchup, run);
+                if (r >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
+                               "Cannot hold this run until the journal's catch-up is done (%m); handling it now.");
+        }
+        manager_handle_run(m, run);
+}
+
+static void on_released(Catchup *c _unused_, const WatchRun *run, void *userdata) {
+        manager_handle_run(userdata, run);
+}
+
+typedef struct RecordContext {
+        Manager *m;
+        const HistoryRecord *rec;
+} RecordContext;
+
+/* A run end read from the journal, for one check of its service: judged as a live one is. */
+static void on_record_check(Watch *w _unused_, const char *check, const char *service, const SuccessExit *success,
+                            void *userdata) {
+        const RecordContext *ctx = userdata;
+        const HistoryRecord *rec = ctx->rec;
+        bool ok = streq(rec->result, "success");
+        WatchRun run = {
+                .check = check,
+                .service = service,
+                .invocation = rec->invocation,
+                .active_state = ok ? "inactive" : "failed",
+                .result = rec->result,
+                .exec_main_code = rec->exit_code,
+                .exec_main_status = MAX(rec->exit_status, 0),
+                .exit_timestamp = rec->end_usec,
+                .start_timestamp = rec->start_usec,
+                .catch_up = true,
+                .activated_by_timer = -1,
+                .success_exit = success,
+                .ended_on_own = rec->ended_on_own == HISTORY_OWN_YES ? 1 :
+                                rec->ended_on_own == HISTORY_OWN_NO  ? -1 :
+                                                                       0,
+                .stop_requested = rec->stop_requested,
+        };
+
+        manager_handle_run(ctx->m, &run);
+}
+
+static void on_record(Catchup *c _unused_, const HistoryRecord *rec, void *userdata) {
+        RecordContext ctx = { .m = userdata, .rec = rec };
+
+        /* A success the journal cannot vouch for (how the main process ended was not logged):
+         * systemd's state judges the service's last run after the round; earlier ones are not
+         * guessed. */
+        if (streq(rec->result, "success") && rec->ended_on_own == HISTORY_OWN_UNKNOWN) {
+                log_unit(LOG_DEBUG, rec->unit, rec->invocation,
+                         "The journal does not say how the main process of run %s ended; left to systemd's state.",
+                         rec->invocation);
+                return;
+        }
+        watch_foreach_check(ctx.m->watch, rec->unit, on_record_check, &ctx);
 }
 
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
@@ -143,9 +214,14 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
         size_t n = 0;
+        int r;
 
         if (m->stopping)
                 return;
+        /* Every (re)read of the services (start, reconnect, re-exec, reload) is a catch-up. */
+        r = catchup_start(m->catchup, watch_manager_pid(m->watch), m->config->max_age);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start reading the journal: %m");
         if (m->ready_sent && !m->reloading)
                 return;
         for (size_t i = 0; i < m->config->n_checks; i++)
@@ -322,6 +398,9 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
+        r = catchup_new(&m->catchup, m->event, m->state_dir, o->user, on_record, on_released, m);
+        if (r < 0)
+                return log_oom();
         r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, m);
         if (r < 0)
                 return log_oom();
@@ -336,6 +415,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        catchup_free(m->catchup);
         watch_free(m->watch);
         sender_free(m->sender);
         outbox_free(m->outbox);

@@ -80,6 +80,16 @@ int watch_set_checks(Watch *w, const Config *c, bool discover);
 /* True when no resolution is in flight. */
 bool watch_is_settled(const Watch *w);
 
+/* The service manager's PID (1, or the user manager's, asked of the bus); 0 until known or
+ * when the bus would not tell. */
+pid_t watch_manager_pid(const Watch *w);
+
+/* Calls f for every monitored check whose runs are service's, with the service's
+ * SuccessExitStatus= (for runs read from the journal). */
+typedef void (*watch_check_t)(Watch *w, const char *check, const char *service, const SuccessExit *success,
+                              void *userdata);
+void watch_foreach_check(Watch *w, const char *service, watch_check_t f, void *userdata);
+
 /* Unit properties as read from GetAll (or PropertiesChanged): what timerbeat needs, nothing
  * else; a property with an unexpected type is skipped. Also used by the command line tools. */
 typedef struct UnitProps {

@@ -234,5 +234,187 @@ test_corrupt_state.journald = True
 test_corrupt_state.manager_log_journal = True
 
 
+# --- the daemon's catch-up from the journal ------------------------------------------------
+
+QUIET = 0.6
+CATCHUP_DONE = "Journal catch-up done"
+
+
+def hc_daemon(env, rcv, unit="job.service", keys="failure = yes\n"):
+    """timerbeat with a healthchecks check for unit; returns once its first catch-up is done."""
+    from harness import FAST, SECRET
+    n = env.log().count(CATCHUP_DONE)
+    env.write_config(FAST + f"[{unit}]\npreset = healthchecks\nurl = {rcv.url('/p/' + SECRET)}\n{keys}")
+    env.start_daemon()
+    env.wait_log(CATCHUP_DONE, count=n + 1)
+
+
+def hc_paths(invs_codes):
+    """The healthchecks paths for [(InvocationID, exit code or None for success)]."""
+    from harness import SECRET
+
+    def rid(h):
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return [f"/p/{SECRET}{'' if c is None else '/' + str(c)}?rid={rid(i)}" for i, c in invs_codes]
+
+
+def counter_job(env, codes):
+    """job.service exits with codes[n] on its n-th run."""
+    counter = f"{env.dir}/counter"
+    with open(counter, "w") as f:
+        f.write("0")
+    case = " ".join(f"{i}) exit {c};;" for i, c in enumerate(codes))
+    env.oneshot("job.service", f"/bin/sh -c 'n=$(cat {counter}); echo $((n+1)) > {counter}; "
+                               f"case $n in {case} esac'")
+    env.daemon_reload()
+
+
+def test_catchup_three_runs(env):
+    """ok, exit 3, ok while timerbeat is stopped → three requests in order, each with its own
+    run id, /3 for the failure; a restart after that sends nothing more."""
+    rcv = env.receiver()
+    counter_job(env, [0, 3, 0])
+    hc_daemon(env, rcv)
+    env.stop_daemon()
+    invs = [run_oneshot(env, "job.service") for _ in range(3)]
+    wait_journal(env, "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", f"USER_INVOCATION_ID={invs[2]}")
+    hc_daemon(env, rcv)
+    rcv.wait(3)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(invs[0], None), (invs[1], 3), (invs[2], None)]), \
+        rcv.requests
+    env.stop_daemon()
+    hc_daemon(env, rcv)
+    time.sleep(QUIET)
+    assert rcv.count() == 3, rcv.requests
+
+
+test_catchup_three_runs.journald = True
+test_catchup_three_runs.manager_log_journal = True
+
+
+def failed_and_killed_then_reset(env, rcv, keys):
+    """A failed run (exit 1) and a SIGKILLed one while stopped, then reset-failed (systemd says
+    Result=success now), then start; returns the two InvocationIDs."""
+    counter = f"{env.dir}/counter"
+    with open(counter, "w") as f:
+        f.write("0")
+    env.oneshot("job.service", f"/bin/sh -c 'n=$(cat {counter}); echo $((n+1)) > {counter}; "
+                               "test $n = 0 && exit 1; exec sleep 30'")
+    env.daemon_reload()
+    hc_daemon(env, rcv, keys=keys)
+    env.stop_daemon()
+    inv1 = run_oneshot(env, "job.service")
+    env.systemctl("start", "--no-block", "job.service")
+    wait_state(env, "job.service", ("activating",))
+    inv2 = inv_of(env, "job.service")
+    env.systemctl("kill", "-s", "KILL", "job.service")
+    wait_state(env, "job.service", ("failed",))
+    env.systemctl("reset-failed")
+    assert env.show("job.service", "Result") == "success"
+    wait_journal(env, f"MESSAGE_ID={FAILURE_RESULT}", f"USER_INVOCATION_ID={inv2}")
+    hc_daemon(env, rcv, keys=keys)
+    return inv1, inv2
+
+
+def test_catchup_reset_failed_no_success(env):
+    """Failed + SIGKILLed while stopped, reset-failed, start: no success."""
+    rcv = env.receiver()
+    failed_and_killed_then_reset(env, rcv, "")
+    time.sleep(QUIET)
+    assert rcv.count() == 0, rcv.requests
+
+
+test_catchup_reset_failed_no_success.journald = True
+test_catchup_reset_failed_no_success.manager_log_journal = True
+
+
+def test_catchup_reset_failed_failures(env):
+    """The same with failure = yes: /1 and /137, once each, in order; nothing more on restart."""
+    rcv = env.receiver()
+    inv1, inv2 = failed_and_killed_then_reset(env, rcv, "failure = yes\n")
+    rcv.wait(2)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(inv1, 1), (inv2, 137)]), rcv.requests
+    env.stop_daemon()
+    hc_daemon(env, rcv, keys="failure = yes\n")
+    time.sleep(QUIET)
+    assert rcv.count() == 2, rcv.requests
+
+
+test_catchup_reset_failed_failures.journald = True
+test_catchup_reset_failed_failures.manager_log_journal = True
+
+
+def test_catchup_live_then_restart(env):
+    """Runs reported live are not sent again by the journal's catch-up at the next start."""
+    rcv = env.receiver()
+    counter_job(env, [0, 4])
+    hc_daemon(env, rcv)
+    invs = [run_oneshot(env, "job.service") for _ in range(2)]
+    rcv.wait(2)
+    wait_journal(env, f"MESSAGE_ID={FAILURE_RESULT}", f"USER_INVOCATION_ID={invs[1]}")
+    env.stop_daemon()
+    hc_daemon(env, rcv)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(invs[0], None), (invs[1], 4)]), rcv.requests
+
+
+test_catchup_live_then_restart.journald = True
+test_catchup_live_then_restart.manager_log_journal = True
+
+
+def test_catchup_corrupt_state(env):
+    """A corrupt STATE/history is logged; the journal of the last max-age is read instead, and
+    the runs reported before are not sent again: only the one that ended while stopped."""
+    rcv = env.receiver()
+    counter_job(env, [0, 0, 5])
+    hc_daemon(env, rcv)
+    invs = [run_oneshot(env, "job.service") for _ in range(2)]
+    rcv.wait(2)
+    env.stop_daemon()
+    invs.append(run_oneshot(env, "job.service"))
+    wait_journal(env, f"MESSAGE_ID={FAILURE_RESULT}", f"USER_INVOCATION_ID={invs[2]}")
+    with open(f"{env.state_dir()}/history", "w") as f:
+        f.write("timerbeat-history 1\ncursor s=1;i=2\nopen garbage\n")
+    hc_daemon(env, rcv)
+    assert "history: cannot use the saved journal position" in env.log(), env.log()[-2000:]
+    rcv.wait(3)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(invs[0], None), (invs[1], None), (invs[2], 5)]), \
+        rcv.requests
+    with open(f"{env.state_dir()}/history") as f:
+        assert "garbage" not in f.read()
+
+
+test_catchup_corrupt_state.journald = True
+test_catchup_corrupt_state.manager_log_journal = True
+
+
+def test_catchup_forged(env):
+    """Run messages forged by an ordinary process (logger, systemd-cat) while timerbeat is
+    stopped cause no request at its next start."""
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.daemon_reload()
+    hc_daemon(env, rcv)
+    env.stop_daemon()
+    fake = "0123456789abcdef0123456789abcdef"
+    for mid, extra in ((FAILURE_RESULT, ["UNIT_RESULT=exit-code"]),
+                       ("39f53479d3a045ac8e11786248231fbf", ["JOB_TYPE=start", "JOB_RESULT=done"])):
+        fields = [f"MESSAGE_ID={mid}", "USER_UNIT=job.service", f"USER_INVOCATION_ID={fake}",
+                  "MESSAGE=Finished job.service."] + extra
+        subprocess.run(["logger", "--journald"], input="\n".join(fields) + "\n", text=True, check=True)
+        subprocess.run(["systemd-cat", "-t", "systemd", "echo", "\n".join(fields)], check=True)
+    wait_journal(env, "USER_UNIT=job.service", f"USER_INVOCATION_ID={fake}", count=2)
+    hc_daemon(env, rcv)
+    time.sleep(QUIET)
+    assert rcv.count() == 0, rcv.requests
+
+
+test_catchup_forged.journald = True
+test_catchup_forged.manager_log_journal = True
+
+
 if __name__ == "__main__":
     main({name[5:]: fn for name, fn in globals().items() if name.startswith("test_") and callable(fn)})
