@@ -191,7 +191,7 @@ static int catchup_open(Catchup *c) {
         if (r < 0)
                 return r;
         if (!history_reader_has_files(c->reader))
-                return -EACCES;
+                return -ENOMEDIUM;
         if (!history_reader_cursor_found(c->reader))
                 log_warning(
                         "The journal no longer holds the entries after the position saved in %s/" HISTORY_STATE_FILE
@@ -209,13 +209,14 @@ static void catchup_unavailable(Catchup *c, int r) {
                 log_warning("The user manager's PID is unknown, so none of its journal messages can be trusted: of "
                             "runs that ended while timerbeat was not watching, only each service's last one is "
                             "caught up, from systemd's state.");
+        else if (r == -ENOMEDIUM)
+                log_warning("No journal file can be read (no journal, a volatile one, or no permission: the system "
+                            "unit needs SupplementaryGroups=systemd-journal, a user a persistent journal): of runs "
+                            "that ended while timerbeat was not watching, only each service's last one is caught "
+                            "up, from systemd's state.");
         else
-                log_warning_errno(r,
-                                  "Cannot read the journal (%m%s): of runs that ended while timerbeat was not "
-                                  "watching, only each service's last one is caught up, from systemd's state.",
-                                  r == -EACCES ? "; no journal files, or no permission: the system unit needs "
-                                                 "SupplementaryGroups=systemd-journal" :
-                                                 "");
+                log_warning_errno(r, "Cannot read the journal (%m): of runs that ended while timerbeat was not "
+                                     "watching, only each service's last one is caught up, from systemd's state.");
 }
 
 static void catchup_save(Catchup *c) {

@@ -126,7 +126,9 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         Manager *m = userdata;
         int r;
 
-        if (!run->start && (catchup_running(m->catchup) || !watch_is_settled(m->watch))) {
+        /* (A baseline without a run starts a new check's record at once: nothing to order.) */
+        if (!run->start && !isempty(run->invocation) &&
+            (catchup_running(m->catchup) || !watch_is_settled(m->watch))) {
                 r = catchup_hold(m->catchup, run);
                 if (r >= 0)
                         return;

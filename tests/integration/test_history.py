@@ -391,6 +391,45 @@ test_catchup_corrupt_state.journald = True
 test_catchup_corrupt_state.manager_log_journal = True
 
 
+def test_catchup_timerless_service(env):
+    """A service without a timer that ran (and was unloaded by systemd) while timerbeat was
+    stopped is reported once, with its run id."""
+    rcv = env.receiver()
+    env.oneshot("lone.service", "/bin/true")
+    env.daemon_reload()
+    hc_daemon(env, rcv, unit="lone.service")
+    env.stop_daemon()
+    inv = run_oneshot(env, "lone.service")
+    wait_journal(env, "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", f"USER_INVOCATION_ID={inv}")
+    env._wait_for(lambda: env.show("lone.service", "InvocationID") == "", 10, "lone.service unloaded")
+    hc_daemon(env, rcv, unit="lone.service")
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(inv, None)]), rcv.requests
+
+
+test_catchup_timerless_service.journald = True
+test_catchup_timerless_service.manager_log_journal = True
+
+
+def test_catchup_no_journal(env):
+    """No journal at all: said once, with why; the last run is caught up from systemd's state
+    (a failure, exit 2), the one before it is not guessed."""
+    rcv = env.receiver()
+    counter_job(env, [0, 2])
+    hc_daemon(env, rcv)
+    env.stop_daemon()
+    env.systemctl("start", "job.service")
+    env.systemctl("start", "job.service", check=False)
+    wait_state(env, "job.service", ("failed",))
+    inv = inv_of(env, "job.service")
+    hc_daemon(env, rcv)
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(inv, 2)]), rcv.requests
+    assert env.log().count("No journal file can be read") == 2, env.log()   # once per start
+
+
 def test_catchup_forged(env):
     """Run messages forged by an ordinary process (logger, systemd-cat) while timerbeat is
     stopped cause no request at its next start."""
