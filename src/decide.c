@@ -178,7 +178,10 @@ static void decide_end(const Check *c, const WatchRun *run, const DecideInput *i
                 return;
         }
         d->counted = true;
-        if (success && c->min_runtime > 0 && d->duration < c->min_runtime) {
+        /* (A run read from the journal whose start came before what was read has no known
+         * duration: min-runtime cannot judge it.) */
+        if (success && c->min_runtime > 0 && d->duration < c->min_runtime &&
+            (!run->catch_up || run->start_timestamp > 0)) {
                 snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s", run->service,
                          dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
                 if (d->exit_code == 0)

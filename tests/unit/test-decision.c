@@ -295,6 +295,24 @@ static void test_no_false_success(void) {
         }
 }
 
+/* min-runtime cannot judge a run read from the journal without its start. */
+static void test_min_runtime_unknown_start(void) {
+        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1,
+                    .min_runtime = 60 * USEC_PER_SEC };
+        WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = INV, .active_state = "inactive",
+                         .result = "success", .catch_up = true, .ended_on_own = 1, .activated_by_timer = -1,
+                         .exit_timestamp = T0 - 60 * USEC_PER_SEC };
+        DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR, .has_last = true, .last_invocation = OLD };
+        Decision d;
+
+        decide(&c, &run, &in, &d);
+        ASSERT(d.send);
+        ASSERT_EQ(d.event, EVENT_SUCCESS);
+        run.start_timestamp = run.exit_timestamp - USEC_PER_SEC; /* known, and too short */
+        decide(&c, &run, &in, &d);
+        ASSERT(!d.send || d.event != EVENT_SUCCESS);
+}
+
 /* A run the journal's catch-up reported is not reported again when its live end arrives. */
 static void test_live_after_catch_up(void) {
         Check c = {
@@ -320,6 +338,7 @@ static void test_live_after_catch_up(void) {
 int main(void) {
         test_no_false_success();
         test_live_after_catch_up();
+        test_min_runtime_unknown_start();
         test_run_succeeded();
         test_run_end();
         test_decide_table();
