@@ -80,8 +80,8 @@ struct Watch {
         /* The user manager's PID (the bus driver knows it from the owner's socket): the
          * journal history trusts only that process's messages. Asking counts as resolving, so
          * on_settled comes after it is known. */
-        pid_t manager_pid;
         sd_bus_slot *slot_pid_call;
+        pid_t manager_pid;
         bool identifying;
 
         watch_run_end_t on_run_end;

@@ -368,7 +368,7 @@ static void test_bounded(void) {
         feed(h, (Step) { STOPPING, "u0.service", inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
         feed(h, (Step) { STOPPED, "u0.service", inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 0);
         snprintf(inv, sizeof(inv), "%032x", HISTORY_MAX_OPEN + 10);
-        snprintf(unit, sizeof(unit), "u%u.service", HISTORY_MAX_OPEN + 9);
+        snprintf(unit, sizeof(unit), "u%u.service", (unsigned) (HISTORY_MAX_OPEN + 9));
         feed(h, (Step) { STOPPING, unit, inv, "Stopping.", NULL, NULL, NULL, "stop", NULL }, 1, 0);
         feed(h, (Step) { STOPPED, unit, inv, "Stopped.", NULL, NULL, NULL, "stop", "done" }, 1, 1);
 }
