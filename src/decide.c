@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -11,6 +12,34 @@ bool decide_run_succeeded(const char *active_state, const char *result) {
         if (!result || !streq(result, "success"))
                 return false;
         return !active_state || !streq(active_state, "failed");
+}
+
+/* Whether the main process ended on its own, cleanly: systemd's Result=success alone does not
+ * say it. A Type=simple/exec/forking/notify service whose main process a stop job or anyone
+ * else killed with SIGTERM, SIGINT, SIGHUP or SIGPIPE ends with Result=success too, and
+ * `systemctl reset-failed` turns any Result into success while ExecMainCode/Status keep the
+ * truth. */
+bool decide_ended_on_own(const WatchRun *run) {
+        if (run->ended_on_own != 0)
+                return run->ended_on_own > 0; /* the journal saw how the run ended */
+        switch (run->exec_main_code) {
+        case CLD_EXITED:
+                /* An exit status: systemd's Result at the run's end already applied
+                 * SuccessExitStatus=; a state read later (catch-up) is checked against it. */
+                return run->exec_main_status == 0 || !run->catch_up ||
+                       success_exit_has_status(run->success_exit, run->exec_main_status);
+        case CLD_KILLED:
+        case CLD_DUMPED:
+                return success_exit_has_signal(run->success_exit, run->exec_main_status);
+        default:
+                /* No main process to judge (it never ran, or systemd did not say): only
+                 * Result=success seen at the run's end vouches, never a state read later. */
+                return !run->catch_up;
+        }
+}
+
+bool decide_run_success(const WatchRun *run) {
+        return decide_run_succeeded(run->active_state, run->result) && decide_ended_on_own(run);
 }
 
 static const char *exec_code_to_string(int code) {
@@ -36,6 +65,15 @@ _printf_(3, 4) static void say(Decision *d, int level, const char *fmt, ...) {
 }
 
 static const char *run_result(const WatchRun *run) {
+        /* Result=success, but the main process did not end on its own: say what systemd would
+         * have, had the unit not counted it clean (or had reset-failed not cleared it). */
+        if (decide_run_succeeded(run->active_state, run->result) && !decide_ended_on_own(run)) {
+                if (run->stop_requested)
+                        return "stopped";
+                if (run->exec_main_code == CLD_KILLED || run->exec_main_code == CLD_DUMPED)
+                        return "signal";
+                return run->exec_main_code == CLD_EXITED ? "exit-code" : "unknown";
+        }
         if (run->result)
                 return run->result;
         return streq(strempty(run->active_state), "failed") ? "failed" : "unknown";
@@ -64,10 +102,10 @@ static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInp
                 return false;
 
         d->record = DECIDE_RECORD_RUN;
-        if (!decide_run_succeeded(run->active_state, run->result) && !c->failure) {
+        if (!decide_run_success(run) && !c->failure) {
                 say(d, LOG_NOTICE,
                     "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
-                    run->invocation, run->service, strempty(run->result), c->name);
+                    run->invocation, run->service, run_result(run), c->name);
                 return false;
         }
         if (run->exit_timestamp == 0 || in->now > run->exit_timestamp + in->max_age) {
@@ -123,17 +161,24 @@ static void decide_failure(const Check *c, const WatchRun *run, const DecideInpu
  * whether the run counts as a success (min-runtime= can make a success a failure). */
 static bool describe(const Check *c, const WatchRun *run, Decision *d) {
         char dbuf[32], mbuf[32];
+        bool success = decide_run_success(run);
 
         if (run->start_timestamp > 0 && run->exit_timestamp > run->start_timestamp)
                 d->duration = run->exit_timestamp - run->start_timestamp;
         d->exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
+        /* Not a success, yet nothing says why in numbers (a stop job's SIGTERM the process
+         * handled, exiting 0): 128+SIGTERM for a stop, 1 otherwise. */
+        if (!success && d->exit_code == 0)
+                d->exit_code = run->stop_requested ? 128 + SIGTERM : 1;
         format_timespan(dbuf, sizeof(dbuf), d->duration - d->duration % USEC_PER_MSEC);
-        if (!decide_run_succeeded(run->active_state, run->result)) {
+        if (!success) {
                 snprintf(d->message, sizeof(d->message), "%s failed: %s, exit code %d, after %s", run->service,
                          run_result(run), d->exit_code, dbuf);
                 return false;
         }
-        if (c->min_runtime > 0 && d->duration < c->min_runtime) {
+        /* (A run read from the journal whose start came before what was read has no known
+         * duration: min-runtime cannot judge it.) */
+        if (c->min_runtime > 0 && d->duration < c->min_runtime && (!run->catch_up || run->start_timestamp > 0)) {
                 snprintf(d->message, sizeof(d->message), "%s ran for only %s, less than min-runtime=%s", run->service,
                          dbuf, format_timespan(mbuf, sizeof(mbuf), c->min_runtime));
                 if (d->exit_code == 0)
@@ -145,10 +190,10 @@ static bool describe(const Check *c, const WatchRun *run, Decision *d) {
 }
 
 static void decide_end(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
-        bool succeeded = decide_run_succeeded(run->active_state, run->result);
+        bool success = decide_run_success(run);
 
         d->record = DECIDE_RECORD_RUN;
-        if (succeeded && c->n_skip_exit_status > 0 && skipped_exit_status(c, run)) {
+        if (success && c->n_skip_exit_status > 0 && skipped_exit_status(c, run)) {
                 d->exit_code = exit_code_from_run(run->result, run->exec_main_code, run->exec_main_status);
                 say(d, LOG_INFO,
                     "Run %s of %s succeeded with exit status %d, listed in skip-exit-status=; not pinging [%s].",
@@ -162,7 +207,7 @@ static void decide_end(const Check *c, const WatchRun *run, const DecideInput *i
                 d->event = EVENT_SUCCESS;
                 return;
         }
-        if (!succeeded) {
+        if (!success) {
                 decide_failure(c, run, in, d);
                 return;
         }
@@ -200,7 +245,7 @@ void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision
                             run->service);
                 return;
         }
-        d->needs_activation_details = c->trigger_timer && run->activated_by_timer < 0;
+        d->needs_activation_details = c->trigger_timer && !run->catch_up && run->activated_by_timer < 0;
 
         if (run->start) {
                 if (c->start) {
@@ -211,6 +256,9 @@ void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision
                 return;
         }
         if (run->catch_up && !decide_catch_up(c, run, in, d))
+                return;
+        /* Seen ending live, but handled already: the journal's catch-up read it first. */
+        if (!run->catch_up && in->has_last && streq(strempty(in->last_invocation), strempty(run->invocation)))
                 return;
         decide_end(c, run, in, d);
 }

@@ -42,8 +42,13 @@ typedef struct Decision {
         char catch_up_note[256];       /* a run reported late: said (at info) before the reason */
 } Decision;
 
-/* Whether systemd's verdict on a run is success. */
+/* Whether systemd's verdict on a run is success (Result alone). */
 bool decide_run_succeeded(const char *active_state, const char *result);
+/* Whether the main process ended on its own: exited with 0 or a status in SuccessExitStatus=,
+ * or was killed by a signal listed there (or the journal said so). */
+bool decide_ended_on_own(const WatchRun *run);
+/* A run counts as success only when both hold. */
+bool decide_run_success(const WatchRun *run);
 
 void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *ret);
 

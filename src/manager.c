@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "catchup.h"
 #include "decide.h"
 #include "hashmap.h"
 #include "health.h"
@@ -36,6 +37,7 @@ struct Manager {
         Hostname *hostname;
         Outbox *outbox;
         MetricsFile *metrics;
+        Catchup *catchup;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         char *state_dir;
         bool warned_activation_details;
@@ -63,8 +65,8 @@ static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord wha
         outbox_report_write(m->outbox, r, "the last run record");
 }
 
-static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
-        Manager *m = userdata;
+/* Every run end, live or caught up, from the watch or from the journal, goes through here. */
+static void manager_handle_run(Manager *m, const WatchRun *run) {
         const Check *c = resolver_lookup(m->resolver, m->config, run->check);
 
         char last[33] = "";
@@ -78,7 +80,8 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
 
         if (!check_is_active(c))
                 return;
-        if (run->catch_up)
+        /* Live ends too: one the journal's catch-up reported first is not sent again. */
+        if (!run->start)
                 in.has_last = outbox_read_last(m->outbox, run->check, last, &in.last_exit) >= 0;
         decide(c, run, &in, &d);
 
@@ -151,6 +154,58 @@ static void manager_self_arm(Manager *m) {
                 log_error_errno(r, "Cannot schedule the self-heartbeat: %m");
 }
 
+/* While the watch (re)reads the services and the journal's catch-up runs, run ends wait:
+ * the journal's older runs go first, so that each check hears its runs in order. */
+static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        /* (A baseline without a run starts a new check's record at once: nothing to order.) */
+        if (!run->start && !isempty(run->invocation) &&
+            (catchup_running(m->catchup) || !watch_is_settled(m->watch))) {
+                r = catchup_hold(m->catchup, run);
+                if (r >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, r, run->service, run->invocation,
+                               "Cannot hold this run until the journal's catch-up is done (%m); handling it now.");
+        }
+        manager_handle_run(m, run);
+}
+
+static void on_released(Catchup *c _unused_, const WatchRun *run, void *userdata) {
+        manager_handle_run(userdata, run);
+}
+
+typedef struct RecordContext {
+        Manager *m;
+        const HistoryRecord *rec;
+} RecordContext;
+
+/* A run end read from the journal, for one check of its service: judged as a live one is. */
+static void on_record_check(Watch *w _unused_, const char *check, const char *service, const SuccessExit *success,
+                            void *userdata) {
+        const RecordContext *ctx = userdata;
+        const HistoryRecord *rec = ctx->rec;
+        WatchRun run = catchup_record_run(rec, check, service, success);
+
+        manager_handle_run(ctx->m, &run);
+}
+
+static void on_record(Catchup *c _unused_, const HistoryRecord *rec, void *userdata) {
+        RecordContext ctx = { .m = userdata, .rec = rec };
+
+        /* A success the journal cannot vouch for (how the main process ended was not logged):
+         * systemd's state judges the service's last run after the round; earlier ones are not
+         * guessed. */
+        if (streq(rec->result, "success") && rec->ended_on_own == HISTORY_OWN_UNKNOWN) {
+                log_unit(LOG_DEBUG, rec->unit, rec->invocation,
+                         "The journal does not say how the main process of run %s ended; left to systemd's state.",
+                         rec->invocation);
+                return;
+        }
+        watch_foreach_check(ctx.m->watch, rec->unit, on_record_check, &ctx);
+}
+
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
         _cleanup_(strv_done) Strv errors = {};
         Manager *m = userdata;
@@ -177,9 +232,14 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
         size_t n = 0;
+        int r;
 
         if (m->stopping)
                 return;
+        /* Every (re)read of the services (start, reconnect, re-exec, reload) is a catch-up. */
+        r = catchup_start(m->catchup, watch_manager_pid(m->watch), m->config->max_age);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start reading the journal: %m");
         if (m->ready_sent && !m->reloading)
                 return;
         for (size_t i = 0; i < m->config->n_checks; i++)
@@ -198,25 +258,11 @@ static void on_settled(Watch *w _unused_, void *userdata) {
 }
 
 static void manager_write_status(Manager *m, bool refused, const Strv *errors) {
-        DaemonStatus *s = &m->status;
-        int r = 0;
+        int r = daemon_status_update(&m->status, refused ? NULL : &m->config->files,
+                                     refused ? NULL : &m->config->digests, refused, errors);
 
-        s->refused = refused;
-        strv_done(&s->errors);
-        for (size_t i = 0; errors && i < errors->n && r >= 0; i++)
-                r = strv_push(&s->errors, errors->items[i]);
-        if (!refused) {
-                s->loaded = now_usec(CLOCK_REALTIME);
-                strv_done(&s->files);
-                strv_done(&s->digests);
-                for (size_t i = 0; i < m->config->files.n && r >= 0; i++) {
-                        r = strv_push(&s->files, m->config->files.items[i]);
-                        if (r >= 0)
-                                r = strv_push(&s->digests, m->config->digests.items[i]);
-                }
-        }
         if (r >= 0)
-                r = daemon_status_write(m->state_dir, s);
+                r = daemon_status_write(m->state_dir, &m->status);
         outbox_report_write(m->outbox, r, "the status file");
 }
 
@@ -399,6 +445,9 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
+        r = catchup_new(&m->catchup, m->event, m->state_dir, o->user, on_record, on_released, m);
+        if (r < 0)
+                return log_oom();
         r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, m);
         if (r < 0)
                 return log_oom();
@@ -413,6 +462,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        catchup_free(m->catchup);
         watch_free(m->watch);
         sender_free(m->sender);
         metricsfile_free(m->metrics); /* after the sender: its last outcomes are counted */

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <time.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,4 +171,25 @@ bool daemon_status_alive(const DaemonStatus *s) {
                 return false;
         /* EPERM: it exists, as another user's process. */
         return kill(s->pid, 0) >= 0 || errno == EPERM;
+}
+
+int daemon_status_update(DaemonStatus *s, const Strv *files, const Strv *digests, bool refused, const Strv *errors) {
+        int r = 0;
+
+        assert(s);
+        s->refused = refused;
+        strv_done(&s->errors);
+        for (size_t i = 0; errors && i < errors->n && r >= 0; i++)
+                r = strv_push(&s->errors, errors->items[i]);
+        if (!files)
+                return r;
+        s->loaded = now_usec(CLOCK_REALTIME);
+        strv_done(&s->files);
+        strv_done(&s->digests);
+        for (size_t i = 0; i < files->n && r >= 0; i++) {
+                r = strv_push(&s->files, files->items[i]);
+                if (r >= 0 && digests && i < digests->n)
+                        r = strv_push(&s->digests, digests->items[i]);
+        }
+        return r;
 }

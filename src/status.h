@@ -39,6 +39,9 @@ int daemon_status_parse(const char *text, DaemonStatus *ret);
 int boot_id_read(char ret[static 33]);
 
 /* Atomic write (rename) into dir; read back, -ENOENT when there is none. */
+/* A reload's verdict (refused, with its errors) and, when files is set, the configuration now
+ * running: its files and their digests, loaded now. */
+int daemon_status_update(DaemonStatus *s, const Strv *files, const Strv *digests, bool refused, const Strv *errors);
 int daemon_status_write(const char *dir, const DaemonStatus *s);
 int daemon_status_read(const char *dir, DaemonStatus *ret);
 

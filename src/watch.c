@@ -44,7 +44,8 @@ struct Watcher {
         bool resolving;
         usec_t quiet_until; /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
 
-        RunTracker run; /* what systemd told about the service's runs */
+        RunTracker run;      /* what systemd told about the service's runs */
+        SuccessExit success; /* the service's SuccessExitStatus=, from the latest full read */
 };
 
 struct Watch {
@@ -77,6 +78,12 @@ struct Watch {
          * match on the well-known name does not stop it: every signal is checked against this. */
         char *systemd_owner;
         sd_bus_slot *slot_owner_call;
+        /* The user manager's PID (the bus driver knows it from the owner's socket): the
+         * journal history trusts only that process's messages. Asking counts as resolving, so
+         * on_settled comes after it is known. */
+        sd_bus_slot *slot_pid_call;
+        pid_t manager_pid;
+        bool identifying;
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
@@ -340,6 +347,39 @@ static int read_prop_activation(sd_bus_message *m, UnitProps *p, size_t offset _
         return r;
 }
 
+bool success_exit_has_status(const SuccessExit *s, int status) {
+        return s && status >= 0 && status <= 255 && (s->status[status / 64] >> (status % 64)) & 1;
+}
+
+bool success_exit_has_signal(const SuccessExit *s, int sig) {
+        return s && sig > 0 && sig < 64 && (s->signals >> sig) & 1;
+}
+
+/* SuccessExitStatus: (aiai), the exit statuses, then the signals. */
+static int read_prop_success(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        const int32_t *v;
+        size_t n;
+        int r;
+
+        p->success = (SuccessExit) {};
+        r = sd_bus_message_enter_container(m, 'r', "aiai");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(m, 'i', (const void **) &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n / sizeof(int32_t); i++)
+                if (v[i] >= 0 && v[i] <= 255)
+                        p->success.status[v[i] / 64] |= UINT64_C(1) << (v[i] % 64);
+        r = sd_bus_message_read_array(m, 'i', (const void **) &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n / sizeof(int32_t); i++)
+                if (v[i] > 0 && v[i] < 64)
+                        p->success.signals |= UINT64_C(1) << v[i];
+        return sd_bus_message_exit_container(m);
+}
+
 #define PROP(n, sig, reader, field, has) \
         { n, sig, reader, offsetof(UnitProps, field), sizeof(((UnitProps *) NULL)->field), offsetof(UnitProps, has) }
 
@@ -365,6 +405,7 @@ static const struct {
         PROP("ActivationDetails", "a(ss)", read_prop_activation, trigger_unit, has_activation),
         PROP("FragmentPath", "s", read_prop_fragment, fragment, has_fragment),
         PROP("DropInPaths", "as", read_prop_dropins, files, has_files),
+        PROP("SuccessExitStatus", "(aiai)", read_prop_success, success, has_success),
 };
 
 /* One dict entry: the name, then its variant, read if we know it, skipped otherwise. */
@@ -467,6 +508,7 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .start = kind == RUN_START,
                 .activated_by_timer = r->activated_by_timer,
                 .trigger_unit = r->trigger_unit,
+                .success_exit = &wr->success,
         };
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
 }
@@ -573,6 +615,8 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
 
+        if (p.has_success)
+                wr->success = p.success;
         /* A refresh (daemon-reload, same service, still watched): the signals we have been
          * following are newer than this read, so keep the run state and only decide again. */
         if (refresh && watcher_is_following(wr)) {
@@ -931,6 +975,11 @@ static void watch_disconnect(Watch *w) {
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
         w->slot_owner = sd_bus_slot_unref(w->slot_owner);
         w->slot_owner_call = sd_bus_slot_unref(w->slot_owner_call);
+        w->slot_pid_call = sd_bus_slot_unref(w->slot_pid_call);
+        if (w->identifying) {
+                w->identifying = false;
+                w->n_resolving--;
+        }
         w->systemd_owner = mfree(w->systemd_owner);
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
@@ -991,14 +1040,72 @@ static bool from_systemd(Watch *w, sd_bus_message *m) {
         return false;
 }
 
+static void watch_set_identifying(Watch *w, bool b) {
+        if (w->identifying == b)
+                return;
+        w->identifying = b;
+        if (b)
+                w->n_resolving++;
+        else {
+                w->n_resolving--;
+                watch_maybe_settled(w);
+        }
+}
+
+static int on_pid_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        uint32_t pid;
+
+        w->slot_pid_call = sd_bus_slot_unref(w->slot_pid_call);
+        if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "u", &pid) > 0)
+                w->manager_pid = (pid_t) pid;
+        else
+                log_warning("Cannot tell the user manager's PID from the bus; its journal messages are not "
+                            "trusted, and runs are caught up from systemd's state only.");
+        watch_set_identifying(w, false);
+        return 0;
+}
+
+/* Who systemd is, as a process: PID 1 for the system manager; asked of the bus for a user
+ * manager. */
+static void watch_identify(Watch *w) {
+        int r;
+
+        if (!w->user) {
+                w->manager_pid = 1;
+                watch_set_identifying(w, false);
+                return;
+        }
+        w->slot_pid_call = sd_bus_slot_unref(w->slot_pid_call);
+        r = sd_bus_call_method_async(w->bus, &w->slot_pid_call, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetConnectionUnixProcessID", on_pid_reply, w, "s",
+                                     w->systemd_owner);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask for the user manager's PID: %m");
+                watch_set_identifying(w, false);
+                return;
+        }
+        watch_set_identifying(w, true);
+}
+
+pid_t watch_manager_pid(const Watch *w) {
+        return w->manager_pid;
+}
+
 static int on_owner_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *owner;
 
         w->slot_owner_call = sd_bus_slot_unref(w->slot_owner_call);
-        if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &owner) < 0)
+        if (sd_bus_message_is_method_error(m, NULL) || sd_bus_message_read(m, "s", &owner) < 0) {
+                watch_set_identifying(w, false);
                 return 0; /* not there yet: NameOwnerChanged will tell */
+        }
         (void) free_and_strdup(&w->systemd_owner, owner);
+        if (w->systemd_owner)
+                watch_identify(w);
+        else
+                watch_set_identifying(w, false);
         return 0;
 }
 
@@ -1021,6 +1128,8 @@ static int on_systemd_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
         log_info("systemd is on the bus again; resubscribing and catching up.");
+        if (w->systemd_owner)
+                watch_identify(w);
         r = watch_subscribe(w);
         if (r < 0)
                 log_warning_errno(r, "Failed to subscribe again: %m");
@@ -1055,6 +1164,8 @@ static int watch_connect(Watch *w) {
                 r = sd_bus_call_method_async(w->bus, &w->slot_owner_call, "org.freedesktop.DBus",
                                              "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
                                              on_owner_reply, w, "s", SYSTEMD_DEST);
+        if (r >= 0)
+                watch_set_identifying(w, true);
         if (r >= 0)
                 r = sd_bus_match_signal(w->bus, &w->slot_disconnected, "org.freedesktop.DBus.Local",
                                         "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
@@ -1335,6 +1446,12 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
 
 bool watch_is_connected(const Watch *w) {
         return w->bus && !w->reconnect_timer && w->systemd_owner && w->subscribed;
+}
+
+void watch_foreach_check(Watch *w, const char *service, watch_check_t f, void *userdata) {
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                if (wr->monitored && streq_ptr(wr->service, service))
+                        f(w, wr->name, wr->service, &wr->success, userdata);
 }
 
 bool watch_is_settled(const Watch *w) {

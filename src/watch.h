@@ -13,6 +13,16 @@
 
 typedef struct Watch Watch;
 
+/* A service's SuccessExitStatus=: the exit statuses and signals systemd counts as a clean end
+ * of its main process, besides exit status 0. */
+typedef struct SuccessExit {
+        uint64_t status[4]; /* bit n: exit status n, 0–255 */
+        uint64_t signals;   /* bit n: signal n, 1–63 */
+} SuccessExit;
+
+bool success_exit_has_status(const SuccessExit *s, int status);
+bool success_exit_has_signal(const SuccessExit *s, int sig);
+
 typedef struct WatchRun {
         const char *check;        /* the unit the watcher is for (timer or service) */
         const char *service;      /* the service whose run ended */
@@ -29,6 +39,11 @@ typedef struct WatchRun {
         /* The unit named by ActivationDetails' trigger_unit (systemd ≥ 253, and Debian 12's 252):
          * which timer (or path, …) started this run; NULL when unknown or none. */
         const char *trigger_unit;
+        const SuccessExit *success_exit; /* the service's SuccessExitStatus=; NULL: none known */
+        /* Whether the main process ended on its own, as the journal tells it: 1 yes, -1 no (a
+         * stop job ended the run, or a signal killed it); 0: judge by ExecMainCode/Status. */
+        int ended_on_own;
+        bool stop_requested; /* the journal saw a stop job end this run */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -69,6 +84,16 @@ bool watch_is_connected(const Watch *w);
 /* True when no resolution is in flight. */
 bool watch_is_settled(const Watch *w);
 
+/* The service manager's PID (1, or the user manager's, asked of the bus); 0 until known or
+ * when the bus would not tell. */
+pid_t watch_manager_pid(const Watch *w);
+
+/* Calls f for every monitored check whose runs are service's, with the service's
+ * SuccessExitStatus= (for runs read from the journal). */
+typedef void (*watch_check_t)(Watch *w, const char *check, const char *service, const SuccessExit *success,
+                              void *userdata);
+void watch_foreach_check(Watch *w, const char *service, watch_check_t f, void *userdata);
+
 /* Unit properties as read from GetAll (or PropertiesChanged): what timerbeat needs, nothing
  * else; a property with an unexpected type is skipped. Also used by the command line tools. */
 typedef struct UnitProps {
@@ -83,6 +108,8 @@ typedef struct UnitProps {
         Strv files;             /* DropInPaths */
         char *fragment;         /* FragmentPath */
         bool has_files, has_fragment;
+        SuccessExit success; /* SuccessExitStatus (Service, "(aiai)") */
+        bool has_success;
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
 void props_done(UnitProps *p);

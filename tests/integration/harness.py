@@ -244,6 +244,9 @@ class Env:
     # Run a systemd-journald of the test's own (on a private /run/log), for tests that read
     # a run's journal output.
     journald = False
+    # Have the user manager log into that journald, as user@.service does on a real system
+    # (SYSTEMD_LOG_TARGET=journal): its structured run messages are what the history reads.
+    manager_log_journal = False
 
     def __init__(self, name):
         self.name = name
@@ -343,7 +346,10 @@ class Env:
             os.makedirs("/run/systemd/journal", exist_ok=True)
             self.spawn(["/usr/lib/systemd/systemd-journald"], "journald.log")
             self._wait_for(lambda: os.path.exists("/run/systemd/journal/stdout"), 5, "journald")
+        if self.manager_log_journal:
+            self.env["SYSTEMD_LOG_TARGET"] = "journal"
         self.systemd = self.spawn([SYSTEMD, "--user"], "systemd.log")
+        self.env.pop("SYSTEMD_LOG_TARGET", None)
 
         def running():
             r = subprocess.run(["systemctl", "--user", "is-system-running"], env=self.env,
@@ -563,6 +569,7 @@ def main(tests):
     name = sys.argv[1]
     Env.bus_limits = getattr(tests[name], "bus_limits", Env.bus_limits)
     Env.journald = getattr(tests[name], "journald", False)
+    Env.manager_log_journal = getattr(tests[name], "manager_log_journal", False)
     with Env(name) as env:
         tests[name](env)
     print(f"ok {name}")

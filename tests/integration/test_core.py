@@ -65,6 +65,45 @@ def test_signal_no_ping(env):
     assert "(killed, status 9)" in env.log(), env.log()
 
 
+def simple_job(env, extra="", keys=""):
+    """A Type=simple job.service that runs until stopped, monitored directly; started."""
+    rcv = env.receiver()
+    env.write_unit("job.service", f"[Service]\nType=simple\nExecStart=/bin/sleep 30\n{extra}")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\nurl = {rcv.url()}\n{keys}")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env._wait_for(lambda: env.show("job.service", "SubState") == "running", 10, "job.service running")
+    time.sleep(0.1)
+    return rcv
+
+
+def test_simple_stopped_no_ping(env):
+    """systemctl stop of a Type=simple job mid-run: systemd says Result=success, but the main
+    process was killed by SIGTERM: a failure, never a success."""
+    rcv = simple_job(env)
+    env.systemctl("stop", "job.service")
+    assert env.show("job.service", "Result") == "success"
+    expect_no_ping(env, rcv, "signal")
+    assert "(killed, status 15)" in env.log(), env.log()
+
+
+def test_simple_sigterm_no_ping(env):
+    """kill -TERM of its main PID from outside: the same."""
+    rcv = simple_job(env)
+    os.kill(int(env.show("job.service", "MainPID")), signal.SIGTERM)
+    expect_no_ping(env, rcv, "signal")
+
+
+def test_simple_sigterm_listed_pings(env):
+    """SuccessExitStatus=SIGTERM: the unit counts that signal as a clean end, and so do we."""
+    rcv = simple_job(env, extra="SuccessExitStatus=SIGTERM\n")
+    os.kill(int(env.show("job.service", "MainPID")), signal.SIGTERM)
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+
+
 def test_timeout_no_ping(env):
     rcv = setup_job(env, cmd="/bin/sleep 10", extra="TimeoutStartSec=300ms\n")
     fire_timer(env)

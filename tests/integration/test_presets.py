@@ -101,6 +101,23 @@ def test_exit_codes_signal_timeout(env):
     assert r.path.startswith(f"{base}/124?rid="), r.path                              # timeout
 
 
+def test_healthchecks_simple_stopped(env):
+    """A Type=simple job stopped mid-run (Result=success, killed by SIGTERM) is a failure: /143."""
+    rcv = env.receiver()
+    env.write_unit("job.service", "[Service]\nType=simple\nExecStart=/bin/sleep 30\n")
+    env.daemon_reload()
+    env.write_config(FAST + f"[job.service]\npreset = healthchecks\nurl = {rcv.url('/p/' + SECRET)}\n"
+                     "failure = yes\n")
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    env._wait_for(lambda: env.show("job.service", "SubState") == "running", 10, "job.service running")
+    rid = rid_dashed(env.show("job.service", "InvocationID"))
+    env.systemctl("stop", "job.service")
+    reqs = rcv.wait(1)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == [f"/p/{SECRET}/143?rid={rid}"], reqs
+
+
 def test_cronitor(env):
     rcv = setup(env, "cronitor", "/bin/true", "start = yes\nfailure = yes\n")
     reqs = run(env, rcv, 2)

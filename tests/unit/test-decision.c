@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The ping decision and what counts as a run end, as tables. */
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "decide.h"
@@ -212,7 +213,132 @@ static void test_decide_placeholder(void) {
         ASSERT_EQ(d.record, DECIDE_RECORD_NONE);
 }
 
+/* No false success: Result=success counts only when the main process ended on its own. */
+static void test_no_false_success(void) {
+        SuccessExit none = {}, sigterm = { .signals = UINT64_C(1) << SIGTERM }, st3 = { .status = { 1 << 3 } };
+        static const struct {
+                const char *name, *active, *result;
+                int code, status, own;
+                bool catch_up, stop, success;
+                int listed; /* 0 none, 1 SIGTERM, 2 exit status 3 */
+                int exit_code;
+        } table[] = {
+                { "exited 0", "inactive", "success", CLD_EXITED, 0, 0, .success = true },
+                { "exited 0, caught up", "inactive", "success", CLD_EXITED, 0, 0, .catch_up = true, .success = true },
+                { "simple stopped: SIGTERM", "inactive", "success", CLD_KILLED, SIGTERM, 0, .exit_code = 143 },
+                { "SIGINT", "inactive", "success", CLD_KILLED, SIGINT, 0, .exit_code = 130 },
+                { "SIGHUP", "inactive", "success", CLD_KILLED, SIGHUP, 0, .exit_code = 129 },
+                { "SIGPIPE", "inactive", "success", CLD_KILLED, SIGPIPE, 0, .exit_code = 141 },
+                { "SIGTERM listed", "inactive", "success", CLD_KILLED, SIGTERM, 0, .listed = 1, .success = true },
+                { "SIGTERM listed, caught up", "inactive", "success", CLD_KILLED, SIGTERM, 0, .catch_up = true,
+                  .listed = 1, .success = true },
+                { "SIGINT, SIGTERM listed", "inactive", "success", CLD_KILLED, SIGINT, 0, .listed = 1,
+                  .exit_code = 130 },
+                { "dumped", "inactive", "success", CLD_DUMPED, SIGABRT, 0, .exit_code = 134 },
+                { "reset-failed after exit 1", "inactive", "success", CLD_EXITED, 1, 0, .catch_up = true,
+                  .exit_code = 1 },
+                { "reset-failed after SIGKILL", "inactive", "success", CLD_KILLED, SIGKILL, 0, .catch_up = true,
+                  .exit_code = 137 },
+                { "exit 3 listed", "inactive", "success", CLD_EXITED, 3, 0, .listed = 2, .success = true },
+                { "exit 3 listed, caught up", "inactive", "success", CLD_EXITED, 3, 0, .catch_up = true, .listed = 2,
+                  .success = true },
+                { "exit 3, Result=success at its end", "inactive", "success", CLD_EXITED, 3, 0, .success = true },
+                { "no main process, live", "inactive", "success", 0, 0, 0, .success = true },
+                { "no main process, caught up", "inactive", "success", 0, 0, 0, .catch_up = true, .exit_code = 1 },
+                { "journal: ended on its own", "inactive", "success", 0, -1, 1, .catch_up = true, .success = true },
+                { "journal: stop job, exited 0", "inactive", "success", CLD_EXITED, 0, -1, .catch_up = true,
+                  .stop = true, .exit_code = 143 },
+                { "journal: stop job, SIGTERM", "inactive", "success", CLD_KILLED, SIGTERM, -1, .catch_up = true,
+                  .stop = true, .exit_code = 143 },
+                { "failed result", "failed", "exit-code", CLD_EXITED, 2, 0, .exit_code = 2 },
+                { "failed result, SIGTERM listed", "failed", "signal", CLD_KILLED, SIGKILL, 0, .listed = 1,
+                  .exit_code = 137 },
+        };
+        Check c = { .name = (char *) "a.service",
+                    .url = (char *) "http://x/",
+                    .enabled = true,
+                    .failure = true,
+                    .failure_threshold = 1 };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                const SuccessExit *se = table[i].listed == 1 ? &sigterm : table[i].listed == 2 ? &st3 : &none;
+                WatchRun run = {
+                        .check = "a.service",
+                        .service = "a.service",
+                        .invocation = INV,
+                        .active_state = table[i].active,
+                        .result = table[i].result,
+                        .exec_main_code = table[i].code,
+                        .exec_main_status = table[i].status,
+                        .exit_timestamp = T0 - 60 * USEC_PER_SEC,
+                        .start_timestamp = T0 - 65 * USEC_PER_SEC,
+                        .catch_up = table[i].catch_up,
+                        .activated_by_timer = -1,
+                        .success_exit = se,
+                        .ended_on_own = table[i].own,
+                        .stop_requested = table[i].stop,
+                };
+                DecideInput in = { .now = T0,
+                                   .max_age = USEC_PER_HOUR,
+                                   .has_last = true,
+                                   .last_invocation = OLD,
+                                   .last_exit = T0 - 3600 * USEC_PER_SEC };
+                Decision d;
+
+                fprintf(stderr, "no false success: %s\n", table[i].name);
+                ASSERT_EQ(decide_run_success(&run), table[i].success);
+                decide(&c, &run, &in, &d);
+                ASSERT(d.send);
+                ASSERT_EQ(d.event, table[i].success ? EVENT_SUCCESS : EVENT_FAILURE);
+                if (!table[i].success)
+                        ASSERT_EQ(d.exit_code, table[i].exit_code);
+        }
+}
+
+/* min-runtime cannot judge a run read from the journal without its start. */
+static void test_min_runtime_unknown_start(void) {
+        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1,
+                    .min_runtime = 60 * USEC_PER_SEC };
+        WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = INV, .active_state = "inactive",
+                         .result = "success", .catch_up = true, .ended_on_own = 1, .activated_by_timer = -1,
+                         .exit_timestamp = T0 - 60 * USEC_PER_SEC };
+        DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR, .has_last = true, .last_invocation = OLD };
+        Decision d;
+
+        decide(&c, &run, &in, &d);
+        ASSERT(d.send);
+        ASSERT_EQ(d.event, EVENT_SUCCESS);
+        run.start_timestamp = run.exit_timestamp - USEC_PER_SEC; /* known, and too short */
+        decide(&c, &run, &in, &d);
+        ASSERT(!d.send || d.event != EVENT_SUCCESS);
+}
+
+/* A run the journal's catch-up reported is not reported again when its live end arrives. */
+static void test_live_after_catch_up(void) {
+        Check c = {
+                .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1
+        };
+        WatchRun run = { .check = "a.timer",
+                         .service = "a.service",
+                         .invocation = INV,
+                         .active_state = "inactive",
+                         .result = "success",
+                         .exec_main_code = CLD_EXITED,
+                         .activated_by_timer = -1 };
+        DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR, .has_last = true, .last_invocation = INV };
+        Decision d;
+
+        decide(&c, &run, &in, &d);
+        ASSERT(!d.send);
+        in.last_invocation = OLD;
+        decide(&c, &run, &in, &d);
+        ASSERT(d.send);
+}
+
 int main(void) {
+        test_no_false_success();
+        test_live_after_catch_up();
+        test_min_runtime_unknown_start();
         test_run_succeeded();
         test_run_end();
         test_decide_table();
