@@ -147,6 +147,8 @@ char *access_denied_message(const char *path) {
                         return NULL;
                 return s;
         }
+        if (!blocker)
+                return NULL;
         desc = access_describe(blocker);
         fix = access_fix(blocker, access_is_system_path(path), stat(blocker, &st) >= 0 && S_ISDIR(st.st_mode));
         pw = getpwuid(me.uid);
@@ -176,6 +178,8 @@ static int report_one(const char *path, const Credentials *svc, int want, Strv *
         r = access_check_path(path, svc, want, &blocker);
         if (r != -EACCES)
                 return 0; /* readable, or gone: loading reports that */
+        if (!blocker)
+                return -ENOMEM;
         desc = access_describe(blocker);
         fix = access_fix(blocker, access_is_system_path(path), stat(blocker, &st) >= 0 && S_ISDIR(st.st_mode));
         if (!desc || !fix ||
