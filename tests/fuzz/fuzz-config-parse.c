@@ -58,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_ASSERT(config_find_check(c, k->name) == k); /* sections are merged */
                 FUZZ_ASSERT(http_method_to_string(k->method));
                 FUZZ_ASSERT(!k->source || !fuzz_has_control(k->source, ""));
-                FUZZ_ASSERT(k->url || !k->enabled);
+                /* An enabled check has a success endpoint: url=, success-url=, or a provisioned one. */
+                FUZZ_ASSERT(k->url || k->templates[EVENT_SUCCESS] || !k->enabled || check_is_provisioned(c, k));
                 if (k->url) {
                         _cleanup_free_ char *masked = url_mask(k->url);
 
