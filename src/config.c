@@ -184,7 +184,8 @@ typedef struct ConfigParser {
         bool in_annotation;
         Check *annotation_check;
 
-        mode_t mode;    /* of the file, to warn about secrets readable by all */
+        mode_t mode;          /* of the file, to warn about secrets readable by all */
+        bool warned_readable; /* said once per file, not once per url= line */
         Strv *warnings; /* may be NULL */
 } Parser;
 
@@ -532,10 +533,12 @@ static int parse_url(Parser *p, const ConfigKey *k _unused_, void *object, const
                 return r; /* 0: reported */
         if (secret)
                 v = secret;
-        else if (p->mode & S_IROTH)
+        else if ((p->mode & S_IROTH) && !p->warned_readable) {
+                p->warned_readable = true;
                 parser_warning(p, p->line,
                                "this file is readable by all users and holds a heartbeat URL (a secret); "
                                "chmod o-r it, or use url = file:/path or url = credential:NAME");
+        }
 
         if (template_validate(v, &reason, &bad) < 0) {
                 _cleanup_free_ char *masked = url_mask(v);

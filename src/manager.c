@@ -31,6 +31,11 @@ struct Manager {
         Sender *sender;
         Outbox *outbox;
         Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
+        /* unit → its check_signature(): what the log said it is monitored by. A line is logged
+         * when this changes, not at every start, reload or daemon-reload. Bounded by the
+         * watchers (see watch.c). */
+        Hashmap *monitored;
+        size_t said_units, said_sections; /* the count in STATUS= */
         char *state_dir;
         bool warned_activation_details;
 
@@ -117,6 +122,68 @@ static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
         manager_record_run(m, run, d.record);
 }
 
+/* Says when a unit's monitoring changes: added, origin or URL changed, dropped. */
+static void manager_say_monitored(Manager *m, const char *unit, const char *service, const Check *c) {
+        _cleanup_free_ char *sig = NULL;
+        char *old = hashmap_get(m->monitored, unit);
+        const char *file;
+        unsigned line;
+
+        if (!c) {
+                if (!old)
+                        return;
+                log_unit(LOG_INFO, service ?: unit, NULL, "%s is no longer monitored.", unit);
+                free(hashmap_remove(m->monitored, unit));
+                return;
+        }
+        sig = check_signature(c);
+        if (!sig) {
+                log_oom();
+                return;
+        }
+        if (streq_ptr(old, sig))
+                return;
+        check_where(c, &file, &line);
+        log_unit(LOG_INFO, service ?: unit, NULL, "%s is monitored%s (%s%s%s:%u).", unit, old ? " now" : "",
+                 c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "", c->pattern ? "pattern " : "", file, line);
+        if (hashmap_replace(m->monitored, unit, sig) < 0) {
+                log_oom();
+                return;
+        }
+        TAKE_PTR(sig);
+        free(old);
+}
+
+static void on_dropped(Watch *w _unused_, const char *unit, void *userdata) {
+        manager_say_monitored(userdata, unit, NULL, NULL);
+}
+
+/* "N units from M sections": the units whose runs are followed, and the sections of the
+ * configuration (or annotations) they come from. `timerbeat check` counts the same way. */
+static void manager_count(Manager *m, size_t *ret_units, size_t *ret_sections) {
+        _cleanup_(hashmap_freep) Hashmap *sections = NULL;
+        HashmapIter i = HASHMAP_ITER_INIT;
+        const char *unit;
+
+        *ret_units = hashmap_size(m->monitored);
+        *ret_sections = 0;
+        if (hashmap_new(&sections, HASHMAP_KEYS_COPY) < 0)
+                return;
+        while (hashmap_iterate(m->monitored, &i, &unit, NULL)) {
+                const Check *c = resolver_lookup(m->resolver, m->config, unit);
+                char key[PATH_MAX + 16];
+                const char *file;
+                unsigned line;
+
+                if (!c)
+                        continue;
+                check_where(c, &file, &line);
+                snprintf(key, sizeof(key), "%s:%u", file, line);
+                if (hashmap_put(sections, key, (void *) 1) >= 0)
+                        (*ret_sections)++;
+        }
+}
+
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
         _cleanup_(strv_done) Strv errors = {};
         Manager *m = userdata;
@@ -133,30 +200,50 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
                          "The [X-Timerbeat] annotation of %s is invalid and ignored; fix the lines above and run "
                          "systemctl daemon-reload.",
                          info->unit);
-        if (c && c->enabled)
-                log_unit(info->discovered ? LOG_INFO : LOG_DEBUG, info->service, NULL, "%s is monitored (%s%s%s:%u).",
-                         info->unit, c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "",
-                         c->pattern ? "pattern " : "", c->file, c->line);
+        manager_say_monitored(m, info->unit, info->service, check_is_active(c) ? c : NULL);
         return c && c->enabled;
+}
+
+static bool keep_outbox_entry(const char *check, void *userdata) {
+        Manager *m = userdata;
+
+        return check_is_active(resolver_lookup(m->resolver, m->config, check));
 }
 
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
-        size_t n = 0;
+        size_t n, k;
+        int r;
 
         if (m->stopping)
                 return;
-        if (m->ready_sent && !m->reloading)
+        manager_count(m, &n, &k);
+        if (m->ready_sent && !m->reloading) {
+                /* A daemon-reload changed what is watched: STATUS= follows, quietly. */
+                if (n != m->said_units || k != m->said_sections)
+                        (void) sd_notifyf(false, "STATUS=Watching %zu unit%s from %zu section%s.", n,
+                                          n == 1 ? "" : "s", k, k == 1 ? "" : "s");
+                m->said_units = n;
+                m->said_sections = k;
                 return;
-        for (size_t i = 0; i < m->config->n_checks; i++)
-                n += m->config->checks[i]->enabled;
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu check%s.", n, n == 1 ? "" : "s");
+        }
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
+                          k == 1 ? "" : "s");
         if (!m->ready_sent)
-                log_info("timerbeat "
-                         "started, watching %zu check%s on the %s manager.",
-                         n, n == 1 ? "" : "s", m->options.user ? "user" : "system");
+                log_info("timerbeat started, watching %zu unit%s from %zu section%s on the %s manager.", n,
+                         n == 1 ? "" : "s", k, k == 1 ? "" : "s", m->options.user ? "user" : "system");
         else
-                log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
+                log_info("Configuration reloaded, watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
+                         k == 1 ? "" : "s");
+        /* What a previous instance could not deliver goes now that every check is known (from
+         * the config, annotations and patterns): entries of checks that are gone are dropped. */
+        if (!m->ready_sent) {
+                r = sender_replay(m->sender, keep_outbox_entry, m);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
+        }
+        m->said_units = n;
+        m->said_sections = k;
         m->ready_sent = true;
         m->reloading = false;
 }
@@ -167,6 +254,10 @@ static void print_errors(const Strv *errors) {
 }
 
 int manager_load_config(const ManagerOptions *o, Config **ret) {
+        return manager_load_config_warn(o, NULL, ret);
+}
+
+int manager_load_config_warn(const ManagerOptions *o, const Strv *said, Config **ret) {
         _cleanup_(strv_done) Strv storage = {}, errors = {};
         ConfigSource src = {};
         int r;
@@ -186,7 +277,8 @@ int manager_load_config(const ManagerOptions *o, Config **ret) {
         print_errors(&errors);
         if (r >= 0)
                 for (size_t i = 0; i < (*ret)->warnings.n; i++)
-                        log_warning("%s", (*ret)->warnings.items[i]);
+                        if (!said || !strv_contains(said, (*ret)->warnings.items[i]))
+                                log_warning("%s", (*ret)->warnings.items[i]);
         if (r == -ENOMEM)
                 return log_oom();
         return r;
@@ -198,7 +290,8 @@ static void manager_reload(Manager *m) {
 
         log_info("Reloading configuration.");
         (void) sd_notify(false, "RELOADING=1");
-        r = manager_load_config(&m->options, &c);
+        /* Warnings the running configuration had already are not repeated. */
+        r = manager_load_config_warn(&m->options, &m->config->warnings, &c);
         if (r < 0) {
                 log_error("Configuration not reloaded: fix the errors above; the previous configuration stays in "
                           "effect.");
@@ -279,6 +372,8 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = resolver_new(&m->resolver);
         if (r >= 0)
                 r = hashmap_new(&m->failures, HASHMAP_KEYS_COPY);
+        if (r >= 0)
+                r = hashmap_new(&m->monitored, HASHMAP_KEYS_COPY);
         if (r < 0)
                 return log_oom();
 
@@ -317,12 +412,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
 
-        /* Whatever a previous instance could not deliver goes first. */
-        r = sender_replay(m->sender);
-        if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
-
-        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, m);
+        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, on_dropped, m);
         if (r < 0)
                 return log_oom();
         r = watch_start(m->watch);
@@ -342,6 +432,14 @@ Manager *manager_free(Manager *m) {
         free(m->state_dir);
         resolver_free(m->resolver);
         hashmap_free(m->failures);
+        if (m->monitored) {
+                HashmapIter i = HASHMAP_ITER_INIT;
+                void *sig;
+
+                while (hashmap_iterate(m->monitored, &i, NULL, &sig))
+                        free(sig);
+                hashmap_free(m->monitored);
+        }
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

@@ -30,3 +30,5 @@ int manager_run(Manager *m);
 
 /* Loads the config for `timerbeat check` and the daemon: prints every problem to stderr. */
 int manager_load_config(const ManagerOptions *o, Config **ret);
+/* The same; warnings listed in said (those of the configuration running) are not printed again. */
+int manager_load_config_warn(const ManagerOptions *o, const Strv *said, Config **ret);

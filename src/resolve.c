@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <stdio.h>
 
 #include "hashmap.h"
 #include "resolve.h"
@@ -121,6 +122,26 @@ int resolver_update(Resolver *r, const Config *c, const char *unit, const Strv *
 
 bool check_is_active(const Check *k) {
         return k && k->enabled && (k->url || k->templates[EVENT_SUCCESS]);
+}
+
+void check_where(const Check *k, const char **ret_file, unsigned *ret_line) {
+        assert(k && ret_file && ret_line);
+        *ret_file = k->url_file ?: strempty(k->file);
+        *ret_line = k->url_file ? k->url_line : k->line;
+}
+
+char *check_signature(const Check *k) {
+        const char *file;
+        unsigned line;
+        char *s;
+
+        assert(k);
+        check_where(k, &file, &line);
+        if (asprintf(&s, "%s [%s] %s:%u %s %s|%s|%s|%s", check_origin_kind(k), k->name, file, line,
+                     k->enabled ? "on" : "off", strempty(k->url), strempty(k->templates[EVENT_SUCCESS]),
+                     strempty(k->templates[EVENT_FAILURE]), strempty(k->templates[EVENT_START])) < 0)
+                return NULL;
+        return s;
 }
 
 const char *check_origin_kind(const Check *k) {

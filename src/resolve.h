@@ -32,5 +32,14 @@ const Check *resolver_lookup(const Resolver *r, const Config *c, const char *uni
 /* Whether a check can send anything: enabled, with a success endpoint. */
 bool check_is_active(const Check *k);
 
+/* What a unit's monitoring is, as a string that changes when the origin (kind, section, file:line)
+ * or an endpoint changes: the daemon logs a unit's monitoring only when it does. Holds URLs (kept
+ * in memory, never logged). NULL on out of memory. */
+char *check_signature(const Check *k);
+
+/* Where a check is shown to come from, the same in `check`, `list` and the daemon's log: the
+ * line that set its url= (the last one, across drop-ins), else its section's line. */
+void check_where(const Check *k, const char **ret_file, unsigned *ret_line);
+
 /* "config", "annotation", "pattern" or "none". */
 const char *check_origin_kind(const Check *k);

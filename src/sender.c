@@ -215,11 +215,45 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
                                   outbox_dir(s->outbox), p->id);
 }
 
-static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
-        Sender *s = userdata;
-        _cleanup_free_ char *name = strdup(p->id), *unit = strdup(p->unit);
-        _cleanup_free_ char *inv = p->invocation ? strdup(p->invocation) : NULL;
+/* What a replay carries through outbox_replay(). */
+typedef struct Replay {
+        Sender *sender;
+        sender_keep_t keep;
+        void *userdata;
+        Strv dropped_checks;
+        size_t n_dropped;
+} Replay;
+
+/* An entry whose check is gone: nobody expects it any more. */
+static bool replay_drop(Replay *rp, Ping *p) {
         int r;
+
+        if (!rp->keep || rp->keep(p->check, rp->userdata))
+                return false;
+        r = outbox_remove(rp->sender->outbox, p->id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove %s/%s: %m", outbox_dir(rp->sender->outbox), p->id);
+        rp->n_dropped++;
+        if (!strv_contains(&rp->dropped_checks, p->check)) {
+                log_debug("Dropping the outbox entries of %s: it has no check any more.", p->check);
+                if (rp->dropped_checks.n < 1000 && strv_push(&rp->dropped_checks, p->check) < 0)
+                        log_oom();
+        }
+        ping_free(p);
+        return true;
+}
+
+static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
+        Replay *rp = userdata;
+        Sender *s = rp->sender;
+        _cleanup_free_ char *name = NULL, *unit = NULL, *inv = NULL;
+        int r;
+
+        if (replay_drop(rp, p))
+                return;
+        name = strdup(p->id);
+        unit = strdup(p->unit);
+        inv = p->invocation ? strdup(p->invocation) : NULL;
 
         log_unit(LOG_INFO, p->unit, p->invocation, "Resending the ping of run %s of %s from the outbox.",
                  strempty(p->invocation), p->unit);
@@ -275,8 +309,18 @@ int sender_set_config(Sender *s, const Config *config) {
         return r;
 }
 
-int sender_replay(Sender *s) {
-        return outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
+        Replay rp = { .sender = s, .keep = keep, .userdata = userdata };
+        int r;
+
+        r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, &rp);
+        if (rp.n_dropped > 0)
+                log_notice("Dropped %zu outbox entr%s of %zu check%s no longer configured (%s%s%s).", rp.n_dropped,
+                           rp.n_dropped == 1 ? "y" : "ies", rp.dropped_checks.n,
+                           rp.dropped_checks.n == 1 ? "" : "s", rp.dropped_checks.n > 0 ? rp.dropped_checks.items[0] : "?",
+                           rp.dropped_checks.n > 1 ? ", " : "", rp.dropped_checks.n > 1 ? "…" : "");
+        strv_done(&rp.dropped_checks);
+        return r;
 }
 
 size_t sender_pending(const Sender *s) {

@@ -26,8 +26,12 @@ int sender_set_config(Sender *s, const Config *config);
 /* Builds and sends the request of a decision (d->send must be set). */
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);
 
-/* Queues what a previous instance could not deliver. */
-int sender_replay(Sender *s);
+/* Queues what a previous instance could not deliver, each entry to the URL stored in it (the
+ * request as it was built when the run ended, even if the check's URL changed since). Entries
+ * whose check keep() says is gone (removed, disabled) are deleted: logged once per check at
+ * debug level, with one summary line. */
+typedef bool (*sender_keep_t)(const char *check, void *userdata);
+int sender_replay(Sender *s, sender_keep_t keep, void *userdata);
 
 /* Requests queued, waiting to retry or in flight. */
 size_t sender_pending(const Sender *s);
