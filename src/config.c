@@ -643,6 +643,12 @@ static const char *const attach_log_words[] = {
         NULL,
 };
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
+static const char *const on_skip_words[] = {
+        [ON_SKIP_IGNORE] = "ignore",
+        [ON_SKIP_SUCCESS] = "success",
+        [ON_SKIP_FAILURE] = "failure",
+        NULL,
+};
 
 #define GLOBAL(field) CONFIG_SECTION_GLOBAL, .offset = offsetof(Config, field), .size = sizeof(((Config *) 0)->field)
 #define CHECK(field) CONFIG_SECTION_CHECK, .offset = offsetof(Check, field), .size = sizeof(((Check *) 0)->field)
@@ -691,6 +697,7 @@ static const ConfigKey config_key_table[] = {
         { "failure-threshold", CHECK(failure_threshold), .parse = parse_uint, .def = "1", .min = 1, .max = 1000 },
         { "min-runtime", CHECK(min_runtime), .parse = parse_span, .def = "0", .min = 0, .max = USEC_PER_DAY },
         { "auto-create", CHECK(auto_create), .parse = parse_bool, .def = "no" },
+        { "on-skip", CHECK(on_skip), .parse = parse_enum, .def = "ignore", .values = on_skip_words },
 };
 
 const ConfigKey *config_keys(size_t *ret_n) {

@@ -33,6 +33,13 @@ typedef enum AttachLog {
         ATTACH_LOG_ALWAYS,
 } AttachLog;
 
+/* What a run skipped by a failed Condition*= of the service sends (on-skip=). */
+typedef enum OnSkip {
+        ON_SKIP_IGNORE, /* nothing: a monitor notices the missing ping */
+        ON_SKIP_SUCCESS,
+        ON_SKIP_FAILURE,
+} OnSkip;
+
 typedef struct Check {
         char *name; /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
@@ -64,6 +71,7 @@ typedef struct Check {
         usec_t min_runtime;
         unsigned failure_threshold;
         bool auto_create;
+        OnSkip on_skip;
 } Check;
 
 typedef struct Config {

@@ -85,6 +85,7 @@ struct Watch {
         char *systemd_owner;
         sd_bus_slot *slot_owner_call;
         bool had_owner; /* systemd was on the bus before: a new owner is a return, not the first */
+        bool systemd_reloading; /* between Reloading(true) and Reloading(false) */
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
@@ -473,6 +474,7 @@ static const struct {
         PROP("DropInPaths", "as", read_prop_dropins, files, has_files),
         PROP("UnitFileState", "s", read_prop_string, unit_file_state, has_unit_file_state),
         PROP("ConditionResult", "b", read_prop_bool, condition_result, has_condition_result),
+        PROP("ConditionTimestamp", "t", read_prop_time, condition_timestamp, has_condition_timestamp),
         PROP("Conditions", "a(sbbsi)", read_prop_conditions, failed_condition, has_conditions),
 };
 
@@ -551,6 +553,9 @@ static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret
                 .start_timestamp = p->start,
                 .exit_timestamp = p->exit,
                 .trigger_unit = isempty(p->trigger_unit) ? NULL : p->trigger_unit,
+                .has_condition = p->has_condition_result && p->has_condition_timestamp,
+                .condition_result = p->condition_result,
+                .condition_timestamp = p->condition_timestamp,
         };
 }
 
@@ -574,6 +579,7 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .start_timestamp = r->start_timestamp,
                 .catch_up = r->catch_up,
                 .start = kind == RUN_START,
+                .skipped = kind == RUN_SKIPPED,
                 .activated_by_timer = r->activated_by_timer,
                 .trigger_unit = r->trigger_unit,
         };
@@ -993,7 +999,11 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         if (!from_systemd(w, m))
                 return 0;
         r = sd_bus_message_read_basic(m, 'b', &active);
-        if (r < 0 || active)
+        if (r < 0)
+                return 0;
+        /* A daemon-reload removes and recreates every unit: UnitRemoved meanwhile means nothing. */
+        w->systemd_reloading = active;
+        if (active)
                 return 0;
         /* daemon-reload finished: a timer's Unit= may point elsewhere, unit files (and their
          * [X-Timerbeat] sections) may have changed, units may have come or gone. */
@@ -1111,7 +1121,7 @@ static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         if (!from_systemd(w, m) || sd_bus_message_read(m, "so", &id, &path) < 0)
                 return 0;
         wr = watch_find(w, id);
-        if (wr && wr->discovered)
+        if (wr && wr->discovered && !w->systemd_reloading)
                 watch_drop(w, wr);
         return 0;
 }
@@ -1190,6 +1200,7 @@ static void watch_disconnect(Watch *w) {
         w->slot_owner = sd_bus_slot_unref(w->slot_owner);
         w->slot_owner_call = sd_bus_slot_unref(w->slot_owner_call);
         w->systemd_owner = mfree(w->systemd_owner);
+        w->systemd_reloading = false;
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         if (w->discovering) {

@@ -29,6 +29,7 @@ typedef struct WatchRun {
         /* The unit named by ActivationDetails' trigger_unit (systemd ≥ 253, and Debian 12's 252):
          * which timer (or path, …) started this run; NULL when unknown or none. */
         const char *trigger_unit;
+        bool skipped; /* not an end: a start skipped by a failed Condition*= (on-skip=) */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -86,6 +87,8 @@ typedef struct UnitProps {
         bool has_unit_file_state;
         int condition_result; /* ConditionResult */
         bool has_condition_result;
+        uint64_t condition_timestamp; /* ConditionTimestamp */
+        bool has_condition_timestamp;
         char failed_condition[160]; /* "ConditionVirtualization=!container", "" when none failed */
         bool has_conditions;
 } UnitProps;
