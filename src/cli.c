@@ -414,7 +414,8 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 /* Unknown or never: null, not 0 or 2^64-1. */
                 printf(",\"state\":");
                 json_string(stdout, row->state_text);
-                printf(",\"runs_here\":%s,\"last_trigger_usec\":", unit_state_is_problem(row->state) ? "false" : "true");
+                printf(",\"runs_here\":%s,\"last_trigger_usec\":",
+                       unit_state_is_problem(row->state) ? "false" : "true");
                 json_usec(row->timer_props.last_trigger);
                 printf(",\"next_elapse_usec\":");
                 json_usec(row->timer ? next : 0);
@@ -498,7 +499,9 @@ static void row_cells(const Row *row, const char *state_dir, char *cells[static 
         cells[1] = strdup(row->service ?: "-");
         cells[2] = strdup(obuf);
         cells[3] = row->monitored ? row_url(row, false) : strdup("-");
-        cells[4] = strdup(!row->timer ? "-" : next == USEC_INFINITY ? "never" : format_time(nbuf, sizeof(nbuf), next));
+        cells[4] = strdup(!row->timer           ? "-" :
+                          next == USEC_INFINITY ? "never" :
+                                                  format_time(nbuf, sizeof(nbuf), next));
         cells[5] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
         cells[6] = strdup(result);
         cells[7] = strdup(row->state_text);
@@ -637,8 +640,9 @@ static const Check *ping_resolve(const CliOptions *o, const Config *c, Inventory
                 r = unit_known(o->manager, o->unit, load);
         }
         if (r < 0) {
-                log_error_errno(r, "%s: cannot ask systemd whether the unit exists (%m); only a [%s] section "
-                                   "applies without it.",
+                log_error_errno(r,
+                                "%s: cannot ask systemd whether the unit exists (%m); only a [%s] section "
+                                "applies without it.",
                                 o->unit, o->unit);
                 *ret_unknown = true;
                 return NULL;
@@ -832,8 +836,8 @@ static size_t check_units(const Inventory *inv, Count *n) {
                         count_add(n, k);
                 /* Named in the config, or covered and followed: a timer that cannot run is worth a
                  * warning. A covered one merely loaded is not followed, and said so. */
-                if (unit_state_is_problem(row->state) && (!covered || row->monitored ||
-                                                          row->state == UNIT_STATE_NOT_SERVICE))
+                if (unit_state_is_problem(row->state) &&
+                    (!covered || row->monitored || row->state == UNIT_STATE_NOT_SERVICE))
                         log_warning("warning: %s (%s:%u): %s; no heartbeat will come from it.", row_unit(row), file,
                                     line, row->state_text);
                 else if (covered && !row->monitored)

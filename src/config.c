@@ -186,7 +186,7 @@ typedef struct ConfigParser {
 
         mode_t mode;          /* of the file, to warn about secrets readable by all */
         bool warned_readable; /* said once per file, not once per url= line */
-        Strv *warnings; /* may be NULL */
+        Strv *warnings;       /* may be NULL */
 } Parser;
 
 _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {

@@ -93,8 +93,8 @@ typedef struct RunTracker {
         uint64_t exit_timestamp;
         int activated_by_timer;
         char trigger_unit[256];
-        char started[33]; /* the last invocation reported as started (or found running) */
-        char ended[33];   /* the last invocation reported as ended (or found ended) */
+        char started[33];             /* the last invocation reported as started (or found running) */
+        char ended[33];               /* the last invocation reported as ended (or found ended) */
         uint64_t condition_timestamp; /* of the last condition check seen */
 } RunTracker;
 

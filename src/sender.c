@@ -316,8 +316,8 @@ int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
         r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, &rp);
         if (rp.n_dropped > 0)
                 log_notice("Dropped %zu outbox entr%s of %zu check%s no longer configured (%s%s%s).", rp.n_dropped,
-                           rp.n_dropped == 1 ? "y" : "ies", rp.dropped_checks.n,
-                           rp.dropped_checks.n == 1 ? "" : "s", rp.dropped_checks.n > 0 ? rp.dropped_checks.items[0] : "?",
+                           rp.n_dropped == 1 ? "y" : "ies", rp.dropped_checks.n, rp.dropped_checks.n == 1 ? "" : "s",
+                           rp.dropped_checks.n > 0 ? rp.dropped_checks.items[0] : "?",
                            rp.dropped_checks.n > 1 ? ", " : "", rp.dropped_checks.n > 1 ? "…" : "");
         strv_done(&rp.dropped_checks);
         return r;

@@ -39,8 +39,8 @@ UnitState unit_state(const UnitStateInput *in, char *buf, size_t size) {
                 return UNIT_STATE_NOT_SERVICE;
         }
         /* active/exited is a oneshot that is done (RemainAfterExit=yes); active/running runs. */
-        if (str_in(in->service_active, running) &&
-            (strcmp(in->service_active, "active") != 0 || (in->service_sub && strcmp(in->service_sub, "running") == 0))) {
+        if (str_in(in->service_active, running) && (strcmp(in->service_active, "active") != 0 ||
+                                                    (in->service_sub && strcmp(in->service_sub, "running") == 0))) {
                 snprintf(buf, size, "running");
                 return UNIT_STATE_RUNNING;
         }

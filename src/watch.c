@@ -84,7 +84,7 @@ struct Watch {
          * match on the well-known name does not stop it: every signal is checked against this. */
         char *systemd_owner;
         sd_bus_slot *slot_owner_call;
-        bool had_owner; /* systemd was on the bus before: a new owner is a return, not the first */
+        bool had_owner;         /* systemd was on the bus before: a new owner is a return, not the first */
         bool systemd_reloading; /* between Reloading(true) and Reloading(false) */
 
         watch_run_end_t on_run_end;
@@ -808,9 +808,10 @@ static int watcher_timer_usable(Watcher *wr, const UnitProps *p) {
                 watcher_unmonitor(wr);
         if (wr->missing) {
                 wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
-                watcher_problem(wr, LOG_WARNING,
-                                "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
-                                wr->name, wr->name);
+                watcher_problem(
+                        wr, LOG_WARNING,
+                        "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
+                        wr->name, wr->name);
                 return 0;
         }
         /* Not re-read on UnitNew (reading it loads it, which sends UnitNew): on daemon-reload. */
