@@ -289,8 +289,6 @@ static void watch_remove(Watch *w, Watcher *dead);
  * anyone makes systemd load leaves nothing behind. */
 static void watch_drop(Watch *w, Watcher *wr) {
         log_debug("%s is gone or not installed; no longer watching it.", wr->name);
-        if (w->on_dropped)
-                w->on_dropped(w, wr->name, w->userdata);
         watch_remove(w, wr);
         watch_dispatch_queue(w);
         watch_maybe_settled(w);
@@ -1447,7 +1445,10 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
         return 0;
 }
 
+/* Every removal tells the manager, which says so if the unit was monitored. */
 static void watch_remove(Watch *w, Watcher *dead) {
+        if (w->on_dropped)
+                w->on_dropped(w, dead->name, w->userdata);
         for (Watcher **pp = &w->watchers; *pp; pp = &(*pp)->next)
                 if (*pp == dead) {
                         *pp = dead->next;
@@ -1521,8 +1522,6 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 next = wr->next;
                 if (wr->discovered && !wr->listed) {
                         log_debug("%s is gone; no longer watching it.", wr->name);
-                        if (w->on_dropped)
-                                w->on_dropped(w, wr->name, w->userdata);
                         watch_remove(w, wr);
                 }
         }
