@@ -410,7 +410,7 @@ static void list_print_json(const CliOptions *o, const Inventory *inv, const cha
                 printf(",\"url\":");
                 json_string(stdout, on ? url : NULL);
                 printf(",\"method\":");
-                json_string(stdout, on ? http_method_to_string(row->check->method) : NULL);
+                json_string(stdout, on && row->check ? http_method_to_string(row->check->method) : NULL);
                 /* Unknown or never: null, not 0 or 2^64-1. */
                 printf(",\"state\":");
                 json_string(stdout, row->state_text);

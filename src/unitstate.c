@@ -34,7 +34,7 @@ UnitState unit_state(const UnitStateInput *in, char *buf, size_t size) {
                 return UNIT_STATE_NOT_FOUND;
         }
         n = has_text(in->target) ? strlen(in->target) : 0;
-        if (n == 0 || n < strlen(".service") || strcmp(in->target + n - strlen(".service"), ".service") != 0) {
+        if (n < strlen(".service") || strcmp(in->target + n - strlen(".service"), ".service") != 0) {
                 snprintf(buf, size, "not a service: %s", has_text(in->target) ? in->target : "(none)");
                 return UNIT_STATE_NOT_SERVICE;
         }

@@ -41,15 +41,15 @@ struct Watcher {
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
+        char *problem;           /* the last problem logged: said once, again only when it changes */
+        usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
+        int said_monitored;      /* what the debug line said last: -1 nothing yet */
         bool queued;
         bool again;   /* resolve again once the call in flight returns */
         bool refresh; /* the GetAll in flight only re-decides monitoring */
         bool resolving;
-        usec_t quiet_until; /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
-        bool unsupported;   /* a timer whose Unit= is not a service: resolved again on daemon-reload only */
-        bool missing;       /* a named unit systemd does not know: resolved again on daemon-reload */
-        int said_monitored; /* what the debug line said last: -1 nothing yet */
-        char *problem;      /* the last problem logged: said once, again only when it changes */
+        bool unsupported; /* a timer whose Unit= is not a service: resolved again on daemon-reload only */
+        bool missing;     /* a named unit systemd does not know: resolved again on daemon-reload */
 
         RunTracker run; /* what systemd told about the service's runs */
 };
@@ -57,7 +57,6 @@ struct Watcher {
 struct Watch {
         sd_event *event;
         sd_bus *bus;
-        bool user;
         Watcher *watchers;
         Hashmap *by_name; /* unit name → its watcher (keys borrowed from Watcher.name) */
         unsigned n_resolving;
@@ -68,10 +67,8 @@ struct Watch {
         Watcher *queue_head, *queue_tail;
 
         /* One PropertiesChanged match per watched service, until the bus refuses more (512 per
-         * connection on the system bus by default): then one match for all units, dispatched
-         * by object path through this table. */
-        bool broad;
-        unsigned max_matches;
+         * connection on the system bus by default): then one match for all units (broad),
+         * dispatched by object path through this table. */
         size_t n_watchers;
         sd_bus_slot *slot_broad;
         Hashmap *by_path; /* service_path → the first of its watchers, chained by path_next */
@@ -79,13 +76,12 @@ struct Watch {
                 *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
+        unsigned max_matches;
 
         /* systemd's unique name on the bus. Any peer can send a signal to us directly, and a
          * match on the well-known name does not stop it: every signal is checked against this. */
         char *systemd_owner;
         sd_bus_slot *slot_owner_call;
-        bool had_owner;         /* systemd was on the bus before: a new owner is a return, not the first */
-        bool systemd_reloading; /* between Reloading(true) and Reloading(false) */
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
@@ -97,17 +93,22 @@ struct Watch {
          * patterns, services for service patterns). */
         Strv discover;
         sd_bus_slot *slot_discover;
-        bool discovering;
-        bool discover_refresh; /* the listing in flight re-reads the units found before, too */
 
         /* Names from UnitNew that match a pattern, looked up together with one
          * ListUnitsByPatterns (which loads nothing) from a defer source: only units that are
-         * loaded, i.e. have a unit file, get a watcher. At most WATCH_NEW_MAX wait; beyond that,
-         * one full listing replaces them. */
+         * loaded, i.e. have a unit file, get a watcher. At most WATCH_NEW_MAX wait; beyond that
+         * (new_overflow), one full listing replaces them. */
         Strv new_names;
-        bool new_overflow;
         sd_event_source *new_defer;
         sd_bus_slot *slot_new_list;
+
+        bool user;
+        bool broad;
+        bool had_owner;         /* systemd was on the bus before: a new owner is a return, not the first */
+        bool systemd_reloading; /* between Reloading(true) and Reloading(false) */
+        bool discovering;
+        bool discover_refresh; /* the listing in flight re-reads the units found before, too */
+        bool new_overflow;
 };
 
 bool watch_state_is_run_end(const char *active, const char *sub) {

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAST, SECRET, free_port, main  # noqa: E402
+from harness import FAST, SECRET, SLOWDOWN, free_port, main  # noqa: E402
 
 QUIET = 0.5
 
@@ -31,6 +31,13 @@ def log_lines_since(env, mark):
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tb(env, *args):
@@ -91,9 +98,13 @@ def test_unit_target_one_warning(env):
                      f"[fine.timer]\nurl = {rcv.url('/f/' + SECRET)}\n")
     env.start_daemon()
     mark = len(env.log())
+    cpu = cpu_seconds(env.daemon.pid)
     time.sleep(10)
     lines = log_lines_since(env, mark)
     assert len(lines) <= 5, "\n".join(lines[:40])
+    # No silent loop either (reading the timer loads it, which sent UnitNew, which read it…).
+    cpu = cpu_seconds(env.daemon.pid) - cpu
+    assert cpu < 0.5 * SLOWDOWN, f"timerbeat used {cpu:.2f}s of CPU in 10s"
     log = env.log()
     assert log.count("which is not a service") == 1, log
     assert "STATUS=Watching 1 unit from 1 section." in env.last_ready, env.last_ready
