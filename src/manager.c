@@ -204,16 +204,23 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
         return c && c->enabled;
 }
 
-static bool keep_outbox_entry(const char *check, void *userdata) {
+/* Whether an outbox entry's check still exists (see sender_keep_t). A section named after the
+ * unit decides at once; an annotation could override a pattern, so with annotations on, the
+ * rest waits for the first resolution. */
+static int keep_outbox_entry(const char *check, bool final, void *userdata) {
         Manager *m = userdata;
+        const Check *exact = config_find_check(m->config, check);
 
+        if (exact && !exact->pattern)
+                return check_is_active(exact);
+        if (!final && m->config->annotations)
+                return -1;
         return check_is_active(resolver_lookup(m->resolver, m->config, check));
 }
 
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
         size_t n, k;
-        int r;
 
         if (m->stopping)
                 return;
@@ -227,6 +234,9 @@ static void on_settled(Watch *w _unused_, void *userdata) {
                 m->said_sections = k;
                 return;
         }
+        /* The outbox entries that waited for every check to be known (annotations, patterns). */
+        if (!m->ready_sent)
+                sender_replay_held(m->sender);
         (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
                           k == 1 ? "" : "s");
         if (!m->ready_sent)
@@ -235,13 +245,6 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         else
                 log_info("Configuration reloaded, watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
                          k == 1 ? "" : "s");
-        /* What a previous instance could not deliver goes now that every check is known (from
-         * the config, annotations and patterns): entries of checks that are gone are dropped. */
-        if (!m->ready_sent) {
-                r = sender_replay(m->sender, keep_outbox_entry, m);
-                if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
-        }
         m->said_units = n;
         m->said_sections = k;
         m->ready_sent = true;
@@ -411,6 +414,12 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = sender_new(&m->sender, m->event, m->outbox, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
+
+        /* Whatever a previous instance could not deliver goes first; entries whose check only
+         * the first resolution can tell wait for it (sender_replay_held()). */
+        r = sender_replay(m->sender, keep_outbox_entry, m);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
         r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, on_dropped, m);
         if (r < 0)

@@ -25,6 +25,15 @@ struct Sender {
         Http *http;
         Hashmap *body_limits; /* check → the monitor's Ping-Body-Limit + 1, as uintptr_t (0: unknown) */
         Pending *pending;
+
+        /* The replay of the outbox: entries whose check only the first resolution can tell
+         * (annotations) wait in held; dropped ones are counted for one summary line. */
+        sender_keep_t keep;
+        void *keep_userdata;
+        Ping **held;
+        size_t n_held;
+        Strv dropped_checks;
+        size_t n_dropped;
 };
 
 /* The body size the monitor said it keeps (healthchecks' Ping-Body-Limit); -1: not said. */
@@ -215,51 +224,62 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
                                   outbox_dir(s->outbox), p->id);
 }
 
-/* What a replay carries through outbox_replay(). */
-typedef struct Replay {
-        Sender *sender;
-        sender_keep_t keep;
-        void *userdata;
-        Strv dropped_checks;
-        size_t n_dropped;
-} Replay;
-
 /* An entry whose check is gone: nobody expects it any more. */
-static bool replay_drop(Replay *rp, Ping *p) {
+static void replay_drop(Sender *s, Ping *p) {
         int r;
 
-        if (!rp->keep || rp->keep(p->check, rp->userdata))
-                return false;
-        r = outbox_remove(rp->sender->outbox, p->id);
+        r = outbox_remove(s->outbox, p->id);
         if (r < 0)
-                log_warning_errno(r, "Failed to remove %s/%s: %m", outbox_dir(rp->sender->outbox), p->id);
-        rp->n_dropped++;
-        if (!strv_contains(&rp->dropped_checks, p->check)) {
+                log_warning_errno(r, "Failed to remove %s/%s: %m", outbox_dir(s->outbox), p->id);
+        s->n_dropped++;
+        if (!strv_contains(&s->dropped_checks, p->check)) {
                 log_debug("Dropping the outbox entries of %s: it has no check any more.", p->check);
-                if (rp->dropped_checks.n < 1000 && strv_push(&rp->dropped_checks, p->check) < 0)
+                if (s->dropped_checks.n < 1000 && strv_push(&s->dropped_checks, p->check) < 0)
                         log_oom();
         }
         ping_free(p);
-        return true;
 }
 
-static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
-        Replay *rp = userdata;
-        Sender *s = rp->sender;
-        _cleanup_free_ char *name = NULL, *unit = NULL, *inv = NULL;
+static void replay_send(Sender *s, Ping *p) {
+        _cleanup_free_ char *name = strdup(p->id), *unit = strdup(p->unit);
+        _cleanup_free_ char *inv = p->invocation ? strdup(p->invocation) : NULL;
         int r;
-
-        if (replay_drop(rp, p))
-                return;
-        name = strdup(p->id);
-        unit = strdup(p->unit);
-        inv = p->invocation ? strdup(p->invocation) : NULL;
 
         log_unit(LOG_INFO, p->unit, p->invocation, "Resending the ping of run %s of %s from the outbox.",
                  strempty(p->invocation), p->unit);
         r = http_submit(s->http, p);
         if (r < 0)
                 log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
+}
+
+/* One line for every entry dropped, once the replay is complete. */
+static void replay_summary(Sender *s) {
+        if (s->n_dropped > 0)
+                log_notice("Dropped %zu outbox entr%s of %zu check%s no longer configured (%s%s%s).", s->n_dropped,
+                           s->n_dropped == 1 ? "y" : "ies", s->dropped_checks.n, s->dropped_checks.n == 1 ? "" : "s",
+                           s->dropped_checks.n > 0 ? s->dropped_checks.items[0] : "?",
+                           s->dropped_checks.n > 1 ? ", " : "", s->dropped_checks.n > 1 ? "…" : "");
+        strv_done(&s->dropped_checks);
+        s->n_dropped = 0;
+}
+
+static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
+        Sender *s = userdata;
+        int k = s->keep ? s->keep(p->check, false, s->keep_userdata) : 1;
+        Ping **n;
+
+        if (k > 0)
+                return replay_send(s, p);
+        if (k == 0)
+                return replay_drop(s, p);
+        /* Not known yet (an annotation may decide): held until sender_replay_held(). */
+        n = realloc(s->held, sizeof(Ping *) * (s->n_held + 1));
+        if (!n) {
+                log_oom();
+                return replay_send(s, p);
+        }
+        s->held = n;
+        s->held[s->n_held++] = p;
 }
 
 static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
@@ -295,6 +315,10 @@ Sender *sender_free(Sender *s) {
                 journal_tail_cancel(s->pending->job);
                 pending_free(s->pending);
         }
+        for (size_t i = 0; i < s->n_held; i++)
+                ping_free(s->held[i]);
+        free(s->held);
+        strv_done(&s->dropped_checks);
         http_free(s->http);
         hashmap_free(s->body_limits);
         free(s);
@@ -310,17 +334,29 @@ int sender_set_config(Sender *s, const Config *config) {
 }
 
 int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
-        Replay rp = { .sender = s, .keep = keep, .userdata = userdata };
         int r;
 
-        r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, &rp);
-        if (rp.n_dropped > 0)
-                log_notice("Dropped %zu outbox entr%s of %zu check%s no longer configured (%s%s%s).", rp.n_dropped,
-                           rp.n_dropped == 1 ? "y" : "ies", rp.dropped_checks.n, rp.dropped_checks.n == 1 ? "" : "s",
-                           rp.dropped_checks.n > 0 ? rp.dropped_checks.items[0] : "?",
-                           rp.dropped_checks.n > 1 ? ", " : "", rp.dropped_checks.n > 1 ? "…" : "");
-        strv_done(&rp.dropped_checks);
+        s->keep = keep;
+        s->keep_userdata = userdata;
+        r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+        if (s->n_held == 0)
+                replay_summary(s);
         return r;
+}
+
+void sender_replay_held(Sender *s) {
+        for (size_t i = 0; i < s->n_held; i++) {
+                Ping *p = s->held[i];
+
+                if (!s->keep || s->keep(p->check, true, s->keep_userdata) > 0)
+                        replay_send(s, p);
+                else
+                        replay_drop(s, p);
+        }
+        s->held = mfree(s->held);
+        if (s->n_held > 0)
+                replay_summary(s);
+        s->n_held = 0;
 }
 
 size_t sender_pending(const Sender *s) {

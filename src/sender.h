@@ -27,11 +27,14 @@ int sender_set_config(Sender *s, const Config *config);
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);
 
 /* Queues what a previous instance could not deliver, each entry to the URL stored in it (the
- * request as it was built when the run ended, even if the check's URL changed since). Entries
- * whose check keep() says is gone (removed, disabled) are deleted: logged once per check at
- * debug level, with one summary line. */
-typedef bool (*sender_keep_t)(const char *check, void *userdata);
+ * request as it was built when the run ended, even if the check's URL changed since). keep()
+ * says for each entry's check: > 0 send it, 0 the check is gone (the entry is deleted), < 0
+ * not known yet (only when final is false: an annotation may decide), then the entry waits
+ * for sender_replay_held(), which asks again with final set. Dropped entries are logged once
+ * per check at debug level, with one summary line. */
+typedef int (*sender_keep_t)(const char *check, bool final, void *userdata);
 int sender_replay(Sender *s, sender_keep_t keep, void *userdata);
+void sender_replay_held(Sender *s);
 
 /* Requests queued, waiting to retry or in flight. */
 size_t sender_pending(const Sender *s);
