@@ -101,27 +101,25 @@ void watch_foreach_check(Watch *w, const char *service, watch_check_t f, void *u
 /* Unit properties as read from GetAll (or PropertiesChanged): what timerbeat needs, nothing
  * else; a property with an unexpected type is skipped. Also used by the command line tools. */
 typedef struct UnitProps {
-        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
-        char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
-        int code, status;
+        /* Grouped by size (padding). */
         uint64_t exit, last_trigger, next_elapse, next_elapse_mono, start;
-        bool has_last_trigger, has_next_elapse, has_next_elapse_mono, has_start;
-        int activated_by_timer; /* from ActivationDetails (systemd ≥ 253): -1 unknown */
-        bool has_activation;
-        char trigger_unit[256]; /* ActivationDetails' trigger_unit, "" when it names none */
-        Strv files;             /* DropInPaths */
-        char *fragment;         /* FragmentPath */
-        bool has_files, has_fragment;
-        SuccessExit success; /* SuccessExitStatus (Service, "(aiai)") */
-        bool has_success;
-        char unit_file_state[32]; /* enabled, disabled, static, … */
-        bool has_unit_file_state;
-        int condition_result; /* ConditionResult */
-        bool has_condition_result;
+        char *fragment;               /* FragmentPath */
         uint64_t condition_timestamp; /* ConditionTimestamp */
-        bool has_condition_timestamp;
+        Strv files;                   /* DropInPaths */
+        SuccessExit success;          /* SuccessExitStatus (Service, "(aiai)") */
+        int code, status;
+        int activated_by_timer; /* from ActivationDetails (systemd ≥ 253): -1 unknown */
+        int condition_result;   /* ConditionResult */
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
+        bool has_last_trigger, has_next_elapse, has_next_elapse_mono, has_start;
+        bool has_activation, has_files, has_fragment, has_success, has_unit_file_state, has_condition_result;
+        bool has_condition_timestamp, has_conditions;
+        char active[32], sub[32], load[32];
+        char unit_file_state[32]; /* enabled, disabled, static, … */
+        char invocation[33], result[64];
         char failed_condition[160]; /* "ConditionVirtualization=!container", "" when none failed */
-        bool has_conditions;
+        char unit[256];
+        char trigger_unit[256]; /* ActivationDetails' trigger_unit, "" when it names none */
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
 void props_done(UnitProps *p);
