@@ -308,3 +308,30 @@ WatchRun catchup_record_run(const HistoryRecord *rec, const char *check, const c
                 .stop_requested = rec->stop_requested,
         };
 }
+
+typedef struct RecordContext {
+        const HistoryRecord *rec;
+        catchup_run_t f;
+        void *userdata;
+} RecordContext;
+
+static void on_record_check(Watch *w _unused_, const char *check, const char *service, const SuccessExit *success,
+                            void *userdata) {
+        const RecordContext *ctx = userdata;
+        WatchRun run = catchup_record_run(ctx->rec, check, service, success);
+
+        ctx->f(&run, ctx->userdata);
+}
+
+void catchup_record_foreach(Watch *w, const HistoryRecord *rec, catchup_run_t f, void *userdata) {
+        RecordContext ctx = { .rec = rec, .f = f, .userdata = userdata };
+
+        assert(w && rec && f);
+        if (streq(rec->result, "success") && rec->ended_on_own == HISTORY_OWN_UNKNOWN) {
+                log_unit(LOG_DEBUG, rec->unit, rec->invocation,
+                         "The journal does not say how the main process of run %s ended; left to systemd's state.",
+                         rec->invocation);
+                return;
+        }
+        watch_foreach_check(w, rec->unit, on_record_check, &ctx);
+}

@@ -47,3 +47,10 @@ int catchup_hold(Catchup *c, const WatchRun *run);
  * into rec), so that decide() judges it as a live one. */
 WatchRun catchup_record_run(const HistoryRecord *rec, const char *check, const char *service,
                             const SuccessExit *success);
+
+/* For each check of the record's service (watch_foreach_check), the run it reports
+ * (catchup_record_run), judged as a live one is. A success the journal cannot vouch for (how
+ * the main process ended was not logged) is skipped: systemd's state judges the service's last
+ * run after the round; earlier ones are not guessed. */
+typedef void (*catchup_run_t)(const WatchRun *run, void *userdata);
+void catchup_record_foreach(Watch *w, const HistoryRecord *rec, catchup_run_t f, void *userdata);

@@ -18,6 +18,7 @@
 #include "ping.h"
 #include "resolve.h"
 #include "template.h"
+#include "unitstate.h"
 #include "watch.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
@@ -30,6 +31,10 @@ typedef struct Row {
         const Check *check; /* NULL: no heartbeat; owned by the config or Inventory.resolver */
         Strv errors;        /* annotation errors */
         UnitProps timer_props, service_props;
+        UnitState state; /* whether it runs here, and in state_text why not */
+        char state_text[200];
+        bool monitored; /* what the daemon follows: an active check, a unit that can run, a timer
+                         * a pattern or annotation covers only when enabled or active */
 } Row;
 
 typedef struct Inventory {
@@ -68,10 +73,12 @@ static int get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
         return read_props(reply, ret);
 }
 
-static int list_timers(sd_bus *bus, Strv *ret) {
+/* Units matching the patterns that are loaded from a unit file, sorted. ListUnitsByPatterns
+ * loads nothing; a name someone loaded without a unit file (LoadState=not-found) is left out. */
+static int list_units(sd_bus *bus, char **patterns, Strv *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *id;
+        const char *id, *load;
         int r;
 
         r = sd_bus_message_new_method_call(bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, "org.freedesktop.systemd1.Manager",
@@ -79,16 +86,16 @@ static int list_timers(sd_bus *bus, Strv *ret) {
         if (r >= 0)
                 r = sd_bus_message_append_strv(req, NULL);
         if (r >= 0)
-                r = sd_bus_message_append_strv(req, (char *[]) { (char *) "*.timer", NULL });
+                r = sd_bus_message_append_strv(req, patterns);
         if (r >= 0)
                 r = sd_bus_call(bus, req, 0, &error, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
         while (r > 0) {
-                r = sd_bus_message_read(reply, "(ssssssouso)", &id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                r = sd_bus_message_read(reply, "(ssssssouso)", &id, NULL, &load, NULL, NULL, NULL, NULL, NULL, NULL,
                                         NULL);
-                if (r > 0 && unit_name_is_valid(id) && strv_push(ret, id) < 0)
+                if (r > 0 && streq(load, "loaded") && unit_name_is_valid(id) && strv_push(ret, id) < 0)
                         return -ENOMEM;
         }
         if (r < 0)
@@ -116,6 +123,84 @@ static int row_resolve(Inventory *inv, Row *row, const Config *c, const char *un
         return resolver_update(inv->resolver, c, unit, &tf, &sf, &row->check, &row->errors);
 }
 
+static const char *format_time(char *buf, size_t size, usec_t t) {
+        struct tm tm;
+        time_t s;
+
+        if (t == 0 || t == USEC_INFINITY)
+                return "-";
+        s = (time_t) (t / USEC_PER_SEC);
+        if (!localtime_r(&s, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                return "-";
+        return buf;
+}
+
+static bool unit_is_loaded(const UnitProps *p) {
+        return p->has_load && streq(p->load, "loaded");
+}
+
+/* Whether the row's unit runs here, and whether the daemon follows it (as watch.c decides). */
+static void row_assess(Row *row) {
+        const UnitProps *t = &row->timer_props, *sv = &row->service_props;
+        bool found = unit_is_loaded(row->timer ? t : sv);
+        bool covered = row->check && (row->check->pattern || row->check->origin == CHECK_FROM_ANNOTATION);
+        UnitStateInput in = {
+                .timer_found = found,
+                .timer_active = row->timer ? t->active : "active",
+                .timer_file = t->unit_file_state,
+                .timer_condition = t->failed_condition,
+                .target = row->timer ? t->unit : row->service,
+                .service_active = sv->has_active ? sv->active : NULL,
+                .service_sub = sv->sub,
+                .service_condition = sv->failed_condition,
+                .service_start = sv->start,
+        };
+
+        row->state = unit_state(&in, row->state_text, sizeof(row->state_text));
+        if (row->state == UNIT_STATE_RUNNING && sv->start > 0) {
+                char buf[64];
+
+                snprintf(row->state_text, sizeof(row->state_text), "running since %s",
+                         format_time(buf, sizeof(buf), sv->start));
+        }
+        row->monitored = check_is_active(row->check) && row->state != UNIT_STATE_NOT_FOUND &&
+                         row->state != UNIT_STATE_NOT_SERVICE &&
+                         (!covered || !row->timer || unit_timer_is_eligible(t->active, t->unit_file_state));
+}
+
+/* Services that service pattern sections ([job-*.service]) cover, as the daemon finds them. */
+static int inventory_pattern_services(sd_bus *bus, const Config *c, Inventory *inv) {
+        _cleanup_(strv_done) Strv patterns = {}, services = {};
+        int r;
+
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (c->checks[i]->pattern && endswith(c->checks[i]->name, ".service") &&
+                    strv_push(&patterns, c->checks[i]->name) < 0)
+                        return log_oom();
+        if (patterns.n == 0)
+                return 0;
+        r = list_units(bus, patterns.items, &services);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < services.n; i++) {
+                bool seen = false;
+                Row *row;
+
+                for (size_t j = 0; j < inv->n; j++)
+                        seen = seen || (!inv->rows[j].timer && streq_ptr(inv->rows[j].service, services.items[i]));
+                if (seen)
+                        continue;
+                row = inventory_add(inv);
+                if (!row || !(row->service = strdup(services.items[i])))
+                        return log_oom();
+                (void) get_all(bus, row->service, &row->service_props);
+                if (row_resolve(inv, row, c, row->service) < 0)
+                        return log_oom();
+                row_assess(row);
+        }
+        return 0;
+}
+
 static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventory *inv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(strv_done) Strv timers = {};
@@ -125,7 +210,7 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 return log_oom();
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
-                r = list_timers(bus, &timers);
+                r = list_units(bus, (char *[]) { (char *) "*.timer", NULL }, &timers);
         if (r < 0)
                 return r; /* the caller says what that means for it */
         inv->bus_ok = true;
@@ -143,6 +228,7 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 }
                 if (row_resolve(inv, row, c, row->timer) < 0)
                         return log_oom();
+                row_assess(row);
         }
 
         /* Services named in the config without a timer of theirs in the list. */
@@ -163,8 +249,9 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                         return log_oom();
                 (void) get_all(bus, row->service, &row->service_props);
                 row->check = k;
+                row_assess(row);
         }
-        /* Timers named in the config that systemd does not know. */
+        /* Timers named in the config and not loaded. */
         for (size_t i = 0; i < c->n_checks; i++) {
                 const Check *k = c->checks[i];
                 bool seen = false;
@@ -180,9 +267,17 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 row = inventory_add(inv);
                 if (!row || !(row->timer = strdup(k->name)))
                         return log_oom();
+                /* Not loaded now, maybe installed: reading it loads it, as the daemon's does. */
+                if (get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
+                        row->service = strdup(row->timer_props.unit);
+                        if (!row->service)
+                                return log_oom();
+                        (void) get_all(bus, row->service, &row->service_props);
+                }
                 row->check = k;
+                row_assess(row);
         }
-        return 0;
+        return inventory_pattern_services(bus, c, inv);
 }
 
 static const char *row_unit(const Row *row) {
@@ -254,18 +349,6 @@ static char *row_url(const Row *row, bool secret) {
         return check_url_shown(row->check, row_unit(row), secret);
 }
 
-static const char *format_time(char *buf, size_t size, usec_t t) {
-        struct tm tm;
-        time_t s;
-
-        if (t == 0 || t == USEC_INFINITY)
-                return "-";
-        s = (time_t) (t / USEC_PER_SEC);
-        if (!localtime_r(&s, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-                return "-";
-        return buf;
-}
-
 static void json_string(FILE *f, const char *s) {
         if (!s) {
                 fputs("null", f);
@@ -283,6 +366,24 @@ static void json_string(FILE *f, const char *s) {
                         fputc(ch, f);
         }
         fputc('"', f);
+}
+
+static void json_usec(usec_t t) {
+        if (t == 0 || t == USEC_INFINITY)
+                printf("null");
+        else
+                printf("%" PRIu64, (uint64_t) t);
+}
+
+/* When the row's timer elapses next (CLOCK_REALTIME), USEC_INFINITY: never. */
+static usec_t row_next(const Row *row) {
+        const UnitProps *t = &row->timer_props;
+
+        if (!row->timer || row->state == UNIT_STATE_NOT_FOUND)
+                return USEC_INFINITY;
+        return unit_next_elapse(t->has_next_elapse ? t->next_elapse : 0,
+                                t->has_next_elapse_mono ? t->next_elapse_mono : 0, now_usec(CLOCK_REALTIME),
+                                now_usec(CLOCK_MONOTONIC));
 }
 
 static int load_config(const ManagerOptions *mo, Config **ret) {
@@ -339,7 +440,8 @@ static void list_print_json(const CliOptions *o, const Config *c, const Inventor
                 const Row *row = &inv->rows[i];
                 const UnitProps *sp = &row->service_props;
                 _cleanup_free_ char *url = row_url(row, false);
-                bool on = row->check && check_is_active(row->check);
+                bool on = row->monitored;
+                usec_t next = row_next(row);
                 PingRecord ping;
                 bool has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
 
@@ -352,18 +454,29 @@ static void list_print_json(const CliOptions *o, const Config *c, const Inventor
                         printf("{\"kind\":\"%s\",\"section\":", check_origin_kind(row->check));
                         json_string(stdout,
                                     row->check->origin == CHECK_FROM_ANNOTATION ? "X-Timerbeat" : row->check->name);
+                        const char *file;
+                        unsigned line;
+
+                        check_where(row->check, &file, &line);
                         printf(",\"file\":");
-                        json_string(stdout, row->check->file);
-                        printf(",\"line\":%u,\"enabled\":%s}", row->check->line,
-                               row->check->enabled ? "true" : "false");
+                        json_string(stdout, file);
+                        printf(",\"line\":%u,\"enabled\":%s}", line, row->check->enabled ? "true" : "false");
                 } else
                         printf("null");
                 printf(",\"url\":");
                 json_string(stdout, on ? url : NULL);
                 printf(",\"method\":");
                 json_string(stdout, on && row->check ? http_method_to_string(row->check->method) : NULL);
-                printf(",\"last_trigger_usec\":%" PRIu64 ",\"next_elapse_usec\":%" PRIu64,
-                       (uint64_t) row->timer_props.last_trigger, (uint64_t) row->timer_props.next_elapse);
+                /* Unknown or never: null, not 0 or 2^64-1. */
+                printf(",\"state\":");
+                json_string(stdout, row->state_text);
+                printf(",\"runs_here\":%s,\"last_trigger_usec\":",
+                       unit_state_is_problem(row->state) ? "false" : "true");
+                json_usec(row->timer_props.last_trigger);
+                printf(",\"next_elapse_usec\":");
+                json_usec(row->timer ? next : 0);
+                printf(",\"running_since_usec\":");
+                json_usec(row->state == UNIT_STATE_RUNNING ? sp->start : 0);
                 printf(",\"last_run\":");
                 if (!isempty(sp->invocation)) {
                         printf("{\"invocation\":\"%s\",\"result\":", sp->invocation);
@@ -405,7 +518,7 @@ static void list_print_footer(const Inventory *inv, size_t monitored) {
                 for (size_t i = 0, first = 1; i < inv->n; i++) {
                         const Row *row = &inv->rows[i];
 
-                        if (check_is_active(row->check))
+                        if (row->monitored)
                                 continue;
                         printf("%s%s", first ? "" : ", ", row_unit(row));
                         first = 0;
@@ -417,40 +530,83 @@ static void list_print_footer(const Inventory *inv, size_t monitored) {
                         fprintf(stderr, "%s\n", inv->rows[i].errors.items[e]);
 }
 
-#define LIST_COLUMNS 9
+#define LIST_COLUMNS 11
 
-/* The cells of one row of the table; NULL cells on out of memory. */
-static void list_row_cells(const Row *row, const char *state, Hashmap *undelivered, char **cells) {
-        char tbuf[64], pbuf[96], dbuf[64], obuf[600];
+/* The cells of one row of `list`, each allocated (NULL only on out of memory). */
+static void row_cells(const Row *row, const char *state_dir, Hashmap *undelivered, char *cells[static LIST_COLUMNS]) {
+        char tbuf[64], nbuf[64], pbuf[96], dbuf[64], obuf[600];
+        const char *file = "", *result = "-";
+        unsigned line = 0;
+        usec_t next = row_next(row);
         PingRecord ping;
-        bool on = row->check && check_is_active(row->check),
-             has_ping = state && outbox_read_ping(state, row_unit(row), &ping) >= 0;
+        bool has_ping = state_dir && outbox_read_ping(state_dir, row_unit(row), &ping) >= 0;
 
+        if (row->check)
+                check_where(row->check, &file, &line);
         if (!row->check)
                 snprintf(obuf, sizeof(obuf), "-");
         else if (!row->check->enabled)
-                snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", strempty(row->check->file), row->check->line);
+                snprintf(obuf, sizeof(obuf), "disabled (%s:%u)", file, line);
         else if (row->check->origin == CHECK_FROM_ANNOTATION)
-                snprintf(obuf, sizeof(obuf), "annotation %s:%u", strempty(row->check->file), row->check->line);
+                snprintf(obuf, sizeof(obuf), "annotation %s:%u", file, line);
         else
                 snprintf(obuf, sizeof(obuf), "%s[%s] %s:%u", row->check->pattern ? "pattern " : "", row->check->name,
-                         strempty(row->check->file), row->check->line);
+                         file, line);
         if (has_ping) {
                 char t2[64];
                 snprintf(pbuf, sizeof(pbuf), "%s %s (HTTP %ld)", format_time(t2, sizeof(t2), ping.time), ping.outcome,
                          ping.status);
         } else
                 snprintf(pbuf, sizeof(pbuf), "-");
+        if (!isempty(row->service_props.invocation) && row->state != UNIT_STATE_RUNNING)
+                result = row->service_props.result;
         cells[0] = strdup(row->timer ?: "-");
         cells[1] = strdup(row->service ?: "-");
         cells[2] = strdup(obuf);
-        cells[3] = on ? row_url(row, false) : strdup("-");
-        cells[4] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
-        cells[5] = strdup(isempty(row->service_props.invocation) ? "-" : row->service_props.result);
-        cells[6] = strdup(pbuf);
-        cells[7] = strdup(has_ping && ping.delivered > 0 ? format_time(dbuf, sizeof(dbuf), ping.delivered) : "-");
-        if (asprintf(&cells[8], "%u", row_undelivered(undelivered, row)) < 0)
-                cells[8] = NULL;
+        cells[3] = row->monitored ? row_url(row, false) : strdup("-");
+        cells[4] = strdup(!row->timer           ? "-" :
+                          next == USEC_INFINITY ? "never" :
+                                                  format_time(nbuf, sizeof(nbuf), next));
+        cells[5] = strdup(format_time(tbuf, sizeof(tbuf), row->service_props.exit));
+        cells[6] = strdup(result);
+        cells[7] = strdup(row->state_text);
+        cells[8] = strdup(pbuf);
+        cells[9] = strdup(has_ping && ping.delivered > 0 ? format_time(dbuf, sizeof(dbuf), ping.delivered) : "-");
+        if (asprintf(&cells[10], "%u", row_undelivered(undelivered, row)) < 0)
+                cells[10] = NULL;
+}
+
+/* A table, widths from the content; returns how many rows are monitored. */
+static size_t list_print_table(const Inventory *inv, const char *state_dir, Hashmap *undelivered) {
+        static const char *const hdr[LIST_COLUMNS] = { "TIMER",     "SERVICE",   "CHECK",      "URL",
+                                                       "NEXT",      "LAST RUN",  "RESULT",     "STATE",
+                                                       "LAST PING", "DELIVERED", "UNDELIVERED" };
+        size_t w[LIST_COLUMNS], monitored = 0;
+        char *(*cells)[LIST_COLUMNS] = calloc(inv->n ?: 1, sizeof(*cells));
+
+        if (!cells)
+                return log_oom(), 0;
+        for (size_t k = 0; k < LIST_COLUMNS; k++)
+                w[k] = strlen(hdr[k]);
+        for (size_t i = 0; i < inv->n; i++) {
+                row_cells(&inv->rows[i], state_dir, undelivered, cells[i]);
+                for (size_t k = 0; k < LIST_COLUMNS; k++) {
+                        if (!cells[i][k])
+                                cells[i][k] = strdup("?");
+                        if (cells[i][k] && text_width(cells[i][k]) > w[k])
+                                w[k] = text_width(cells[i][k]);
+                }
+                monitored += inv->rows[i].monitored;
+        }
+        for (size_t k = 0; k < LIST_COLUMNS; k++)
+                print_cell(hdr[k], w[k], k == LIST_COLUMNS - 1);
+        for (size_t i = 0; i < inv->n; i++)
+                for (size_t k = 0; k < LIST_COLUMNS; k++) {
+                        print_cell(cells[i][k], w[k], k == LIST_COLUMNS - 1);
+                        free(cells[i][k]);
+                }
+        free(cells);
+        return monitored;
 }
 
 int cli_list(const CliOptions *o) {
@@ -485,42 +641,7 @@ int cli_list(const CliOptions *o) {
                 return EXIT_SUCCESS;
         }
 
-        /* A table: widths from the content. */
-        const char *hdr[LIST_COLUMNS] = { "TIMER",  "SERVICE",   "CHECK",     "URL",        "LAST RUN",
-                                          "RESULT", "LAST PING", "DELIVERED", "UNDELIVERED" };
-        size_t w[LIST_COLUMNS];
-        char ***cells = calloc(inv.n, sizeof(char **));
-
-        if (!cells && inv.n > 0) {
-                inventory_done(&inv);
-                return log_oom(), EXIT_FAILURE;
-        }
-        for (size_t k = 0; k < LIST_COLUMNS; k++)
-                w[k] = strlen(hdr[k]);
-        for (size_t i = 0; i < inv.n; i++) {
-                cells[i] = calloc(LIST_COLUMNS, sizeof(char *));
-                if (!cells[i])
-                        break;
-                list_row_cells(&inv.rows[i], state, undelivered, cells[i]);
-                for (size_t k = 0; k < LIST_COLUMNS; k++) {
-                        if (!cells[i][k])
-                                cells[i][k] = strdup("?");
-                        if (cells[i][k] && text_width(cells[i][k]) > w[k])
-                                w[k] = text_width(cells[i][k]);
-                }
-                monitored += check_is_active(inv.rows[i].check);
-        }
-        for (size_t k = 0; k < LIST_COLUMNS; k++)
-                print_cell(hdr[k], w[k], k == LIST_COLUMNS - 1);
-        for (size_t i = 0; i < inv.n && cells[i]; i++) {
-                for (size_t k = 0; k < LIST_COLUMNS; k++)
-                        print_cell(cells[i][k], w[k], k == LIST_COLUMNS - 1);
-                for (size_t k = 0; k < LIST_COLUMNS; k++)
-                        free(cells[i][k]);
-                free(cells[i]);
-        }
-        free(cells);
-
+        monitored = list_print_table(&inv, state, undelivered);
         list_print_footer(&inv, monitored);
         cli_daemon_print(o, c, state);
         inventory_done(&inv);
@@ -552,30 +673,65 @@ static int event_from_string(const char *s, Event *ret) {
         return -EINVAL;
 }
 
-/* The check that `ping` uses for a unit, exactly as the daemon resolves it. */
-static const Check *ping_resolve(const CliOptions *o, const Config *c, Inventory *inv, const Row **ret_row) {
+/* Whether systemd knows the unit from a unit file: 1 yes, 0 no (LoadState in ret_load), < 0 cannot
+ * ask. Reading the unit's properties loads it, which is fine outside the daemon. */
+static int unit_known(const ManagerOptions *mo, const char *unit, char ret_load[static 32]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(props_done) UnitProps p = {};
+        int r;
+
+        r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = get_all(bus, unit, &p);
+        if (r < 0)
+                return r;
+        snprintf(ret_load, 32, "%s", p.has_load ? p.load : "?");
+        return unit_is_loaded(&p);
+}
+
+/* The check that `ping` uses for a unit, exactly as the daemon resolves it. A pattern or an
+ * annotation applies only to a unit systemd knows: a mistyped name is an error, not a new check
+ * (with ?create=1 it would make one at the monitor). Sets *ret_unknown then. */
+static const Check *ping_resolve(const CliOptions *o, const Config *c, Inventory *inv, const Row **ret_row,
+                                 bool *ret_unknown) {
         const Check *check = config_find_check(c, o->unit);
+        char load[32];
         int r;
 
         *ret_row = NULL;
+        *ret_unknown = false;
         if (check && !check->pattern)
                 return check; /* exact sections need no bus */
         r = inventory_collect(o->manager, c, inv);
-        if (r < 0) {
-                check = config_match(c, o->unit);
-                log_warning_errno(r, "Cannot ask systemd for annotations (%m)%s%s%s.", check ? "; using [" : "",
-                                  check ? check->name : "", check ? "]" : "");
-                return check;
+        if (r >= 0) {
+                for (size_t i = 0; i < inv->n; i++)
+                        if (streq_ptr(inv->rows[i].timer, o->unit) ||
+                            (!inv->rows[i].timer && streq_ptr(inv->rows[i].service, o->unit)))
+                                *ret_row = &inv->rows[i];
+                /* A service name: the timer that triggers it. */
+                for (size_t i = 0; !*ret_row && i < inv->n; i++)
+                        if (streq_ptr(inv->rows[i].service, o->unit) && inv->rows[i].check)
+                                *ret_row = &inv->rows[i];
+                if (*ret_row)
+                        return (*ret_row)->check;
+                r = unit_known(o->manager, o->unit, load);
         }
-        for (size_t i = 0; i < inv->n; i++)
-                if (streq_ptr(inv->rows[i].timer, o->unit) ||
-                    (!inv->rows[i].timer && streq_ptr(inv->rows[i].service, o->unit)))
-                        *ret_row = &inv->rows[i];
-        /* A service name: the timer that triggers it. */
-        for (size_t i = 0; !*ret_row && i < inv->n; i++)
-                if (streq_ptr(inv->rows[i].service, o->unit) && inv->rows[i].check)
-                        *ret_row = &inv->rows[i];
-        return *ret_row ? (*ret_row)->check : config_match(c, o->unit);
+        if (r < 0) {
+                log_error_errno(r,
+                                "%s: cannot ask systemd whether the unit exists (%m); only a [%s] section "
+                                "applies without it.",
+                                o->unit, o->unit);
+                *ret_unknown = true;
+                return NULL;
+        }
+        if (r == 0) {
+                log_error("%s: systemd knows no such unit (LoadState=%s); check the name with systemctl "
+                          "list-timers or timerbeat list. A pattern applies only to units that exist.",
+                          o->unit, load);
+                *ret_unknown = true;
+                return NULL;
+        }
+        return config_match(c, o->unit);
 }
 
 /* Prints the request as it goes on the wire: request line, headers, blank line, body. */
@@ -599,7 +755,7 @@ static int ping_send(const Config *c, Ping *p, const char *shown) {
         _cleanup_(http_freep) Http *http = NULL;
         const char *method = http_method_to_string(p->method);
         PingState st = {};
-        int r;
+        int level, r;
 
         r = sd_event_new(&event);
         if (r >= 0)
@@ -613,9 +769,13 @@ static int ping_send(const Config *c, Ping *p, const char *shown) {
                 return log_error_errno(r, "Failed to set up: %m"), EXIT_FAILURE;
         }
         st.event = event;
+        /* The result is the one line printed below; http's log lines say the same for the daemon. */
+        level = log_get_max_level();
+        log_set_max_level(LOG_CRIT);
         r = http_submit(http, p);
         if (r >= 0)
                 r = sd_event_loop(event);
+        log_set_max_level(level);
         if (r < 0 || !st.done)
                 return log_error_errno(r, "Failed to send: %m"), EXIT_FAILURE;
 
@@ -749,6 +909,7 @@ int cli_ping(const CliOptions *o) {
         _cleanup_free_ char *shown = NULL;
         const Row *row = NULL;
         const Check *check;
+        bool unknown;
         char host[256] = "";
         PingRun run;
         Event e;
@@ -761,7 +922,9 @@ int cli_ping(const CliOptions *o) {
         r = load_config(o->manager, &c);
         if (r != 0)
                 return r;
-        check = ping_resolve(o, c, &inv, &row);
+        check = ping_resolve(o, c, &inv, &row, &unknown);
+        if (unknown)
+                return EXIT_NO_CHECK;
         if (!check_is_active(check)) {
                 log_error("%s has no heartbeat configured%s; see timerbeat list.", o->unit,
                           check && !check->enabled ? " (it is disabled)" : "");
@@ -811,10 +974,101 @@ static bool check_service_access(const CliOptions *o, const Config *c) {
         return problems.n == 0;
 }
 
+/* Counts units and the sections they come from, as the daemon's STATUS= does. */
+typedef struct Count {
+        size_t units;
+        Strv sections; /* "file:line" */
+} Count;
+
+static void count_done(Count *n) {
+        strv_done(&n->sections);
+}
+
+static void count_add(Count *n, const Check *k) {
+        char key[PATH_MAX + 16];
+        const char *file;
+        unsigned line;
+
+        check_where(k, &file, &line);
+        snprintf(key, sizeof(key), "%s:%u", file, line);
+        n->units++;
+        if (!strv_contains(&n->sections, key) && strv_push(&n->sections, key) < 0)
+                log_oom();
+}
+
+/* The sections of the configuration files. A named unit is counted here only without a bus;
+ * with one, once it is known to systemd (check_units()). */
+static void check_sections(const Config *c, bool count_named, Count *n) {
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const Check *k = c->checks[i];
+                _cleanup_free_ char *masked = check_url_summary(c, k);
+                const char *file;
+                unsigned line;
+
+                check_where(k, &file, &line);
+                if (!k->enabled) {
+                        printf("[%s] disabled (%s:%u)\n", k->name, file, line);
+                        continue;
+                }
+                if (count_named && !k->pattern && check_is_active(k))
+                        count_add(n, k);
+                printf("[%s] %s%s %s%s%s (%s:%u)\n", k->name, k->pattern ? "pattern " : "",
+                       http_method_to_string(k->method), strempty(masked), (k->source ?: c->source) ? " origin=" : "",
+                       strempty(k->source ?: c->source), file, line);
+        }
+}
+
+/* What systemd says about each unit: annotation errors (returned), units that will not run, the
+ * units covered by patterns and annotations. */
+static size_t check_units(const Inventory *inv, Count *n) {
+        size_t bad = 0;
+
+        for (size_t i = 0; i < inv->n; i++) {
+                const Row *row = &inv->rows[i];
+                const Check *k = row->check;
+                bool covered = k && (k->origin == CHECK_FROM_ANNOTATION || k->pattern);
+                _cleanup_free_ char *u = NULL;
+                const char *file;
+                unsigned line;
+
+                for (size_t e = 0; e < row->errors.n; e++) {
+                        log_error("%s", row->errors.items[e]);
+                        bad++;
+                }
+                if (!k)
+                        continue;
+                check_where(k, &file, &line);
+                if (covered && !k->enabled) {
+                        printf("%s excluded by %s %s:%u\n", row_unit(row), check_origin_kind(k), file, line);
+                        continue;
+                }
+                if (!check_is_active(k))
+                        continue;
+                if (row->monitored)
+                        count_add(n, k);
+                /* Named in the config, or covered and followed: a timer that cannot run is worth a
+                 * warning. A covered one merely loaded is not followed, and said so. */
+                if (unit_state_is_problem(row->state) &&
+                    (!covered || row->monitored || row->state == UNIT_STATE_NOT_SERVICE))
+                        log_warning("warning: %s (%s:%u): %s; no heartbeat will come from it.", row_unit(row), file,
+                                    line, row->state_text);
+                else if (covered && !row->monitored)
+                        printf("%s not monitored: %s (%s %s:%u)\n", row_unit(row), row->state_text,
+                               check_origin_kind(k), file, line);
+                if (!covered || !row->monitored)
+                        continue;
+                u = row_url(row, false);
+                printf("%s %s %s (%s %s:%u)\n", row_unit(row), http_method_to_string(k->method), strempty(u),
+                       check_origin_kind(k), file, line);
+        }
+        return bad;
+}
+
 int cli_check(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(count_done) Count n = {};
         Inventory inv = {};
-        size_t enabled = 0, bad = 0;
+        size_t bad = 0;
         int r;
 
         r = load_config(o->manager, &c);
@@ -825,52 +1079,17 @@ int cli_check(const CliOptions *o) {
                 printf("# %s\n", c->files.items[i]);
         if (c->files.n == 0)
                 printf("# no configuration file found\n");
-        for (size_t i = 0; i < c->n_checks; i++) {
-                const Check *k = c->checks[i];
-                _cleanup_free_ char *masked = check_url_summary(c, k);
 
-                if (!k->enabled) {
-                        printf("[%s] disabled (%s:%u)\n", k->name, k->file, k->line);
-                        continue;
-                }
-                enabled++;
-                printf("[%s] %s%s %s%s%s (%s:%u)\n", k->name, k->pattern ? "pattern " : "",
-                       http_method_to_string(k->method), strempty(masked), (k->source ?: c->source) ? " origin=" : "",
-                       strempty(k->source ?: c->source), k->url_file ?: k->file, k->url_file ? k->url_line : k->line);
-        }
-
-        /* Annotations live in unit files: ask systemd which timers there are and read theirs. */
-        if (c->annotations || config_has_patterns(c)) {
-                r = inventory_collect(o->manager, c, &inv);
-                if (r < 0) {
-                        errno = -r;
+        /* Which units exist, their annotations and what patterns cover: ask systemd. */
+        r = inventory_collect(o->manager, c, &inv);
+        check_sections(c, r < 0, &n);
+        if (r < 0) {
+                errno = -r;
+                if (c->annotations || config_has_patterns(c))
                         printf("# annotations and patterns not checked: cannot ask systemd over the %s bus (%m)\n",
                                o->manager->user ? "user" : "system");
-                }
-                for (size_t i = 0; i < inv.n; i++) {
-                        const Row *row = &inv.rows[i];
-
-                        for (size_t e = 0; e < row->errors.n; e++) {
-                                log_error("%s", row->errors.items[e]);
-                                bad++;
-                        }
-                        if (!row->check || !row->timer)
-                                continue;
-                        if (row->check->origin == CHECK_FROM_ANNOTATION || row->check->pattern) {
-                                _cleanup_free_ char *u = row_url(row, false);
-
-                                if (!row->check->enabled) {
-                                        printf("%s excluded by %s %s:%u\n", row->timer, check_origin_kind(row->check),
-                                               strempty(row->check->file), row->check->line);
-                                        continue;
-                                }
-                                enabled++;
-                                printf("%s %s %s (%s %s:%u)\n", row->timer, http_method_to_string(row->check->method),
-                                       strempty(u), check_origin_kind(row->check), strempty(row->check->file),
-                                       row->check->line);
-                        }
-                }
-        }
+        } else
+                bad = check_units(&inv, &n);
         inventory_done(&inv);
         if (bad > 0) {
                 log_error("%zu annotation error%s; fix the lines above and run systemctl daemon-reload.", bad,
@@ -879,6 +1098,7 @@ int cli_check(const CliOptions *o) {
         }
         if (!check_service_access(o, c))
                 return EX_CONFIG;
-        printf("%zu check%s OK.\n", enabled, enabled == 1 ? "" : "s");
+        printf("OK: watching %zu unit%s from %zu section%s.\n", n.units, n.units == 1 ? "" : "s", n.sections.n,
+               n.sections.n == 1 ? "" : "s");
         return EXIT_SUCCESS;
 }

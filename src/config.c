@@ -199,8 +199,9 @@ typedef struct ConfigParser {
         bool in_annotation;
         Check *annotation_check;
 
-        mode_t mode;    /* of the file, to warn about secrets readable by all */
-        Strv *warnings; /* may be NULL */
+        mode_t mode;          /* of the file, to warn about secrets readable by all */
+        bool warned_readable; /* said once per file, not once per url= line */
+        Strv *warnings;       /* may be NULL */
 } Parser;
 
 _printf_(3, 4) static void parser_error(Parser *p, unsigned line, const char *fmt, ...) {
@@ -551,9 +552,10 @@ static int parse_url_value(Parser *p, const ConfigKey *k, const char *v, char **
                 return r; /* 0: reported */
         if (secret)
                 v = secret;
-        else if (p->mode & S_IROTH) {
+        else if ((p->mode & S_IROTH) && !p->warned_readable) {
                 _cleanup_free_ char *fix = access_fix(p->path, access_is_system_path(p->path), false);
 
+                p->warned_readable = true;
                 parser_warning(p, p->line,
                                "this file is readable by all users and holds a heartbeat URL (a secret); run: %s "
                                "(or use %s = file:/path or %s = credential:NAME)",
@@ -846,6 +848,12 @@ static const char *const attach_log_words[] = {
         NULL,
 };
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
+static const char *const on_skip_words[] = {
+        [ON_SKIP_IGNORE] = "ignore",
+        [ON_SKIP_SUCCESS] = "success",
+        [ON_SKIP_FAILURE] = "failure",
+        NULL,
+};
 
 #define GLOBAL(field) CONFIG_SECTION_GLOBAL, .offset = offsetof(Config, field), .size = sizeof(((Config *) 0)->field)
 /* Unit and pattern sections, not [X-Timerbeat]. */
@@ -919,6 +927,7 @@ static const ConfigKey config_key_table[] = {
         { "grace", PROVISIONED(provision.grace), .parse = parse_grace, .min = 60 * USEC_PER_SEC,
           .max = 365 * USEC_PER_DAY },
         { "tags", PROVISIONED(provision.tags), .parse = parse_source },
+        { "on-skip", CHECK(on_skip), .parse = parse_enum, .def = "ignore", .values = on_skip_words },
 };
 
 const ConfigKey *config_keys(size_t *ret_n) {

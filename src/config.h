@@ -49,37 +49,45 @@ typedef struct Provision {
         usec_t grace;  /* 0: computed from the timer */
         char *tags;    /* extra tags, space-separated */
 } Provision;
+/* What a run skipped by a failed Condition*= of the service sends (on-skip=). */
+typedef enum OnSkip {
+        ON_SKIP_IGNORE, /* nothing: a monitor notices the missing ping */
+        ON_SKIP_SUCCESS,
+        ON_SKIP_FAILURE,
+} OnSkip;
 
 typedef struct Check {
         char *name; /* the section: "backup.timer", "backup.service", or a pattern "backup-*.timer" */
         char *url;
-        HttpMethod method;
         char *source; /* sent as Origin:, NULL for the global one */
-        bool enabled;
 
-        char *file; /* where the section was first seen, for messages */
-        unsigned line;
+        char *file;     /* where the section was first seen, for messages */
         char *url_file; /* where url= was set last */
+        unsigned line;
         unsigned url_line;
 
-        bool pattern;   /* name is a glob */
         unsigned order; /* position among sections, for ties between patterns */
         CheckOrigin origin;
+        HttpMethod method;
 
         /* What to tell the monitor beyond "it succeeded" (all opt-in). */
         const Preset *preset;        /* NULL: generic */
         char *templates[_EVENT_MAX]; /* success-url, start-url, failure-url overrides */
-        bool start;                  /* send a start signal when the run begins */
-        bool failure;                /* send failed runs to the failure endpoint */
         BodyKind body;
-        bool body_set;
         AttachLog attach_log;
         unsigned body_max;
-        bool trigger_timer; /* only runs the timer started count */
         int skip_exit_status[16];
         size_t n_skip_exit_status;
         usec_t min_runtime;
         unsigned failure_threshold;
+        OnSkip on_skip;
+
+        bool enabled;
+        bool pattern; /* name is a glob */
+        bool start;   /* send a start signal when the run begins */
+        bool failure; /* send failed runs to the failure endpoint */
+        bool body_set;
+        bool trigger_timer; /* only runs the timer started count */
         bool auto_create;
         Provision provision;
 } Check;

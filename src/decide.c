@@ -232,6 +232,25 @@ void decide_event(const Check *c, const WatchRun *run, Event e, Decision *ret) {
                 (void) describe(c, run, ret);
 }
 
+/* A start skipped by a failed Condition*=: nothing ran. on-skip= says what the monitor hears. */
+static void decide_skipped(const Check *c, const WatchRun *run, Decision *d) {
+        snprintf(d->message, sizeof(d->message), "%s was skipped: a condition failed", run->service);
+        if (c->on_skip == ON_SKIP_IGNORE) {
+                say(d, LOG_INFO, "%s; on-skip=ignore, not pinging [%s].", d->message, run->check);
+                return;
+        }
+        if (c->on_skip == ON_SKIP_FAILURE && !check_template(c, EVENT_FAILURE)) {
+                say(d, LOG_WARNING, "%s; on-skip=failure, but [%s] has no failure endpoint: not pinging.", d->message,
+                    run->check);
+                return;
+        }
+        d->send = true;
+        d->event = c->on_skip == ON_SKIP_SUCCESS ? EVENT_SUCCESS : EVENT_FAILURE;
+        d->exit_code = c->on_skip == ON_SKIP_SUCCESS ? 0 : 1;
+        say(d, LOG_INFO, "%s; on-skip=%s: sending %s [%s].", d->message,
+            c->on_skip == ON_SKIP_SUCCESS ? "success" : "failure", event_to_string(d->event), run->check);
+}
+
 void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
         assert(run && in && d);
         *d = (Decision) { .log_level = -1 };
@@ -247,6 +266,10 @@ void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision
         }
         d->needs_activation_details = c->trigger_timer && !run->catch_up && run->activated_by_timer < 0;
 
+        if (run->skipped) {
+                decide_skipped(c, run, d);
+                return;
+        }
         if (run->start) {
                 if (c->start) {
                         snprintf(d->message, sizeof(d->message), "started");

@@ -59,10 +59,10 @@ static void print_errors(const Strv *errors) {
 }
 
 int manager_load_config(const ManagerOptions *o, Config **ret) {
-        return manager_load_config_full(o, ret, NULL);
+        return manager_load_config_full(o, NULL, ret, NULL);
 }
 
-int manager_load_config_full(const ManagerOptions *o, Config **ret, Strv *ret_errors) {
+int manager_load_config_full(const ManagerOptions *o, const Strv *said, Config **ret, Strv *ret_errors) {
         _cleanup_(strv_done) Strv storage = {}, errors = {};
         ConfigSource src = {};
         int r;
@@ -89,7 +89,8 @@ int manager_load_config_full(const ManagerOptions *o, Config **ret, Strv *ret_er
         }
         if (r >= 0)
                 for (size_t i = 0; i < (*ret)->warnings.n; i++)
-                        log_warning("%s", (*ret)->warnings.items[i]);
+                        if (!said || !strv_contains(said, (*ret)->warnings.items[i]))
+                                log_warning("%s", (*ret)->warnings.items[i]);
         if (r == -ENOMEM)
                 return log_oom();
         return r;

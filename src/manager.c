@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metricsfile.h"
+#include "monitored.h"
 #include "outbox.h"
 #include "resolve.h"
 #include "sender.h"
@@ -38,7 +39,9 @@ struct Manager {
         Outbox *outbox;
         MetricsFile *metrics;
         Catchup *catchup;
-        Hashmap *failures; /* check → failed runs in a row (failure-threshold=), as uintptr_t */
+        Hashmap *failures;                /* check → failed runs in a row (failure-threshold=), as uintptr_t */
+        Hashmap *monitored;               /* see monitored.h */
+        size_t said_units, said_sections; /* the count in STATUS= */
         char *state_dir;
         bool warned_activation_details;
         DaemonStatus status; /* what the status file says: the running configuration, the last reload */
@@ -176,34 +179,20 @@ static void on_released(Catchup *c _unused_, const WatchRun *run, void *userdata
         manager_handle_run(userdata, run);
 }
 
-typedef struct RecordContext {
-        Manager *m;
-        const HistoryRecord *rec;
-} RecordContext;
-
-/* A run end read from the journal, for one check of its service: judged as a live one is. */
-static void on_record_check(Watch *w _unused_, const char *check, const char *service, const SuccessExit *success,
-                            void *userdata) {
-        const RecordContext *ctx = userdata;
-        const HistoryRecord *rec = ctx->rec;
-        WatchRun run = catchup_record_run(rec, check, service, success);
-
-        manager_handle_run(ctx->m, &run);
+static void on_record_run(const WatchRun *run, void *userdata) {
+        manager_handle_run(userdata, run);
 }
 
 static void on_record(Catchup *c _unused_, const HistoryRecord *rec, void *userdata) {
-        RecordContext ctx = { .m = userdata, .rec = rec };
+        Manager *m = userdata;
 
-        /* A success the journal cannot vouch for (how the main process ended was not logged):
-         * systemd's state judges the service's last run after the round; earlier ones are not
-         * guessed. */
-        if (streq(rec->result, "success") && rec->ended_on_own == HISTORY_OWN_UNKNOWN) {
-                log_unit(LOG_DEBUG, rec->unit, rec->invocation,
-                         "The journal does not say how the main process of run %s ended; left to systemd's state.",
-                         rec->invocation);
-                return;
-        }
-        watch_foreach_check(ctx.m->watch, rec->unit, on_record_check, &ctx);
+        catchup_record_foreach(m->watch, rec, on_record_run, m);
+}
+
+static void on_dropped(Watch *w _unused_, const char *unit, void *userdata) {
+        Manager *m = userdata;
+
+        monitored_say(m->monitored, unit, NULL, NULL);
 }
 
 static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata) {
@@ -222,16 +211,20 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
                          "The [X-Timerbeat] annotation of %s is invalid and ignored; fix the lines above and run "
                          "systemctl daemon-reload.",
                          info->unit);
-        if (c && c->enabled)
-                log_unit(info->discovered ? LOG_INFO : LOG_DEBUG, info->service, NULL, "%s is monitored (%s%s%s:%u).",
-                         info->unit, c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "",
-                         c->pattern ? "pattern " : "", c->file, c->line);
+        monitored_say(m->monitored, info->unit, info->service, check_is_active(c) ? c : NULL);
         return c && c->enabled;
+}
+
+/* Whether an outbox entry's check still exists (see sender_keep_t). */
+static int keep_outbox_entry(const char *check, bool final, void *userdata) {
+        Manager *m = userdata;
+
+        return resolver_keeps(m->resolver, m->config, check, final);
 }
 
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
-        size_t n = 0;
+        size_t n, k;
         int r;
 
         if (m->stopping)
@@ -240,19 +233,31 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         r = catchup_start(m->catchup, watch_manager_pid(m->watch), m->config->max_age);
         if (r < 0)
                 log_warning_errno(r, "Failed to start reading the journal: %m");
-        if (m->ready_sent && !m->reloading)
+        monitored_count(m->monitored, m->resolver, m->config, &n, &k);
+        if (m->ready_sent && !m->reloading) {
+                /* A daemon-reload changed what is watched: STATUS= follows, quietly. */
+                if (n != m->said_units || k != m->said_sections)
+                        (void) sd_notifyf(false, "STATUS=Watching %zu unit%s from %zu section%s.", n,
+                                          n == 1 ? "" : "s", k, k == 1 ? "" : "s");
+                m->said_units = n;
+                m->said_sections = k;
                 return;
-        for (size_t i = 0; i < m->config->n_checks; i++)
-                n += m->config->checks[i]->enabled;
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu check%s.", n, n == 1 ? "" : "s");
+        }
+        /* The outbox entries that waited for every check to be known (annotations, patterns). */
+        if (!m->ready_sent)
+                sender_replay_held(m->sender);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
+                          k == 1 ? "" : "s");
         if (!m->ready_sent) {
-                log_info("timerbeat "
-                         "started, watching %zu check%s on the %s manager.",
-                         n, n == 1 ? "" : "s", m->options.user ? "user" : "system");
+                log_info("timerbeat started, watching %zu unit%s from %zu section%s on the %s manager.", n,
+                         n == 1 ? "" : "s", k, k == 1 ? "" : "s", m->options.user ? "user" : "system");
                 if (m->config->self_check)
                         (void) on_self_timer(NULL, 0, m); /* the first one now, then each interval */
         } else
-                log_info("Configuration reloaded, watching %zu check%s.", n, n == 1 ? "" : "s");
+                log_info("Configuration reloaded, watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
+                         k == 1 ? "" : "s");
+        m->said_units = n;
+        m->said_sections = k;
         m->ready_sent = true;
         m->reloading = false;
 }
@@ -276,7 +281,8 @@ static void manager_reload(Manager *m) {
         m->status.started = now_usec(CLOCK_MONOTONIC);
         log_info("Reloading configuration.");
         (void) sd_notify(false, "RELOADING=1");
-        r = manager_load_config_full(&m->options, &c, &errors);
+        /* Warnings the running configuration had already are not repeated. */
+        r = manager_load_config_full(&m->options, &m->config->warnings, &c, &errors);
         m->config_loaded = r >= 0;
         if (r < 0) {
                 log_error("Configuration not reloaded: fix the errors above; the previous configuration stays in "
@@ -359,20 +365,6 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
         return 0;
 }
 
-static int manager_metrics_new(Manager *m) {
-        Metrics *metrics = NULL;
-        int r;
-
-        r = metrics_new(&metrics);
-        if (r >= 0)
-                r = metricsfile_new(&m->metrics, m->event, metrics, m->state_dir); /* takes metrics */
-        if (r >= 0)
-                r = metricsfile_set_path(m->metrics, m->config->metrics_file);
-        if (r >= 0)
-                sender_set_metrics(m->sender, metricsfile_metrics(m->metrics));
-        return r;
-}
-
 int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         _cleanup_(config_freep) Config *c = config;
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -389,6 +381,8 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = resolver_new(&m->resolver);
         if (r >= 0)
                 r = hashmap_new(&m->failures, HASHMAP_KEYS_COPY);
+        if (r >= 0)
+                r = hashmap_new(&m->monitored, HASHMAP_KEYS_COPY);
         if (r < 0)
                 return log_oom();
 
@@ -432,23 +426,25 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = sender_new(&m->sender, m->event, m->outbox, m->config);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
-        r = manager_metrics_new(m);
+        r = metricsfile_open(&m->metrics, m->event, m->state_dir, m->config->metrics_file);
         if (r < 0)
                 return log_oom();
+        sender_set_metrics(m->sender, metricsfile_metrics(m->metrics));
         r = hostname_new(&m->hostname, m->event, NULL);
         if (r < 0)
                 return log_oom();
         sender_set_hostname(m->sender, m->hostname);
 
-        /* Whatever a previous instance could not deliver goes first. */
-        r = sender_replay(m->sender);
+        /* Whatever a previous instance could not deliver goes first; entries whose check only
+         * the first resolution can tell wait for it (sender_replay_held()). */
+        r = sender_replay(m->sender, keep_outbox_entry, m);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to read the outbox %s: %m", outbox_dir(m->outbox));
 
         r = catchup_new(&m->catchup, m->event, m->state_dir, o->user, on_record, on_released, m);
         if (r < 0)
                 return log_oom();
-        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, m);
+        r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, on_dropped, m);
         if (r < 0)
                 return log_oom();
         r = watch_start(m->watch);
@@ -472,6 +468,7 @@ Manager *manager_free(Manager *m) {
         daemon_status_done(&m->status);
         resolver_free(m->resolver);
         hashmap_free(m->failures);
+        monitored_free(m->monitored);
         sd_event_source_disable_unref(m->sig_term);
         sd_event_source_disable_unref(m->sig_int);
         sd_event_source_disable_unref(m->sig_hup);

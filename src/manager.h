@@ -30,5 +30,6 @@ int manager_run(Manager *m);
 
 /* Loads the config for `timerbeat check` and the daemon: prints every problem to stderr. */
 int manager_load_config(const ManagerOptions *o, Config **ret);
-/* The same, with a copy of each error appended to ret_errors (may be NULL). */
-int manager_load_config_full(const ManagerOptions *o, Config **ret, Strv *ret_errors);
+/* The same, with a copy of each error appended to ret_errors (may be NULL); warnings listed in
+ * said (those of the configuration running, may be NULL) are not printed again. */
+int manager_load_config_full(const ManagerOptions *o, const Strv *said, Config **ret, Strv *ret_errors);

@@ -189,3 +189,15 @@ int metricsfile_set_path(MetricsFile *f, const char *path) {
         metricsfile_arm(f, now_usec(CLOCK_MONOTONIC));
         return 0;
 }
+
+int metricsfile_open(MetricsFile **ret, sd_event *event, const char *state_dir, const char *path) {
+        Metrics *metrics = NULL;
+        int r;
+
+        r = metrics_new(&metrics);
+        if (r >= 0)
+                r = metricsfile_new(ret, event, metrics, state_dir); /* takes metrics */
+        if (r >= 0)
+                r = metricsfile_set_path(*ret, path);
+        return r;
+}

@@ -15,6 +15,10 @@ typedef struct MetricsFile MetricsFile;
 
 /* Owns metrics. Loads the counters from STATE_DIR/metrics when the file is there. */
 int metricsfile_new(MetricsFile **ret, sd_event *event, Metrics *metrics, const char *state_dir);
+
+/* The same with new Metrics, writing to path (may be NULL: see metricsfile_set_path()). */
+int metricsfile_open(MetricsFile **ret, sd_event *event, const char *state_dir, const char *path);
+
 /* Writes what is pending (counters first), then frees. */
 MetricsFile *metricsfile_free(MetricsFile *f);
 static inline void metricsfile_freep(MetricsFile **f) {

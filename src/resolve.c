@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <stdio.h>
 
 #include "hashmap.h"
 #include "resolve.h"
@@ -123,10 +124,40 @@ bool check_is_active(const Check *k) {
         return k && k->enabled && (k->url || k->templates[EVENT_SUCCESS]);
 }
 
+void check_where(const Check *k, const char **ret_file, unsigned *ret_line) {
+        assert(k && ret_file && ret_line);
+        *ret_file = k->url_file ?: strempty(k->file);
+        *ret_line = k->url_file ? k->url_line : k->line;
+}
+
+char *check_signature(const Check *k) {
+        const char *file;
+        unsigned line;
+        char *s;
+
+        assert(k);
+        check_where(k, &file, &line);
+        if (asprintf(&s, "%s [%s] %s:%u %s %s|%s|%s|%s", check_origin_kind(k), k->name, file, line,
+                     k->enabled ? "on" : "off", strempty(k->url), strempty(k->templates[EVENT_SUCCESS]),
+                     strempty(k->templates[EVENT_FAILURE]), strempty(k->templates[EVENT_START])) < 0)
+                return NULL;
+        return s;
+}
+
 const char *check_origin_kind(const Check *k) {
         if (!k)
                 return "none";
         if (k->origin == CHECK_FROM_ANNOTATION)
                 return "annotation";
         return k->pattern ? "pattern" : "config";
+}
+
+int resolver_keeps(const Resolver *r, const Config *c, const char *check, bool final) {
+        const Check *exact = config_find_check(c, check);
+
+        if (exact && !exact->pattern)
+                return check_is_active(exact);
+        if (!final && c->annotations)
+                return -1;
+        return check_is_active(resolver_lookup(r, c, check));
 }

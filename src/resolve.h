@@ -29,8 +29,22 @@ int resolver_update(Resolver *r, const Config *c, const char *unit, const Strv *
 /* The check for a unit from what is known now (no file is read). */
 const Check *resolver_lookup(const Resolver *r, const Config *c, const char *unit);
 
+/* Whether a check named so still exists (an outbox entry of it is sent): 1 yes, 0 no. A
+ * section named after the unit decides at once; an annotation could override a pattern, so
+ * with annotations on and final false the rest is not known yet: -1. */
+int resolver_keeps(const Resolver *r, const Config *c, const char *check, bool final);
+
 /* Whether a check can send anything: enabled, with a success endpoint. */
 bool check_is_active(const Check *k);
+
+/* What a unit's monitoring is, as a string that changes when the origin (kind, section, file:line)
+ * or an endpoint changes: the daemon logs a unit's monitoring only when it does. Holds URLs (kept
+ * in memory, never logged). NULL on out of memory. */
+char *check_signature(const Check *k);
+
+/* Where a check is shown to come from, the same in `check`, `list` and the daemon's log: the
+ * line that set its url= (the last one, across drop-ins), else its section's line. */
+void check_where(const Check *k, const char **ret_file, unsigned *ret_line);
 
 /* "config", "annotation", "pattern" or "none". */
 const char *check_origin_kind(const Check *k);

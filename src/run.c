@@ -53,6 +53,8 @@ static void tracker_apply(RunTracker *t, const RunUpdate *u) {
                 t->exit_timestamp = u->exit_timestamp;
         if (u->has_start_timestamp)
                 t->start_timestamp = u->start_timestamp;
+        if (unit && u->has_condition && u->source == RUN_SOURCE_BASELINE)
+                t->condition_timestamp = u->condition_timestamp;
         if (u->has_activation) {
                 COPY(t->trigger_unit, u->trigger_unit);
                 t->activated_by_timer = u->trigger_unit && endswith(u->trigger_unit, ".timer");
@@ -121,6 +123,15 @@ static RunEventKind tracker_baseline(RunTracker *t, RunRecord *ret) {
         return kind;
 }
 
+/* A condition check newer than the last one seen, that failed, with the unit not running. */
+static bool tracker_skipped(RunTracker *t, const RunUpdate *u) {
+        if (u->source != RUN_SOURCE_UNIT || !u->has_condition || u->condition_timestamp == 0 ||
+            u->condition_timestamp == t->condition_timestamp)
+                return false;
+        t->condition_timestamp = u->condition_timestamp;
+        return !u->condition_result && run_state_is_end(t->active_state, t->sub_state);
+}
+
 RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret) {
         assert(t);
         assert(u);
@@ -134,6 +145,15 @@ RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret)
         if (!t->baselined)
                 return RUN_NONE; /* the baseline read in flight is newer than this */
         tracker_apply(t, u);
+        if (tracker_skipped(t, u)) {
+                *ret = (RunRecord) {
+                        .invocation = "",
+                        .active_state = t->active_state,
+                        .sub_state = t->sub_state,
+                        .activated_by_timer = -1,
+                };
+                return RUN_SKIPPED;
+        }
         if (u->source == RUN_SOURCE_UNIT && (u->has_active_state || u->has_invocation))
                 return tracker_evaluate(t, ret);
         return RUN_NONE;

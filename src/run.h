@@ -16,8 +16,9 @@
  *   (activating, active/running, deactivating, …), and *ends* when that same invocation reaches
  *   a terminal state: inactive, failed, or active/exited (RemainAfterExit=yes). An invocation
  *   never seen running is not a run: a start being prepared, a start refused by its start
- *   limit, a start skipped by a failed Condition*= (the main process never ran; the check
- *   gets nothing, and a monitor notices the missing ping).
+ *   limit, a start skipped by a failed Condition*= (the main process never ran). The last is
+ *   told apart by its ConditionResult=no with a new ConditionTimestamp, and reported as
+ *   RUN_SKIPPED (at most once per condition check; never from a baseline) for on-skip=.
  * - Each invocation starts at most once and ends at most once, however often systemd repeats
  *   its properties.
  * - A baseline (GetAll after adding the match, after a reconnect, after systemd re-executed)
@@ -47,6 +48,11 @@ typedef struct RunUpdate {
         uint64_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME µs */
         uint64_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME µs */
         const char *trigger_unit; /* ActivationDetails' trigger_unit; NULL when it names none */
+        /* ConditionResult and ConditionTimestamp (Unit interface): a start skipped by a failed
+         * Condition*= shows as a new timestamp with a false result, the unit still inactive. */
+        bool has_condition;
+        bool condition_result;
+        uint64_t condition_timestamp;
 } RunUpdate;
 
 typedef enum RunEventKind {
@@ -54,6 +60,7 @@ typedef enum RunEventKind {
         RUN_START,    /* an invocation was seen running for the first time */
         RUN_END,      /* a run ended (catch_up: found ended in a baseline) */
         RUN_BASELINE, /* a baseline with no run to catch up: the unit is running or never ran */
+        RUN_SKIPPED,  /* a start was skipped: a Condition*= failed (the main process never ran) */
 } RunEventKind;
 
 /* A run as the tracker knows it. The strings point into the tracker: valid until its next
@@ -86,8 +93,9 @@ typedef struct RunTracker {
         uint64_t exit_timestamp;
         int activated_by_timer;
         char trigger_unit[256];
-        char started[33]; /* the last invocation reported as started (or found running) */
-        char ended[33];   /* the last invocation reported as ended (or found ended) */
+        char started[33];             /* the last invocation reported as started (or found running) */
+        char ended[33];               /* the last invocation reported as ended (or found ended) */
+        uint64_t condition_timestamp; /* of the last condition check seen */
 } RunTracker;
 
 /* Forgets everything: a new tracker, or the watcher now follows another service. */

@@ -37,6 +37,15 @@ struct Sender {
         InFlight *in_flight;
         size_t n_in_flight, allocated_in_flight;
         Hostname *hostname; /* not owned */
+
+        /* The replay of the outbox: entries whose check only the first resolution can tell
+         * (annotations) wait in held; dropped ones are counted for one summary line. */
+        sender_keep_t keep;
+        void *keep_userdata;
+        Ping **held;
+        size_t n_held;
+        Strv dropped_checks;
+        size_t n_dropped;
 };
 
 usec_t sender_oldest_queued(const Sender *s) {
@@ -299,8 +308,23 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
                                   outbox_dir(s->outbox), p->id);
 }
 
-static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
-        Sender *s = userdata;
+/* An entry whose check is gone: nobody expects it any more. */
+static void replay_drop(Sender *s, Ping *p) {
+        int r;
+
+        r = outbox_remove(s->outbox, p->id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove %s/%s: %m", outbox_dir(s->outbox), p->id);
+        s->n_dropped++;
+        if (!strv_contains(&s->dropped_checks, p->check)) {
+                log_debug("Dropping the outbox entries of %s: it has no check any more.", p->check);
+                if (s->dropped_checks.n < 1000 && strv_push(&s->dropped_checks, p->check) < 0)
+                        log_oom();
+        }
+        ping_free(p);
+}
+
+static void replay_send(Sender *s, Ping *p) {
         _cleanup_free_ char *name = strdup(p->id), *unit = strdup(p->unit);
         _cleanup_free_ char *inv = p->invocation ? strdup(p->invocation) : NULL;
         int r;
@@ -310,6 +334,36 @@ static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
         r = sender_submit(s, p);
         if (r < 0)
                 log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
+}
+
+/* One line for every entry dropped, once the replay is complete. */
+static void replay_summary(Sender *s) {
+        if (s->n_dropped > 0)
+                log_notice("Dropped %zu outbox entr%s of %zu check%s no longer configured (%s%s%s).", s->n_dropped,
+                           s->n_dropped == 1 ? "y" : "ies", s->dropped_checks.n, s->dropped_checks.n == 1 ? "" : "s",
+                           s->dropped_checks.n > 0 ? s->dropped_checks.items[0] : "?",
+                           s->dropped_checks.n > 1 ? ", " : "", s->dropped_checks.n > 1 ? "…" : "");
+        strv_done(&s->dropped_checks);
+        s->n_dropped = 0;
+}
+
+static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
+        Sender *s = userdata;
+        int k = s->keep ? s->keep(p->check, false, s->keep_userdata) : 1;
+        Ping **n;
+
+        if (k > 0)
+                return replay_send(s, p);
+        if (k == 0)
+                return replay_drop(s, p);
+        /* Not known yet (an annotation may decide): held until sender_replay_held(). */
+        n = realloc(s->held, sizeof(Ping *) * (s->n_held + 1));
+        if (!n) {
+                log_oom();
+                return replay_send(s, p);
+        }
+        s->held = n;
+        s->held[s->n_held++] = p;
 }
 
 static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
@@ -345,6 +399,10 @@ Sender *sender_free(Sender *s) {
                 journal_tail_cancel(s->pending->job);
                 pending_free(s->pending);
         }
+        for (size_t i = 0; i < s->n_held; i++)
+                ping_free(s->held[i]);
+        free(s->held);
+        strv_done(&s->dropped_checks);
         http_free(s->http);
         hashmap_free(s->body_limits);
         free(s->in_flight);
@@ -395,8 +453,30 @@ void sender_dispatch_self(Sender *s) {
         sender_send(s, ping);
 }
 
-int sender_replay(Sender *s) {
-        return outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
+        int r;
+
+        s->keep = keep;
+        s->keep_userdata = userdata;
+        r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+        if (s->n_held == 0)
+                replay_summary(s);
+        return r;
+}
+
+void sender_replay_held(Sender *s) {
+        for (size_t i = 0; i < s->n_held; i++) {
+                Ping *p = s->held[i];
+
+                if (!s->keep || s->keep(p->check, true, s->keep_userdata) > 0)
+                        replay_send(s, p);
+                else
+                        replay_drop(s, p);
+        }
+        s->held = mfree(s->held);
+        if (s->n_held > 0)
+                replay_summary(s);
+        s->n_held = 0;
 }
 
 size_t sender_pending(const Sender *s) {

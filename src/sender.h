@@ -41,8 +41,15 @@ void sender_dispatch_self(Sender *s);
  * queued, self-heartbeats left out; 0 if there is none. */
 usec_t sender_oldest_queued(const Sender *s);
 
-/* Queues what a previous instance could not deliver. */
-int sender_replay(Sender *s);
+/* Queues what a previous instance could not deliver, each entry to the URL stored in it (the
+ * request as it was built when the run ended, even if the check's URL changed since). keep()
+ * says for each entry's check: > 0 send it, 0 the check is gone (the entry is deleted), < 0
+ * not known yet (only when final is false: an annotation may decide), then the entry waits
+ * for sender_replay_held(), which asks again with final set. Dropped entries are logged once
+ * per check at debug level, with one summary line. */
+typedef int (*sender_keep_t)(const char *check, bool final, void *userdata);
+int sender_replay(Sender *s, sender_keep_t keep, void *userdata);
+void sender_replay_held(Sender *s);
 
 /* Requests queued, waiting to retry or in flight. */
 size_t sender_pending(const Sender *s);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "hashmap.h"
 #include "log.h"
 #include "retry.h"
+#include "unitstate.h"
 #include "watch.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
@@ -18,6 +20,7 @@
  * below. The session bus allows 50,000. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
 #define WATCH_MATCHES_MAX 400U
 #define WATCH_MATCHES_MAX_USER 20000U
+#define WATCH_NEW_MAX 1024U
 
 typedef struct Watcher Watcher;
 
@@ -38,11 +41,15 @@ struct Watcher {
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
+        char *problem;           /* the last problem logged: said once, again only when it changes */
+        usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
+        int said_monitored;      /* what the debug line said last: -1 nothing yet */
         bool queued;
         bool again;   /* resolve again once the call in flight returns */
         bool refresh; /* the GetAll in flight only re-decides monitoring */
         bool resolving;
-        usec_t quiet_until; /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
+        bool unsupported; /* a timer whose Unit= is not a service: resolved again on daemon-reload only */
+        bool missing;     /* a named unit systemd does not know: resolved again on daemon-reload */
 
         RunTracker run;      /* what systemd told about the service's runs */
         SuccessExit success; /* the service's SuccessExitStatus=, from the latest full read */
@@ -51,7 +58,6 @@ struct Watcher {
 struct Watch {
         sd_event *event;
         sd_bus *bus;
-        bool user;
         Watcher *watchers;
         Hashmap *by_name; /* unit name → its watcher (keys borrowed from Watcher.name) */
         unsigned n_resolving;
@@ -62,17 +68,17 @@ struct Watch {
         Watcher *queue_head, *queue_tail;
 
         /* One PropertiesChanged match per watched service, until the bus refuses more (512 per
-         * connection on the system bus by default): then one match for all units, dispatched
-         * by object path through this table. */
-        bool broad;
-        unsigned max_matches;
+         * connection on the system bus by default): then one match for all units (broad),
+         * dispatched by object path through this table. */
         size_t n_watchers;
         sd_bus_slot *slot_broad;
         Hashmap *by_path; /* service_path → the first of its watchers, chained by path_next */
-        sd_bus_slot *slot_reloading, *slot_unit_new, *slot_disconnected, *slot_subscribe, *slot_owner;
+        sd_bus_slot *slot_reloading, *slot_unit_new, *slot_unit_removed, *slot_job_removed, *slot_disconnected,
+                *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         bool subscribed; /* systemd answered our Subscribe() on this connection */
+        unsigned max_matches;
 
         /* systemd's unique name on the bus. Any peer can send a signal to us directly, and a
          * match on the well-known name does not stop it: every signal is checked against this. */
@@ -88,13 +94,29 @@ struct Watch {
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
         watch_want_t want;
+        watch_dropped_t on_dropped;
         void *userdata;
 
         /* Discovery: units matching these globs are candidates (timers for annotations and
          * patterns, services for service patterns). */
         Strv discover;
         sd_bus_slot *slot_discover;
+
+        /* Names from UnitNew that match a pattern, looked up together with one
+         * ListUnitsByPatterns (which loads nothing) from a defer source: only units that are
+         * loaded, i.e. have a unit file, get a watcher. At most WATCH_NEW_MAX wait; beyond that
+         * (new_overflow), one full listing replaces them. */
+        Strv new_names;
+        sd_event_source *new_defer;
+        sd_bus_slot *slot_new_list;
+
+        bool user;
+        bool broad;
+        bool had_owner;         /* systemd was on the bus before: a new owner is a return, not the first */
+        bool systemd_reloading; /* between Reloading(true) and Reloading(false) */
         bool discovering;
+        bool discover_refresh; /* the listing in flight re-reads the units found before, too */
+        bool new_overflow;
 };
 
 bool watch_state_is_run_end(const char *active, const char *sub) {
@@ -107,7 +129,7 @@ static bool watcher_reply_superseded(Watcher *wr);
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 static bool from_systemd(Watch *w, sd_bus_message *m);
 static bool w_want(Watch *w, const WatchUnitInfo *info);
-static void watch_discover(Watch *w);
+static void watch_discover(Watch *w, bool refresh);
 static Watcher *watch_find(Watch *w, const char *unit);
 static bool watch_wants_name(Watch *w, const char *unit);
 static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret);
@@ -201,6 +223,7 @@ static Watcher *watcher_free(Watcher *wr) {
         free(wr->name);
         free(wr->service);
         free(wr->service_path);
+        free(wr->problem);
         strv_done(&wr->timer_files);
         free(wr);
         return NULL;
@@ -222,6 +245,62 @@ static void watcher_set_resolving(Watcher *wr, bool b) {
                 watch_dispatch_queue(wr->watch);
                 watch_maybe_settled(wr->watch);
         }
+}
+
+/* Logs a problem with a unit once: the same text again (every daemon-reload, every UnitNew) is
+ * not repeated, a different one is. */
+_printf_(3, 4) static void watcher_problem(Watcher *wr, int level, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        if (streq_ptr(wr->problem, msg))
+                return;
+        log_unit(level, wr->name, NULL, "%s", msg);
+        free(wr->problem);
+        wr->problem = TAKE_PTR(msg);
+}
+
+static void watcher_problem_clear(Watcher *wr) {
+        wr->problem = mfree(wr->problem);
+}
+
+/* The debug line about a unit not being monitored, said when that changes. */
+static void watcher_say_monitored(Watcher *wr, bool monitored) {
+        if (wr->said_monitored == (int) monitored)
+                return;
+        wr->said_monitored = monitored;
+        if (!monitored)
+                log_unit(LOG_DEBUG, wr->service ?: wr->name, NULL, "%s: not monitored.", wr->name);
+}
+
+/* Stops following a unit's runs for a reason of systemd's (see watch_dropped_t). */
+static void watcher_unmonitor(Watcher *wr) {
+        Watch *w = wr->watch;
+
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        wr->monitored = false;
+        watcher_say_monitored(wr, false);
+        if (w->on_dropped)
+                w->on_dropped(w, wr->name, w->userdata);
+}
+
+static void watch_remove(Watch *w, Watcher *dead);
+
+/* A found unit that is gone, unloaded or has no unit file: its watcher goes, so that what
+ * anyone makes systemd load leaves nothing behind. */
+static void watch_drop(Watch *w, Watcher *wr) {
+        log_debug("%s is gone or not installed; no longer watching it.", wr->name);
+        watch_remove(w, wr);
+        watch_dispatch_queue(w);
+        watch_maybe_settled(w);
 }
 
 /* Reads an "ay" InvocationID into 32 hex characters; an empty array means "none". */
@@ -327,6 +406,33 @@ static int read_prop_dropins(sd_bus_message *m, UnitProps *p, size_t offset _unu
         return sd_bus_message_exit_container(m);
 }
 
+static int read_prop_bool(sd_bus_message *m, UnitProps *p, size_t offset, size_t size _unused_) {
+        int b, r;
+
+        r = sd_bus_message_read_basic(m, 'b', &b);
+        if (r >= 0)
+                *(int *) ((uint8_t *) p + offset) = b;
+        return r;
+}
+
+/* The first condition that failed, as a unit file writes it: "ConditionVirtualization=!container". */
+static int read_prop_conditions(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
+        const char *type, *param;
+        int trigger, negate, state, r;
+
+        p->failed_condition[0] = 0;
+        r = sd_bus_message_enter_container(m, 'a', "(sbbsi)");
+        while (r > 0) {
+                r = sd_bus_message_read(m, "(sbbsi)", &type, &trigger, &negate, &param, &state);
+                if (r > 0 && state < 0 && !p->failed_condition[0])
+                        snprintf(p->failed_condition, sizeof(p->failed_condition), "%s=%s%s%s", type,
+                                 trigger ? "|" : "", negate ? "!" : "", param);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r;
+}
+
 /* systemd ≥ 253 (Debian 12's 252 has it backported): who started this run. */
 static int read_prop_activation(sd_bus_message *m, UnitProps *p, size_t offset _unused_, size_t size _unused_) {
         const char *k, *val;
@@ -402,10 +508,15 @@ static const struct {
         PROP("ExecMainExitTimestamp", "t", read_prop_time, exit, has_exit),
         PROP("LastTriggerUSec", "t", read_prop_time, last_trigger, has_last_trigger),
         PROP("NextElapseUSecRealtime", "t", read_prop_time, next_elapse, has_next_elapse),
+        PROP("NextElapseUSecMonotonic", "t", read_prop_time, next_elapse_mono, has_next_elapse_mono),
         PROP("ActivationDetails", "a(ss)", read_prop_activation, trigger_unit, has_activation),
         PROP("FragmentPath", "s", read_prop_fragment, fragment, has_fragment),
         PROP("DropInPaths", "as", read_prop_dropins, files, has_files),
         PROP("SuccessExitStatus", "(aiai)", read_prop_success, success, has_success),
+        PROP("UnitFileState", "s", read_prop_string, unit_file_state, has_unit_file_state),
+        PROP("ConditionResult", "b", read_prop_bool, condition_result, has_condition_result),
+        PROP("ConditionTimestamp", "t", read_prop_time, condition_timestamp, has_condition_timestamp),
+        PROP("Conditions", "a(sbbsi)", read_prop_conditions, failed_condition, has_conditions),
 };
 
 /* One dict entry: the name, then its variant, read if we know it, skipped otherwise. */
@@ -483,6 +594,9 @@ static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret
                 .start_timestamp = p->start,
                 .exit_timestamp = p->exit,
                 .trigger_unit = isempty(p->trigger_unit) ? NULL : p->trigger_unit,
+                .has_condition = p->has_condition_result && p->has_condition_timestamp,
+                .condition_result = p->condition_result,
+                .condition_timestamp = p->condition_timestamp,
         };
 }
 
@@ -506,6 +620,7 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .start_timestamp = r->start_timestamp,
                 .catch_up = r->catch_up,
                 .start = kind == RUN_START,
+                .skipped = kind == RUN_SKIPPED,
                 .activated_by_timer = r->activated_by_timer,
                 .trigger_unit = r->trigger_unit,
                 .success_exit = &wr->success,
@@ -569,10 +684,9 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
         if (props_files(p, &service_files) < 0)
                 log_oom();
         wr->monitored = w_want(wr->watch, &info);
-        if (!wr->monitored) {
+        if (!wr->monitored)
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);
-                log_unit(LOG_DEBUG, wr->service, NULL, "%s: not monitored.", wr->name);
-        }
+        watcher_say_monitored(wr, wr->monitored);
         return wr->monitored;
 }
 
@@ -581,14 +695,8 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
  * reported already. */
 static void watcher_baseline(Watcher *wr, UnitProps *p) {
         watcher_feed(wr, p, RUN_SOURCE_BASELINE);
-
-        if (p->has_load && streq(p->load, "not-found"))
-                log_unit(LOG_WARNING, wr->service, NULL,
-                         "[%s]: %s does not exist (yet); it will be watched once it is installed.", wr->name,
-                         wr->service);
-        else
-                log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
-                         p->has_active ? p->active : "?", p->has_sub ? p->sub : "?");
+        log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
+                 p->has_active ? p->active : "?", p->has_sub ? p->sub : "?");
 }
 
 static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -617,6 +725,26 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
 
         if (p.has_success)
                 wr->success = p.success;
+        /* A service without a unit file. Found by a pattern (anyone can make systemd load any
+         * name): forget it. Named in the config: say so once, and look again on daemon-reload. */
+        wr->missing = p.has_load && !streq(p.load, "loaded");
+        if (wr->missing && wr->discovered) {
+                watch_drop(wr->watch, wr);
+                return 0;
+        }
+        if (wr->missing) {
+                watcher_problem(wr, LOG_WARNING,
+                                "[%s]: %s does not exist (yet); it will be watched once it is installed.", wr->name,
+                                wr->service);
+                if (wr->watch->on_dropped)
+                        wr->watch->on_dropped(wr->watch, wr->name, wr->watch->userdata);
+                watcher_baseline(wr, &p);
+                watcher_set_resolving(wr, false);
+                return 0;
+        }
+        if (!wr->is_timer)
+                watcher_problem_clear(wr);
+
         /* A refresh (daemon-reload, same service, still watched): the signals we have been
          * following are newer than this read, so keep the run state and only decide again. */
         if (refresh && watcher_is_following(wr)) {
@@ -667,7 +795,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                 /* Unchanged: keep the match and what we know. A named service needs nothing
                  * more; for a timer or a found unit, read the files again (annotations may have
                  * changed) without dropping what the signals told us. */
-                if (!wr->discovered && !wr->is_timer) {
+                if (!wr->discovered && !wr->is_timer && !wr->missing) {
                         watcher_set_resolving(wr, false);
                         return 0;
                 }
@@ -713,6 +841,41 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         return r;
 }
 
+/* Whether a timer's service can be watched: 1 yes; 0 no, said once; -1 the watcher goes (a
+ * timer found by a pattern that is not installed). */
+static int watcher_timer_usable(Watcher *wr, const UnitProps *p) {
+        wr->missing = isempty(p->unit) || (p->has_load && !streq(p->load, "loaded"));
+        wr->unsupported = !wr->missing && !endswith(p->unit, ".service");
+        if (wr->missing && wr->discovered)
+                return -1;
+        if (wr->missing || wr->unsupported)
+                watcher_unmonitor(wr);
+        if (wr->missing) {
+                wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
+                watcher_problem(
+                        wr, LOG_WARNING,
+                        "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
+                        wr->name, wr->name);
+                return 0;
+        }
+        /* Not re-read on UnitNew (reading it loads it, which sends UnitNew): on daemon-reload. */
+        if (wr->unsupported) {
+                watcher_problem(wr, LOG_WARNING,
+                                "[%s]: triggers %s, which is not a service; timerbeat follows the runs of services "
+                                "only, so %s is not monitored. Point its Unit= at a service, or exclude it with "
+                                "enabled = no.",
+                                wr->name, p->unit, wr->name);
+                return 0;
+        }
+        watcher_problem_clear(wr);
+        if (wr->discovered && !unit_timer_is_eligible(p->active, p->unit_file_state)) {
+                /* Merely loaded: followed once it is started or enabled (JobRemoved, Reloading). */
+                watcher_unmonitor(wr);
+                return 0;
+        }
+        return 1;
+}
+
 static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -736,14 +899,12 @@ static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 watcher_set_resolving(wr, false);
                 return 0;
         }
-        if (isempty(p.unit) || (p.has_load && !streq(p.load, "loaded"))) {
-                wr->quiet_until = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
-                if (!wr->discovered)
-                        log_unit(
-                                LOG_WARNING, wr->name, NULL,
-                                "[%s]: %s does not exist (yet) or triggers nothing; watching it once it is installed.",
-                                wr->name, wr->name);
-                watcher_set_resolving(wr, false);
+        r = watcher_timer_usable(wr, &p);
+        if (r <= 0) {
+                if (r < 0)
+                        watch_drop(wr->watch, wr);
+                else
+                        watcher_set_resolving(wr, false);
                 return 0;
         }
         if (wr->service && !streq(wr->service, p.unit))
@@ -883,15 +1044,19 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         if (!from_systemd(w, m))
                 return 0;
         r = sd_bus_message_read_basic(m, 'b', &active);
-        if (r < 0 || active)
+        if (r < 0)
+                return 0;
+        /* A daemon-reload removes and recreates every unit: UnitRemoved meanwhile means nothing. */
+        w->systemd_reloading = active;
+        if (active)
                 return 0;
         /* daemon-reload finished: a timer's Unit= may point elsewhere, unit files (and their
          * [X-Timerbeat] sections) may have changed, units may have come or gone. */
         log_debug("systemd reloaded; re-resolving.");
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (wr->is_timer || wr->discovered)
+                if (wr->is_timer || wr->discovered || wr->missing)
                         watcher_resolve(wr);
-        watch_discover(w);
+        watch_discover(w, true);
         return 0;
 }
 
@@ -908,17 +1073,116 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
          * Unit= comes with Reloading. Reading a missing timer loads it, which sends UnitNew, and
          * systemd unloads it again: ignore the UnitNew that our own read caused. */
         if (wr) {
-                if (wr->is_timer && !wr->service && !wr->resolving && now >= wr->quiet_until)
+                if (wr->is_timer && !wr->service && !wr->unsupported && !wr->resolving && now >= wr->quiet_until)
                         watcher_resolve(wr);
                 return 0;
         }
-        /* A unit we would discover (a new timer, a service matching a pattern). */
-        if (unit_name_is_valid(id) && watch_wants_name(w, id)) {
-                if (watch_add(w, id, true, &wr) < 0)
-                        return log_oom(), 0;
+        /* A unit we would discover (a new timer, a service matching a pattern). Anyone can make
+         * systemd load a unit by name, installed or not: look the names up together, without
+         * loading anything, and keep those that are loaded from a unit file. */
+        if (!unit_name_is_valid(id) || !watch_wants_name(w, id) || strv_contains(&w->new_names, id))
+                return 0;
+        if (w->new_names.n >= WATCH_NEW_MAX)
+                w->new_overflow = true;
+        else if (strv_push(&w->new_names, id) < 0)
+                return log_oom(), 0;
+        if (!w->slot_new_list && sd_event_source_set_enabled(w->new_defer, SD_EVENT_ONESHOT) < 0)
+                log_warning("Cannot schedule the look-up of new units; they are found at the next daemon-reload.");
+        return 0;
+}
+
+static int watch_look_up_new(Watch *w);
+
+static int on_new_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        Watcher *wr;
+        int r;
+
+        w->slot_new_list = sd_bus_slot_unref(w->slot_new_list);
+        if (sd_bus_message_is_method_error(m, NULL))
+                log_debug("Cannot look up new units: %s", strempty(sd_bus_message_get_error(m)->message));
+        r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
+        while (r > 0) {
+                const char *id, *load;
+
+                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, NULL, NULL, NULL, NULL, NULL, NULL,
+                                        NULL);
+                if (r <= 0 || !streq(load, "loaded") || !unit_name_is_valid(id) || !watch_wants_name(w, id) ||
+                    watch_find(w, id))
+                        continue;
+                if (watch_add(w, id, true, &wr) < 0) {
+                        log_oom();
+                        break;
+                }
                 log_debug("%s appeared; examining it.", id);
                 watcher_resolve(wr);
         }
+        /* Names that came meanwhile. */
+        if (w->new_names.n > 0 || w->new_overflow)
+                (void) watch_look_up_new(w);
+        return 0;
+}
+
+/* One ListUnitsByPatterns for the names UnitNew brought (a full listing if there were too many). */
+static int watch_look_up_new(Watch *w) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
+        int r;
+
+        if (!w->bus || w->slot_new_list)
+                return 0;
+        if (w->new_overflow) {
+                w->new_overflow = false;
+                strv_done(&w->new_names);
+                watch_discover(w, false);
+                return 0;
+        }
+        if (w->new_names.n == 0)
+                return 0;
+        r = sd_bus_message_new_method_call(w->bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "ListUnitsByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, NULL);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, w->new_names.items);
+        if (r >= 0)
+                r = sd_bus_call_async(w->bus, &w->slot_new_list, req, on_new_listed, w, 0);
+        strv_done(&w->new_names);
+        if (r < 0)
+                log_warning_errno(r, "Failed to look up new units: %m; they are found at the next daemon-reload.");
+        return 0;
+}
+
+static int on_new_defer(sd_event_source *s _unused_, void *userdata) {
+        return watch_look_up_new(userdata);
+}
+
+/* systemd unloaded a unit (garbage collection, or it was never installed): a watcher found by a
+ * pattern goes with it; it comes back through UnitNew when the unit is loaded again. */
+static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *id, *path;
+        Watcher *wr;
+
+        if (!from_systemd(w, m) || sd_bus_message_read(m, "so", &id, &path) < 0)
+                return 0;
+        wr = watch_find(w, id);
+        if (wr && wr->discovered && !w->systemd_reloading)
+                watch_drop(w, wr);
+        return 0;
+}
+
+/* A job of a found timer finished (systemctl start/stop): whether it is active changed. */
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const char *path, *id, *result;
+        uint32_t job;
+        Watcher *wr;
+
+        if (!from_systemd(w, m) || sd_bus_message_read(m, "uoss", &job, &path, &id, &result) < 0)
+                return 0;
+        wr = watch_find(w, id);
+        if (wr && wr->is_timer && wr->discovered)
+                watcher_resolve(wr);
         return 0;
 }
 
@@ -971,6 +1235,11 @@ static void watch_disconnect(Watch *w) {
         }
         w->slot_reloading = sd_bus_slot_unref(w->slot_reloading);
         w->slot_unit_new = sd_bus_slot_unref(w->slot_unit_new);
+        w->slot_unit_removed = sd_bus_slot_unref(w->slot_unit_removed);
+        w->slot_job_removed = sd_bus_slot_unref(w->slot_job_removed);
+        w->slot_new_list = sd_bus_slot_unref(w->slot_new_list);
+        strv_done(&w->new_names);
+        w->new_overflow = false;
         w->slot_disconnected = sd_bus_slot_unref(w->slot_disconnected);
         w->slot_subscribe = sd_bus_slot_unref(w->slot_subscribe);
         w->slot_owner = sd_bus_slot_unref(w->slot_owner);
@@ -981,6 +1250,7 @@ static void watch_disconnect(Watch *w) {
                 w->n_resolving--;
         }
         w->systemd_owner = mfree(w->systemd_owner);
+        w->systemd_reloading = false;
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         if (w->discovering) {
@@ -1102,6 +1372,7 @@ static int on_owner_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 return 0; /* not there yet: NameOwnerChanged will tell */
         }
         (void) free_and_strdup(&w->systemd_owner, owner);
+        w->had_owner = true;
         if (w->systemd_owner)
                 watch_identify(w);
         else
@@ -1127,7 +1398,13 @@ static int on_systemd_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 log_info("systemd left the bus; waiting for it to come back.");
                 return 0;
         }
-        log_info("systemd is on the bus again; resubscribing and catching up.");
+        /* The first owner we see is no return (timerbeat may start before systemd is on the
+         * system bus); either way, subscribe and read every service now that it can answer. */
+        if (w->had_owner)
+                log_info("systemd is on the bus again; resubscribing and catching up.");
+        else
+                log_debug("systemd is on the bus; subscribing.");
+        w->had_owner = true;
         if (w->systemd_owner)
                 watch_identify(w);
         r = watch_subscribe(w);
@@ -1151,6 +1428,12 @@ static int watch_connect(Watch *w) {
         if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "UnitNew", on_unit_new, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_removed, SYSTEMD_DEST, SYSTEMD_PATH,
+                                              SYSTEMD_MANAGER, "UnitRemoved", on_unit_removed, NULL, w);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->slot_job_removed, SYSTEMD_DEST, SYSTEMD_PATH,
+                                              SYSTEMD_MANAGER, "JobRemoved", on_job_removed, NULL, w);
         if (r >= 0)
                 r = sd_bus_add_match_async(w->bus, &w->slot_owner,
                                            "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
@@ -1181,9 +1464,10 @@ static int watch_connect(Watch *w) {
 }
 
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
-              watch_want_t want, void *userdata) {
+              watch_want_t want, watch_dropped_t on_dropped, void *userdata) {
         Watch *w = calloc(1, sizeof(Watch));
         const char *e;
+        int r;
 
         if (!w)
                 return -ENOMEM;
@@ -1192,11 +1476,22 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
                 free(w);
                 return -ENOMEM;
         }
+        r = sd_event_add_defer(event, &w->new_defer, on_new_defer, w);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(w->new_defer, SD_EVENT_OFF);
+        if (r < 0) {
+                sd_event_source_disable_unref(w->new_defer);
+                hashmap_free(w->by_name);
+                hashmap_free(w->by_path);
+                free(w);
+                return r;
+        }
         w->event = sd_event_ref(event);
         w->user = user;
         w->on_run_end = on_run_end;
         w->on_settled = on_settled;
         w->want = want;
+        w->on_dropped = on_dropped;
         w->userdata = userdata;
         w->max_matches = user ? WATCH_MATCHES_MAX_USER : WATCH_MATCHES_MAX;
         e = getenv("TIMERBEAT_MAX_MATCHES");
@@ -1216,6 +1511,7 @@ Watch *watch_free(Watch *w) {
         }
         watch_disconnect(w);
         sd_event_source_disable_unref(w->reconnect_timer);
+        sd_event_source_disable_unref(w->new_defer);
         strv_done(&w->discover);
         hashmap_free(w->by_name);
         hashmap_free(w->by_path);
@@ -1255,6 +1551,7 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
         wr->is_timer = endswith(unit, ".timer");
         wr->discovered = discovered;
         wr->monitored = true;
+        wr->said_monitored = -1;
         run_tracker_init(&wr->run);
         wr->listed = true;
         wr->next = w->watchers;
@@ -1265,7 +1562,10 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
         return 0;
 }
 
+/* Every removal tells the manager, which says so if the unit was monitored. */
 static void watch_remove(Watch *w, Watcher *dead) {
+        if (w->on_dropped)
+                w->on_dropped(w, dead->name, w->userdata);
         for (Watcher **pp = &w->watchers; *pp; pp = &(*pp)->next)
                 if (*pp == dead) {
                         *pp = dead->next;
@@ -1308,17 +1608,20 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 
         r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
         while (r > 0) {
-                const char *id;
+                const char *id, *load;
 
-                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, NULL, NULL, NULL, NULL, NULL, NULL,
+                                        NULL);
                 if (r <= 0)
                         break;
-                if (!unit_name_is_valid(id) || !watch_wants_name(w, id))
+                /* Loaded for a moment by name without a unit file (systemctl status NAME): none of
+                 * ours. */
+                if (!streq(load, "loaded") || !unit_name_is_valid(id) || !watch_wants_name(w, id))
                         continue;
                 wr = watch_find(w, id);
                 if (wr) {
                         wr->listed = true;
-                        if (wr->discovered)
+                        if (wr->discovered && w->discover_refresh)
                                 watcher_resolve(wr); /* its files or Unit= may have changed */
                         continue;
                 }
@@ -1348,12 +1651,14 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-static void watch_discover(Watch *w) {
+static void watch_discover(Watch *w, bool refresh) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
         int r;
 
         if (!w->bus || w->discover.n == 0)
                 return;
+        /* A listing in flight that refreshes stays one that refreshes. */
+        w->discover_refresh = refresh || (w->slot_discover && w->discover_refresh);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         r = sd_bus_message_new_method_call(w->bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "ListUnitsByPatterns");
@@ -1436,7 +1741,7 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
                 }
 
         if (discover) {
-                watch_discover(w);
+                watch_discover(w, true);
                 any_new = true;
         }
         if (!any_new)

@@ -44,6 +44,7 @@ typedef struct WatchRun {
          * stop job ended the run, or a signal killed it); 0: judge by ExecMainCode/Status. */
         int ended_on_own;
         bool stop_requested; /* the journal saw a stop job end this run */
+        bool skipped;        /* not an end: a start skipped by a failed Condition*= (on-skip=) */
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -57,11 +58,14 @@ typedef struct WatchUnitInfo {
         bool discovered;           /* found by a scan, not named in the config */
 } WatchUnitInfo;
 typedef bool (*watch_want_t)(Watch *w, const WatchUnitInfo *info, void *userdata);
+/* Called when a unit's runs stop being followed for a reason of systemd's (the unit is gone,
+ * unloaded, not eligible, triggers no service); harmless for a unit that was not monitored. */
+typedef void (*watch_dropped_t)(Watch *w, const char *unit, void *userdata);
 /* Called each time every check has been resolved (after start, reload, daemon-reload). */
 typedef void (*watch_settled_t)(Watch *w, void *userdata);
 
 int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_end, watch_settled_t on_settled,
-              watch_want_t want, void *userdata);
+              watch_want_t want, watch_dropped_t on_dropped, void *userdata);
 Watch *watch_free(Watch *w);
 static inline void watch_freep(Watch **w) {
         watch_free(*w);
@@ -97,19 +101,25 @@ void watch_foreach_check(Watch *w, const char *service, watch_check_t f, void *u
 /* Unit properties as read from GetAll (or PropertiesChanged): what timerbeat needs, nothing
  * else; a property with an unexpected type is skipped. Also used by the command line tools. */
 typedef struct UnitProps {
-        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
-        char active[32], sub[32], invocation[33], result[64], load[32], unit[256];
+        /* Grouped by size (padding). */
+        uint64_t exit, last_trigger, next_elapse, next_elapse_mono, start;
+        char *fragment;               /* FragmentPath */
+        uint64_t condition_timestamp; /* ConditionTimestamp */
+        Strv files;                   /* DropInPaths */
+        SuccessExit success;          /* SuccessExitStatus (Service, "(aiai)") */
         int code, status;
-        uint64_t exit, last_trigger, next_elapse, start;
-        bool has_last_trigger, has_next_elapse, has_start;
         int activated_by_timer; /* from ActivationDetails (systemd ≥ 253): -1 unknown */
-        bool has_activation;
+        int condition_result;   /* ConditionResult */
+        bool has_active, has_sub, has_invocation, has_result, has_code, has_status, has_load, has_exit, has_unit;
+        bool has_last_trigger, has_next_elapse, has_next_elapse_mono, has_start;
+        bool has_activation, has_files, has_fragment, has_success, has_unit_file_state, has_condition_result;
+        bool has_condition_timestamp, has_conditions;
+        char active[32], sub[32], load[32];
+        char unit_file_state[32]; /* enabled, disabled, static, … */
+        char invocation[33], result[64];
+        char failed_condition[160]; /* "ConditionVirtualization=!container", "" when none failed */
+        char unit[256];
         char trigger_unit[256]; /* ActivationDetails' trigger_unit, "" when it names none */
-        Strv files;             /* DropInPaths */
-        char *fragment;         /* FragmentPath */
-        bool has_files, has_fragment;
-        SuccessExit success; /* SuccessExitStatus (Service, "(aiai)") */
-        bool has_success;
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
 void props_done(UnitProps *p);

@@ -131,9 +131,9 @@ def no_control_chars(r, what):
 def empty_file(t):
     """An empty file, and one of only blanks and comments: valid, no checks."""
     p = t.write("empty.conf", "")
-    t.accepted(p, [f"# {p}", "0 checks OK."])
+    t.accepted(p, [f"# {p}", "OK: watching 0 units from 0 sections."])
     p = t.write("blank.conf", "\n\n   \n# comment\n; comment\n\t\n")
-    t.accepted(p, [f"# {p}", "0 checks OK."])
+    t.accepted(p, [f"# {p}", "OK: watching 0 units from 0 sections."])
 
 
 @case
@@ -272,7 +272,7 @@ def unit_glob(t):
     p = t.write("patterns.conf", section(name="*.timer") + section(name="backup-?.service"))
     t.accepted(p, [re.compile(rf"^\[\*\.timer\] .*GET https://hc-ping\.com/…a4b5 \({re.escape(p)}:2\)", re.M),
                    re.compile(rf"^\[backup-\?\.service\] .*GET https://hc-ping\.com/…a4b5 \({re.escape(p)}:4\)", re.M),
-                   "2 checks OK."])
+                   "OK: watching 0 units from 0 sections."])
     for name in ("*", "*.socket", "../*.timer", "*/x.timer", "backup.timer*"):
         bad_section(t, name, [f"unknown section [{name}]"])
     p = t.write("bracket.conf", f"[back[0-9]up.timer]\nurl = {GOOD_URL}\n")
@@ -318,7 +318,7 @@ def duplicate_sections_and_keys(t):
                 f"[backup.timer]\nURL = https://b.example/{SECRET[:-4]}BBBB\nMethod = GET\n"
                 "[other.timer]\nenabled = no\n")
     r = t.accepted(p, [f"[backup.timer] GET https://b.example/…BBBB origin=second ({p}:10)",
-                       f"[other.timer] disabled ({p}:7)", "1 check OK."])
+                       f"[other.timer] disabled ({p}:7)", "OK: watching 1 unit from 1 section."])
     if r.out.count("[backup.timer]") != 1:
         raise Failed(f"a section given twice must be one check:\n{r.out}")
     # Across files: a drop-in overrides the main file; the same name in a lower directory is masked.

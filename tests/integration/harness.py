@@ -500,6 +500,8 @@ class Env:
         while True:
             for i, m in enumerate(self.notify_messages):
                 if what in m.split("\n"):
+                    if what == "READY=1":
+                        self.last_ready = m     # with its STATUS=, for the tests that read it
                     del self.notify_messages[: i + 1]
                     return
             left = deadline - time.monotonic()

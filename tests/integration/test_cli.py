@@ -48,19 +48,25 @@ def test_list_json(env):
     assert doc["manager"] == "user"
     b = units["backup.timer"]
     assert b["service"] == "backup.service" and b["monitored"] is True
-    assert b["origin"] == {"kind": "config", "section": "backup.timer", "file": conf, "line": FAST.count("\n") + 1,
+    # The line of url=, as `check` and the daemon's log show it.
+    assert b["origin"] == {"kind": "config", "section": "backup.timer", "file": conf, "line": FAST.count("\n") + 2,
                            "enabled": True}, b["origin"]
     assert b["method"] == "POST"
     assert b["url"] == f"http://127.0.0.1:{rcv.port}/ping/…a4b5", b["url"]
     assert b["last_run"]["invocation"] == env.show("backup.service", "InvocationID")
     assert b["last_run"]["result"] == env.show("backup.service", "Result") == "success"
     assert b["last_run"]["exit_usec"] == busctl_t(env, "backup.service", "Service", "ExecMainExitTimestamp")
-    assert b["last_trigger_usec"] == busctl_t(env, "backup.timer", "Timer", "LastTriggerUSec")
-    assert b["next_elapse_usec"] == busctl_t(env, "backup.timer", "Timer", "NextElapseUSecRealtime")
+    # Never triggered: null, not 0.
+    assert b["last_trigger_usec"] == (busctl_t(env, "backup.timer", "Timer", "LastTriggerUSec") or None)
+    # OnActiveSec=1h: only a monotonic elapse, shown in CLOCK_REALTIME (about an hour from now).
+    assert busctl_t(env, "backup.timer", "Timer", "NextElapseUSecRealtime") == 0
+    now = time.time() * 1e6
+    assert now + 3500e6 < b["next_elapse_usec"] < now + 3700e6, b["next_elapse_usec"]
+    assert b["state"] == "waiting" and b["running_since_usec"] is None, b
     assert b["last_ping"]["outcome"] == "delivered" and b["last_ping"]["status"] == 200, b["last_ping"]
     a = units["annotated.timer"]
     assert a["monitored"] and a["origin"]["kind"] == "annotation", a
-    assert a["origin"]["file"] == f"{env.unit_dir}/annotated.timer.d/hb.conf" and a["origin"]["line"] == 1
+    assert a["origin"]["file"] == f"{env.unit_dir}/annotated.timer.d/hb.conf" and a["origin"]["line"] == 2
     o = units["other.timer"]
     assert o["monitored"] is False and o["origin"] is None and o["url"] is None, o
     assert SECRET not in r.stdout
@@ -72,8 +78,8 @@ def test_list_table(env):
     r = env.run_tb("--user", "list")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["TIMER", "SERVICE", "CHECK", "URL", "LAST", "RUN", "RESULT", "LAST", "PING",
-                                "DELIVERED", "UNDELIVERED"]
+    assert lines[0].split() == ["TIMER", "SERVICE", "CHECK", "URL", "NEXT", "LAST", "RUN", "RESULT", "STATE", "LAST",
+                                "PING", "DELIVERED", "UNDELIVERED"]
     # Columns line up: every row's SERVICE starts where the header's does.
     col = lines[0].index("SERVICE")
     rows = lines[1:lines.index("")]
@@ -129,7 +135,7 @@ def test_check_annotations(env):
     setup(env, rcv)
     r = env.run_tb("--user", "check")
     assert r.returncode == 0, r.stderr
-    assert f"annotated.timer GET http://127.0.0.1:{rcv.port}/annotated/…a4b5 (annotation {env.unit_dir}/annotated.timer.d/hb.conf:1)" \
+    assert f"annotated.timer GET http://127.0.0.1:{rcv.port}/annotated/…a4b5 (annotation {env.unit_dir}/annotated.timer.d/hb.conf:2)" \
         in r.stdout, r.stdout
     env.write_unit("other.timer.d/hb.conf", "[X-Timerbeat]\nURL=gopher://x/1\n") if os.makedirs(
         f"{env.unit_dir}/other.timer.d") is None else None

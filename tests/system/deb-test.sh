@@ -161,7 +161,7 @@ done
 C systemctl daemon-reload
 write_dropin "ping/$SECRET_JOB"
 out=$(C timerbeat check 2>&1) || fail "timerbeat check refused the test configuration: $out"
-grep -q '^2 checks OK\.$' <<<"$out" || fail "timerbeat check: $out"
+grep -q '^OK: watching 2 units from 2 sections\.$' <<<"$out" || fail "timerbeat check: $out"
 
 MAINPID=$(C systemctl show -p MainPID --value timerbeat.service)
 C systemctl reload timerbeat.service || fail "systemctl reload timerbeat failed"
@@ -169,8 +169,8 @@ reloaded() { [ "$(C journalctl -b --no-pager -o cat -u timerbeat.service | grep 
 wait_for 10 reloaded 1 || fail "no 'Configuration reloaded' in the journal after systemctl reload"
 [ "$(C systemctl is-active timerbeat.service)" = active ] || fail "timerbeat is not active after reload"
 [ "$(C systemctl show -p MainPID --value timerbeat.service)" = "$MAINPID" ] || fail "reload restarted timerbeat"
-wait_for 10 sh -c "nsenter -t $PID1 -a -- journalctl -b --no-pager -o cat -u timerbeat.service | grep -q 'watching 2 checks'" ||
-        warn "no 'watching 2 checks' in the journal after reload"
+wait_for 10 sh -c "nsenter -t $PID1 -a -- journalctl -b --no-pager -o cat -u timerbeat.service | grep -q 'watching 2 units from 2 sections'" ||
+        warn "no 'watching 2 units from 2 sections' in the journal after reload"
 ok "systemctl reload timerbeat: configuration reloaded, same PID $MAINPID, active"
 
 # ---------------------------------------------------------------- 4. one ping for the success only

@@ -80,6 +80,8 @@ static void test_bad(void) {
                 { "[a.timer]\nurl = " URL "\nattach-log = sometimes\n", "attach-log= 'sometimes' is not supported" },
                 { "[a.timer]\nurl = " URL "\ntrigger = path\n",
                   "trigger= 'path' is not supported; use any or timer" },
+                { "[a.timer]\nurl = " URL "\non-skip = maybe\n",
+                  ":3: on-skip= 'maybe' is not supported; use ignore, success or failure" },
                 { "[a.timer]\nurl = " URL "\nbody-max = 2000000\n", "body-max= 2000000 is out of range" },
                 { "url = " URL "\n", "/etc/x.conf:1: 'url' is outside of any section" },
                 { "[backup.timer]\nurl = ftp://example.com/x\n",
@@ -277,6 +279,7 @@ static const struct {
         { "slug", "{hostname}-{unit_prefix}", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
         { "grace", "5min", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
         { "tags", "prod", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "on-skip", "failure", ALL_CHECKS },
 };
 
 /* Parses "key = value" in a section of that kind. Returns the Config or Check it went into
@@ -406,7 +409,7 @@ static void test_unknown_keys(void) {
                   ":3: unknown key 'Colour' in [a.timer]; correct or remove the line (known keys: url, method, source, "
                   "enabled, preset, success-url, start-url, failure-url, log-url, start, failure, body, attach-log, "
                   "body-max, trigger, skip-exit-status, failure-threshold, min-runtime, auto-create, provision, api-url, "
-                  "api-key, slug, grace, tags)",
+                  "api-key, slug, grace, tags, on-skip)",
                   false },
                 { "[timerbeat]\nfrobnicate = 1\n",
                   ":2: unknown key 'frobnicate' in [timerbeat]; correct or remove the line (known keys: timeout, "
@@ -465,6 +468,7 @@ static void test_key_defaults(void) {
         ASSERT_EQ(k->n_skip_exit_status, 0);
         ASSERT_EQ(k->failure_threshold, 1);
         ASSERT_EQ(k->min_runtime, 0);
+        ASSERT_EQ(k->on_skip, ON_SKIP_IGNORE);
         check_free(k);
         config_free(c);
 }

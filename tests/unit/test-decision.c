@@ -335,10 +335,45 @@ static void test_live_after_catch_up(void) {
         ASSERT(d.send);
 }
 
+/* A start skipped by a failed condition: on-skip= decides, nothing is counted or recorded. */
+static void test_decide_skipped(void) {
+        static const struct {
+                OnSkip on_skip;
+                bool failure_url, send;
+                Event event;
+                const char *reason;
+        } table[] = {
+                { ON_SKIP_IGNORE, true, false, 0, "on-skip=ignore" },
+                { ON_SKIP_SUCCESS, false, true, EVENT_SUCCESS, "sending success" },
+                { ON_SKIP_FAILURE, true, true, EVENT_FAILURE, "sending failure" },
+                { ON_SKIP_FAILURE, false, false, 0, "has no failure endpoint" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true,
+                            .failure_threshold = 1, .on_skip = table[i].on_skip };
+                WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = "",
+                                 .active_state = "inactive", .skipped = true, .activated_by_timer = -1 };
+                DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
+                Decision d;
+
+                if (table[i].failure_url)
+                        c.templates[EVENT_FAILURE] = (char *) "http://x/fail";
+                decide(&c, &run, &in, &d);
+                ASSERT_EQ(d.send, table[i].send);
+                if (d.send)
+                        ASSERT_EQ(d.event, table[i].event);
+                ASSERT(!d.counted);
+                ASSERT_EQ(d.record, DECIDE_RECORD_NONE);
+                ASSERT_CONTAINS(d.reason, table[i].reason);
+        }
+}
+
 int main(void) {
         test_no_false_success();
         test_live_after_catch_up();
         test_min_runtime_unknown_start();
+        test_decide_skipped();
         test_run_succeeded();
         test_run_end();
         test_decide_table();

@@ -5,10 +5,11 @@
  * Updates: B (baseline: GetAll), S (PropertiesChanged of the Service interface), U (of the
  * Unit interface), followed by properties: state=ACTIVE/SUB, inv=ID (short IDs stand for the
  * 32 hex characters; "inv=" is none), result=, code=, status=, start=, exit= (timestamps),
- * by=UNIT (ActivationDetails' trigger_unit; "by=-": ActivationDetails without one).
+ * by=UNIT (ActivationDetails' trigger_unit; "by=-": ActivationDetails without one),
+ * cond=yes@T / cond=no@T (ConditionResult, checked at ConditionTimestamp T).
  * LOST: the tracker lost sight of the service (reconnect, systemd re-exec).
  * INIT: the watcher follows another service now.
- * Events: "-" (nothing), "baseline", "start ID", "end ID ACTIVE/SUB result=R C/S", with
+ * Events: "-" (nothing), "baseline", "skipped", "start ID", "end ID ACTIVE/SUB result=R C/S", with
  * " catch-up", " t=START..EXIT" and " by=UNIT" / " timer=UNIT" (activation known) appended. */
 #include <stdio.h>
 
@@ -236,6 +237,23 @@ static const Case cases[] = {
                   "U state=inactive/dead => -",
                   "U state=activating/start inv= => -",
           } },
+        { "a start skipped by a failed condition: once per condition check, never from a baseline",
+          {
+                  "B state=inactive/dead inv= cond=no@10 => baseline",
+                  /* the same check again (any other property change): not a new skip */
+                  "U state=inactive/dead cond=no@10 => -",
+                  "U state=inactive/dead cond=no@20 => skipped",
+                  "U state=inactive/dead cond=no@20 => -",
+                  /* a start that passes its conditions is a run, not a skip */
+                  "U inv=A state=activating/start cond=yes@30 => start A",
+                  "S result=success code=1 status=0 => -",
+                  "U state=inactive/dead => end A inactive/dead result=success 1/0",
+                  "U state=inactive/dead cond=no@40 => skipped",
+                  /* after losing sight of it, the baseline shows the last check: not reported */
+                  "LOST => -",
+                  "B state=inactive/dead cond=no@50 => -",
+                  "U state=inactive/dead cond=no@50 => -",
+          } },
 };
 
 /* Expands a short invocation ID into 32 characters, as systemd's are. */
@@ -289,6 +307,12 @@ static void parse_update(char *line, RunUpdate *u, char inv[static 33]) {
                         u->exit_timestamp = strtoull(v, NULL, 10), u->has_exit_timestamp = true;
                 else if (streq(tok, "by"))
                         u->trigger_unit = streq(v, "-") ? NULL : v, u->has_activation = true;
+                else if (streq(tok, "cond")) {
+                        /* cond=yes@T or cond=no@T: ConditionResult at ConditionTimestamp T */
+                        u->has_condition = true;
+                        u->condition_result = startswith(v, "yes") != NULL;
+                        u->condition_timestamp = strtoull(strchr(v, '@') + 1, NULL, 10);
+                }
                 else {
                         fprintf(stderr, "unknown property in test: %s\n", tok);
                         abort();
@@ -308,6 +332,11 @@ static void format_event(RunEventKind kind, const RunRecord *r, char *buf, size_
                 ASSERT(r->catch_up);
                 ASSERT_STREQ(r->invocation, "");
                 n = snprintf(buf, size, "baseline");
+                break;
+        case RUN_SKIPPED:
+                ASSERT(!r->catch_up);
+                ASSERT_STREQ(r->invocation, "");
+                n = snprintf(buf, size, "skipped");
                 break;
         case RUN_START:
                 ASSERT(!r->catch_up);
