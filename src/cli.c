@@ -57,7 +57,7 @@ static void inventory_done(Inventory *inv) {
         *inv = (Inventory) {};
 }
 
-static int get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
+int cli_get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
@@ -75,7 +75,7 @@ static int get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
 
 /* Units matching the patterns that are loaded from a unit file, sorted. ListUnitsByPatterns
  * loads nothing; a name someone loaded without a unit file (LoadState=not-found) is left out. */
-static int list_units(sd_bus *bus, char **patterns, Strv *ret) {
+int cli_list_units(sd_bus *bus, char **patterns, Strv *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *id, *load;
@@ -179,7 +179,7 @@ static int inventory_pattern_services(sd_bus *bus, const Config *c, Inventory *i
                         return log_oom();
         if (patterns.n == 0)
                 return 0;
-        r = list_units(bus, patterns.items, &services);
+        r = cli_list_units(bus, patterns.items, &services);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < services.n; i++) {
@@ -193,7 +193,7 @@ static int inventory_pattern_services(sd_bus *bus, const Config *c, Inventory *i
                 row = inventory_add(inv);
                 if (!row || !(row->service = strdup(services.items[i])))
                         return log_oom();
-                (void) get_all(bus, row->service, &row->service_props);
+                (void) cli_get_all(bus, row->service, &row->service_props);
                 if (row_resolve(inv, row, c, row->service) < 0)
                         return log_oom();
                 row_assess(row);
@@ -210,7 +210,7 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 return log_oom();
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
-                r = list_units(bus, (char *[]) { (char *) "*.timer", NULL }, &timers);
+                r = cli_list_units(bus, (char *[]) { (char *) "*.timer", NULL }, &timers);
         if (r < 0)
                 return r; /* the caller says what that means for it */
         inv->bus_ok = true;
@@ -220,11 +220,11 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
 
                 if (!row || !(row->timer = strdup(timers.items[i])))
                         return log_oom();
-                if (get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
+                if (cli_get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
                         row->service = strdup(row->timer_props.unit);
                         if (!row->service)
                                 return log_oom();
-                        (void) get_all(bus, row->service, &row->service_props);
+                        (void) cli_get_all(bus, row->service, &row->service_props);
                 }
                 if (row_resolve(inv, row, c, row->timer) < 0)
                         return log_oom();
@@ -247,7 +247,7 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 row = inventory_add(inv);
                 if (!row || !(row->service = strdup(k->name)))
                         return log_oom();
-                (void) get_all(bus, row->service, &row->service_props);
+                (void) cli_get_all(bus, row->service, &row->service_props);
                 row->check = k;
                 row_assess(row);
         }
@@ -268,11 +268,11 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 if (!row || !(row->timer = strdup(k->name)))
                         return log_oom();
                 /* Not loaded now, maybe installed: reading it loads it, as the daemon's does. */
-                if (get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
+                if (cli_get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
                         row->service = strdup(row->timer_props.unit);
                         if (!row->service)
                                 return log_oom();
-                        (void) get_all(bus, row->service, &row->service_props);
+                        (void) cli_get_all(bus, row->service, &row->service_props);
                 }
                 row->check = k;
                 row_assess(row);
@@ -682,7 +682,7 @@ static int unit_known(const ManagerOptions *mo, const char *unit, char ret_load[
 
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
-                r = get_all(bus, unit, &p);
+                r = cli_get_all(bus, unit, &p);
         if (r < 0)
                 return r;
         snprintf(ret_load, 32, "%s", p.has_load ? p.load : "?");
@@ -803,7 +803,7 @@ static int last_run_props(const CliOptions *o, const Row *row, UnitProps *ret, c
         if (r < 0)
                 return r;
         if (!service && endswith(o->unit, ".timer")) {
-                r = get_all(bus, o->unit, &tp);
+                r = cli_get_all(bus, o->unit, &tp);
                 if (r < 0)
                         return r;
                 service = tp.unit;
@@ -813,7 +813,7 @@ static int last_run_props(const CliOptions *o, const Row *row, UnitProps *ret, c
         *ret_service = strdup(service);
         if (!*ret_service)
                 return -ENOMEM;
-        return get_all(bus, service, ret);
+        return cli_get_all(bus, service, ret);
 }
 
 typedef struct TailState {

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <systemd/sd-bus.h>
+
 #include "manager.h"
 #include "status.h"
+#include "watch.h"
 
 /* The command line tools: they work without the daemon, from the config, the unit files'
  * annotations and systemd over D-Bus (synchronous calls are fine here), and the daemon's
@@ -42,3 +45,9 @@ void cli_daemon_print(const CliOptions *o, const Config *disk, const char *state
 
 /* Validates config and annotations; prints each check with its origin. */
 int cli_check(const CliOptions *o);
+
+/* Synchronous D-Bus helpers of the commands (never used by the daemon): every property of a
+ * unit as UnitProps, and the units matching patterns that are loaded from a unit file, sorted
+ * (ListUnitsByPatterns, which loads nothing). */
+int cli_get_all(sd_bus *bus, const char *unit, UnitProps *ret);
+int cli_list_units(sd_bus *bus, char **patterns, Strv *ret);

@@ -9,12 +9,12 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "provision.h"
 #include "sync.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
-#define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define RESPONSE_MAX (8U * 1024U * 1024U)
 
 /* One monitor account (api-url, api-key) and the checks timerbeat made there for this host. */
@@ -117,34 +117,6 @@ static int api_call(const SyncState *s, const Project *p, const char *method, co
             0)
                 return -ENOMEM;
         return -EIO;
-}
-
-static int list_timers(sd_bus *bus, Strv *ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL, *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *id;
-        int r;
-
-        r = sd_bus_message_new_method_call(bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, "org.freedesktop.systemd1.Manager",
-                                           "ListUnitsByPatterns");
-        if (r >= 0)
-                r = sd_bus_message_append_strv(req, NULL);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(req, (char *[]) { (char *) "*.timer", NULL });
-        if (r >= 0)
-                r = sd_bus_call(bus, req, 0, &error, &reply);
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
-        while (r > 0) {
-                r = sd_bus_message_read(reply, "(ssssssouso)", &id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                        NULL);
-                if (r > 0 && unit_name_is_valid(id) && strv_push(ret, id) < 0)
-                        return -ENOMEM;
-        }
-        if (r < 0)
-                return r;
-        strv_sort(ret);
-        return 0;
 }
 
 /* What sync reads of a timer (and of its service's last run). */
@@ -616,7 +588,7 @@ int cli_sync(const SyncOptions *o) {
                 return r == -EINVAL ? EX_CONFIG : EXIT_FAILURE;
         r = sync_setup(&s, o, c);
         if (r >= 0)
-                r = list_timers(s.bus, &timers);
+                r = cli_list_units(s.bus, (char *[]) { (char *) "*.timer", NULL }, &timers);
         if (r < 0) {
                 if (r != -ENOMEM && s.bus)
                         log_error_errno(r, "Cannot list the timers: %m");
