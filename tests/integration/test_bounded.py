@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -128,10 +129,20 @@ def test_unit_target_one_warning(env):
     assert env.log().count("which is not a service") == 1
 
 
+def native_memory(binary):
+    """RSS says something about timerbeat's own memory only when it runs natively: valgrind's
+    shadow memory and ASan's quarantine of freed blocks grow with every allocation, freed or
+    not (those runs check leaks instead)."""
+    if os.environ.get("TIMERBEAT_WRAPPER", "").strip():
+        return False
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    return "libasan" not in r.stdout
+
+
 def test_nonexistent_pattern_services_bounded(env):
     """5,000 `systemctl status` of names a [job-*.service] pattern matches and that do not exist:
-    no watcher stays, RSS grows by at most 2 MiB, at most 20 log lines. An installed one still
-    pings."""
+    no watcher stays, RSS grows by at most 2 MiB (natively: see native_memory), at most 20 log
+    lines. An installed one still pings."""
     rcv = env.receiver()
     env.oneshot("job-real.service", "/bin/true")
     env.timer("keep.timer", "OnActiveSec=1h\nUnit=job-real.service")
@@ -148,7 +159,8 @@ def test_nonexistent_pattern_services_bounded(env):
     time.sleep(3)
     after = rss_kib(env.daemon.pid)
     lines = log_lines_since(env, mark)
-    assert after - before <= 2048, f"RSS grew by {after - before} KiB"
+    if native_memory(env.binary):
+        assert after - before <= 2048, f"RSS grew by {after - before} KiB"
     assert len(lines) <= 20, "\n".join(lines[:40])
     env.systemctl("start", "job-real.service")
     assert rcv.wait(1)[0].path == f"/job/{SECRET}/job-real.service"
