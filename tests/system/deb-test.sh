@@ -56,13 +56,6 @@ SECRET_JOB2="secret-aaaabbbbccccdddd"
 SECRET_FAIL="secret-fedcba9876543210"
 DROPIN=/etc/timerbeat/conf.d/50-system-test.conf
 
-diagnose() {
-        log "--- systemctl status timerbeat"
-        C systemctl status --no-pager -l timerbeat.service 2>&1 | sed 's/^/    /' || true
-        log "--- journalctl -b -u timerbeat (last 40 lines)"
-        C journalctl -b --no-pager -o short-monotonic -u timerbeat.service -n 40 2>&1 | sed 's/^/    /' || true
-}
-
 cleanup() {
         local rc=$?
         set +e

@@ -5,7 +5,7 @@
 # of it with systemd-nspawn (systemd is PID 1 of the container only, never of the host), a
 # loopback HTTP receiver on the host, and TAP-like reporting. Sourced, not run.
 #
-# The caller sets WORK (its work directory) before sourcing, may define diagnose() (called
+# The caller sets WORK (its work directory) before sourcing, uses diagnose() below (called
 # by fail while the container runs), and calls tb_cleanup from its EXIT trap.
 
 TB_START=$(date +%s)
@@ -168,6 +168,14 @@ tb_boot() {
 }
 
 # tb_cleanup: stops the receiver and powers the container off (TB_KEEP=1: leaves it running).
+# The service's state and its last journal lines, after a failed step.
+diagnose() {
+        log "--- systemctl status timerbeat"
+        C systemctl status --no-pager -l timerbeat.service 2>&1 | sed 's/^/    /' || true
+        log "--- journalctl -b -u timerbeat (last 40 lines)"
+        C journalctl -b --no-pager -o short-monotonic -u timerbeat.service -n 40 2>&1 | sed 's/^/    /' || true
+}
+
 tb_cleanup() {
         if [ -n "$RECV_PID" ]; then kill "$RECV_PID" 2>/dev/null; wait "$RECV_PID" 2>/dev/null; fi
         if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then

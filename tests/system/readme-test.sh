@@ -54,13 +54,6 @@ CLONE=/root/timerbeat
 # What the command may take: apt-get update, downloads, a build on a busy 2-core machine.
 CMD_TIMEOUT=${TB_CMD_TIMEOUT:-1500}
 
-diagnose() {
-        log "--- systemctl status timerbeat"
-        C systemctl status --no-pager -l timerbeat.service 2>&1 | sed 's/^/    /' || true
-        log "--- journalctl -b -u timerbeat (last 40 lines)"
-        C journalctl -b --no-pager -o short-monotonic -u timerbeat.service -n 40 2>&1 | sed 's/^/    /' || true
-}
-
 cleanup() {
         local rc=$?
         set +e
