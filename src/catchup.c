@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "catchup.h"
+#include "heldrun.h"
 #include "log.h"
 
 /* Entries read per event loop iteration: a slice stays well under a millisecond, so the bus
@@ -11,16 +12,6 @@
 #define CATCHUP_SLICE 64
 /* Run ends held during a round, at most; more are handled at once (out of order, logged). */
 #define CATCHUP_HELD_MAX 4096
-
-/* A held run end: WatchRun's strings, owned. The WatchRun is built when it is handed back. */
-typedef struct HeldRun {
-        WatchRun run;
-        char *check, *service, *trigger_unit, *owner;
-        char invocation[33], active_state[32], result[64];
-        bool has_result;
-        SuccessExit success;
-        bool has_success;
-} HeldRun;
 
 typedef enum StateLoad {
         STATE_NOT_LOADED,
@@ -74,18 +65,11 @@ int catchup_new(Catchup **ret, sd_event *event, const char *state_dir, bool user
         return 0;
 }
 
-static void held_done(HeldRun *h) {
-        free(h->check);
-        free(h->service);
-        free(h->trigger_unit);
-        free(h->owner);
-}
-
 Catchup *catchup_free(Catchup *c) {
         if (!c)
                 return NULL;
         for (size_t i = 0; i < c->n_held; i++)
-                held_done(&c->held[i]);
+                held_run_done(&c->held[i]);
         free(c->held);
         sd_event_source_disable_unref(c->slice);
         history_reader_free(c->reader);
@@ -110,22 +94,8 @@ int catchup_hold(Catchup *c, const WatchRun *run) {
                 return -ENOMEM;
         c->held = n;
         h = &c->held[c->n_held];
-        *h = (HeldRun) { .run = *run };
-        h->check = strdup(run->check);
-        h->service = strdup(run->service);
-        h->trigger_unit = run->trigger_unit ? strdup(run->trigger_unit) : NULL;
-        h->owner = run->owner ? strdup(run->owner) : NULL;
-        if (!h->check || !h->service || (run->trigger_unit && !h->trigger_unit) || (run->owner && !h->owner)) {
-                held_done(h);
+        if (held_run_init(h, run) < 0)
                 return -ENOMEM;
-        }
-        snprintf(h->invocation, sizeof(h->invocation), "%s", strempty(run->invocation));
-        snprintf(h->active_state, sizeof(h->active_state), "%s", strempty(run->active_state));
-        h->has_result = run->result;
-        snprintf(h->result, sizeof(h->result), "%s", strempty(run->result));
-        h->has_success = run->success_exit;
-        if (run->success_exit)
-                h->success = *run->success_exit;
         c->n_held++;
         return 0;
 }
@@ -139,18 +109,10 @@ static void release_held(Catchup *c) {
         c->n_held = 0;
         for (size_t i = 0; i < n; i++) {
                 HeldRun *h = &held[i];
-                WatchRun run = h->run;
+                WatchRun run = held_run_get(h);
 
-                run.check = h->check;
-                run.service = h->service;
-                run.trigger_unit = h->trigger_unit;
-                run.owner = h->owner;
-                run.invocation = h->invocation;
-                run.active_state = h->active_state;
-                run.result = h->has_result ? h->result : NULL;
-                run.success_exit = h->has_success ? &h->success : NULL;
                 c->on_release(c, &run, c->userdata);
-                held_done(h);
+                held_run_done(h);
         }
         free(held);
 }

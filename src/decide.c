@@ -258,7 +258,7 @@ static void decide_foreign(const WatchRun *run, Decision *d) {
                 return;
         if (run->owner)
                 say(d, LOG_DEBUG, "Run %s of %s was started by %s: for [%s], not [%s].", run->invocation,
-                    run->service, run->trigger_unit, run->owner, run->check);
+                    run->service, run->trigger_unit ?: run->owner, run->owner, run->check);
         else
                 say(d, LOG_INFO,
                     "Run %s of %s was started %s%s; [%s] hears only the runs its own timer starts (a [%s] section "

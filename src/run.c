@@ -104,10 +104,12 @@ static RunEventKind tracker_record(RunTracker *t, RunEventKind kind, bool catch_
                 .exit_timestamp = end ? t->exit_timestamp : 0,
                 .activated_by_timer = t->run_by,
                 .trigger_unit = t->run_by < 0 || isempty(t->trigger_unit) ? NULL : t->trigger_unit,
+                .prev_exit = t->last_end_exit,
                 .catch_up = catch_up,
         };
         if (end) {
                 COPY(t->ended, t->invocation);
+                t->last_end_exit = t->exit_timestamp;
                 /* The next run's Result must come with the next run. */
                 t->result_fresh = false;
         }
@@ -212,4 +214,17 @@ bool run_owner(const char *service, int activated_by_timer, const char *trigger_
         if (!*ret_owner)
                 *ret_owner = own;
         return true;
+}
+
+const char *run_trigger_owner(const char *const *timers, const uint64_t *triggers, size_t n, uint64_t start,
+                              uint64_t prev_exit) {
+        const char *owner = NULL;
+        uint64_t best = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (triggers[i] > prev_exit && triggers[i] <= start && triggers[i] > best) {
+                        best = triggers[i];
+                        owner = timers[i];
+                }
+        return owner;
 }

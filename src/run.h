@@ -45,9 +45,9 @@ typedef struct RunUpdate {
         const char *result;
         int exec_main_code; /* CLD_EXITED, CLD_KILLED, CLD_DUMPED, or 0 */
         int exec_main_status;
-        uint64_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME µs */
-        uint64_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME µs */
-        const char *trigger_unit; /* ActivationDetails' trigger_unit; NULL when it names none */
+        uint64_t start_timestamp;  /* ExecMainStartTimestamp, CLOCK_REALTIME µs */
+        uint64_t exit_timestamp;   /* ExecMainExitTimestamp, CLOCK_REALTIME µs */
+        const char *trigger_unit;  /* ActivationDetails' trigger_unit; NULL when it names none */
         uint64_t trigger_realtime; /* its trigger_timer_realtime_usec; 0 when none */
         /* ConditionResult and ConditionTimestamp (Unit interface): a start skipped by a failed
          * Condition*= shows as a new timestamp with a false result, the unit still inactive. */
@@ -77,6 +77,7 @@ typedef struct RunRecord {
         uint64_t exit_timestamp;  /* RUN_END only; 0 if unknown */
         int activated_by_timer;   /* trigger_unit is a timer: 1; ActivationDetails names none: 0; unknown: -1 */
         const char *trigger_unit; /* NULL when unknown or none */
+        uint64_t prev_exit;       /* the previous run's ExecMainExitTimestamp, 0 if unknown */
         bool catch_up;            /* RUN_END, RUN_BASELINE: from a baseline, not seen happening */
 } RunRecord;
 
@@ -101,6 +102,7 @@ typedef struct RunTracker {
         uint64_t trigger_realtime;
         uint64_t seen_digest;
         int run_by;
+        uint64_t last_end_exit;       /* the exit timestamp of the last run reported ended */
         char started[33];             /* the last invocation reported as started (or found running) */
         char ended[33];               /* the last invocation reported as ended (or found ended) */
         uint64_t condition_timestamp; /* of the last condition check seen */
@@ -127,3 +129,9 @@ bool run_state_is_end(const char *active_state, const char *sub_state);
  * owning check (a pointer into checks) or NULL when no check is for this run. */
 bool run_owner(const char *service, int activated_by_timer, const char *trigger_unit, const char *const *checks,
                size_t n_checks, const char **ret_owner);
+
+/* Which timer started a run, from the timers' LastTriggerUSec (CLOCK_REALTIME µs, 0: never):
+ * the latest trigger after the service's previous run ended (prev_exit, 0 when unknown) and
+ * no later than the run's start. NULL: none of them (by hand, or another unit). */
+const char *run_trigger_owner(const char *const *timers, const uint64_t *triggers, size_t n, uint64_t start,
+                              uint64_t prev_exit);

@@ -9,6 +9,7 @@
 #include "retry.h"
 #include "unitstate.h"
 #include "watch.h"
+#include "attribute.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -72,7 +73,8 @@ struct Watch {
          * dispatched by object path through this table. */
         size_t n_watchers;
         sd_bus_slot *slot_broad;
-        Hashmap *by_path; /* service_path → the first of its watchers, chained by path_next */
+        Hashmap *by_path;       /* service_path → the first of its watchers, chained by path_next */
+        Attributor *attributor; /* runs of shared services waiting for their timers (attribute.c) */
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_unit_removed, *slot_job_removed, *slot_disconnected,
                 *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
@@ -603,31 +605,49 @@ static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret
         };
 }
 
-/* Who a run of wr's service belongs to when other checks watch that service too (run_owner).
- * Bounded: with more than WATCH_OWNERS_MAX checks on one service, the run is everyone's. */
+/* The checks watching wr's service (wr included): whether there are several, the timers among
+ * them and whether one is for the service itself. Bounded: with more than WATCH_OWNERS_MAX, a
+ * run is everyone's. */
 #define WATCH_OWNERS_MAX 64U
-static bool watcher_owner(const Watcher *wr, const RunRecord *r, const char **ret_owner) {
-        const char *checks[WATCH_OWNERS_MAX];
-        size_t n = 0;
+typedef struct Siblings {
+        const char *checks[WATCH_OWNERS_MAX], *timers[WATCH_OWNERS_MAX];
+        size_t n, n_timers;
+        bool service_section;
+} Siblings;
 
-        *ret_owner = NULL;
-        if (r->activated_by_timer < 0)
-                return false;
-        for (Watcher *o = wr->watch->watchers; o; o = o->next) {
-                if (!o->monitored || !streq_ptr(o->service, wr->service))
+static bool watcher_siblings(const Watcher *wr, Siblings *ret) {
+        *ret = (Siblings) {};
+        for (Watcher *o = hashmap_get(wr->watch->by_path, wr->service_path); o; o = o->path_next) {
+                if (!o->monitored)
                         continue;
-                if (n == WATCH_OWNERS_MAX)
+                if (ret->n == WATCH_OWNERS_MAX)
                         return false;
-                checks[n++] = o->name;
+                ret->checks[ret->n++] = o->name;
+                if (o->is_timer)
+                        ret->timers[ret->n_timers++] = o->name;
+                else if (streq(o->name, wr->service))
+                        ret->service_section = true;
         }
-        return run_owner(wr->service, r->activated_by_timer, r->trigger_unit, checks, n, ret_owner);
+        return ret->n > 1;
+}
+
+static void on_attributed(const WatchRun *run, void *userdata) {
+        Watch *w = userdata;
+
+        w->on_run_end(w, run, w->userdata);
 }
 
 /* The one place a run event becomes a WatchRun for the manager. A baseline without a run to
  * catch up is still handed over (empty invocation, catch_up): the manager starts its record
- * for a new check there, so that a run ending while timerbeat is stopped is caught up later. */
+ * for a new check there, so that a run ending while timerbeat is stopped is caught up later.
+ * A run of a service other checks watch too goes to the check of the timer that started it
+ * (run_owner with fresh ActivationDetails, else the timers' LastTriggerUSec: attribute.c). */
 static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
+        Watch *w = wr->watch;
+        AttributeRequest req = { .start = r->start_timestamp, .prev_exit = r->prev_exit };
+        Siblings sib;
         WatchRun run;
+        int q;
 
         if (kind == RUN_NONE)
                 return;
@@ -648,8 +668,27 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .trigger_unit = r->trigger_unit,
                 .success_exit = &wr->success,
         };
-        run.shared = watcher_owner(wr, r, &run.owner);
-        wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
+        if (watcher_siblings(wr, &sib) && !isempty(run.invocation)) {
+                if (r->activated_by_timer >= 0)
+                        run.shared = run_owner(wr->service, r->activated_by_timer, r->trigger_unit, sib.checks, sib.n,
+                                               &run.owner);
+                else if (!r->catch_up) {
+                        req.timers = sib.timers;
+                        req.n_timers = sib.n_timers;
+                        req.service_section = sib.service_section;
+                }
+        }
+        if (!w->attributor && (req.n_timers > 0) && attributor_new(&w->attributor, on_attributed, w) < 0)
+                log_oom();
+        if (w->attributor && w->bus) {
+                q = attributor_add(w->attributor, w->bus, &run, &req);
+                if (q >= 0)
+                        return;
+                log_unit_errno(LOG_WARNING, q, wr->service, run.invocation,
+                               "Cannot ask the timers who started this run (%m); every check of %s hears it.",
+                               wr->service);
+        }
+        w->on_run_end(w, &run, w->userdata);
 }
 
 static void watcher_feed(Watcher *wr, const UnitProps *p, RunSource source) {
@@ -1284,6 +1323,7 @@ static void watch_disconnect(Watch *w) {
         w->broad = false;
         w->subscribed = false;
         w->n_calls = 0;
+        attributor_release(w->attributor); /* their answers will not come on a new bus */
         w->bus = sd_bus_flush_close_unref(w->bus);
 }
 
@@ -1528,6 +1568,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
 Watch *watch_free(Watch *w) {
         if (!w)
                 return NULL;
+        w->attributor = attributor_free(w->attributor); /* nothing is handed on while shutting down */
         while (w->watchers) {
                 Watcher *next = w->watchers->next;
                 watcher_free(w->watchers);

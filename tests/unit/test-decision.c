@@ -13,21 +13,14 @@ static void test_run_succeeded(void) {
                 const char *active, *result;
                 bool ping;
         } table[] = {
-                { "inactive", "success", true },
-                { "active", "success", true }, /* RemainAfterExit=yes */
+                { "inactive", "success", true },    { "active", "success", true }, /* RemainAfterExit=yes */
                 { "failed", "success", false }, /* cannot happen, but a failed unit never pings */
-                { "failed", "exit-code", false },
-                { "failed", "signal", false },
-                { "failed", "core-dump", false },
-                { "failed", "timeout", false },
-                { "failed", "watchdog", false },
-                { "failed", "start-limit-hit", false },
-                { "failed", "resources", false },
-                { "failed", "oom-kill", false },
-                { "inactive", "exit-code", false },
-                { "inactive", NULL, false }, /* unknown result: no ping */
-                { "inactive", "", false },
-                { "inactive", "Success", false },
+                { "failed", "exit-code", false },   { "failed", "signal", false },
+                { "failed", "core-dump", false },   { "failed", "timeout", false },
+                { "failed", "watchdog", false },    { "failed", "start-limit-hit", false },
+                { "failed", "resources", false },   { "failed", "oom-kill", false },
+                { "inactive", "exit-code", false }, { "inactive", NULL, false }, /* unknown result: no ping */
+                { "inactive", "", false },          { "inactive", "Success", false },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -56,8 +49,19 @@ static void test_run_end(void) {
 
 /* One row per gate and per combination that matters. */
 static void test_decide_table(void) {
-        enum { K_PLAIN, K_FAILURE, K_START, K_THRESHOLD, K_THRESHOLD_LOG, K_SKIP, K_MINRUN, K_TRIGGER, K_DISABLED,
-               K_NOURL, _K_MAX };
+        enum {
+                K_PLAIN,
+                K_FAILURE,
+                K_START,
+                K_THRESHOLD,
+                K_THRESHOLD_LOG,
+                K_SKIP,
+                K_MINRUN,
+                K_TRIGGER,
+                K_DISABLED,
+                K_NOURL,
+                _K_MAX
+        };
         static const struct {
                 const char *name;
                 int kind;
@@ -102,8 +106,8 @@ static void test_decide_table(void) {
                 { "threshold: below, as a log entry", K_THRESHOLD_LOG, "failed", "exit-code", CLD_EXITED, 1,
                   .by_timer = -1, .send = true, .event = EVENT_LOG, .exit_code = 1, .failures_after = 1,
                   .record = DECIDE_RECORD_RUN, .reason = "sent as a log entry" },
-                { "skip-exit-status", K_SKIP, "inactive", "success", CLD_EXITED, 75, .by_timer = -1,
-                  .exit_code = 75, .record = DECIDE_RECORD_RUN, .reason = "listed in skip-exit-status=" },
+                { "skip-exit-status", K_SKIP, "inactive", "success", CLD_EXITED, 75, .by_timer = -1, .exit_code = 75,
+                  .record = DECIDE_RECORD_RUN, .reason = "listed in skip-exit-status=" },
                 { "skip-exit-status: other status pings", K_SKIP, "inactive", "success", CLD_EXITED, 0,
                   .by_timer = -1, .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
                 { "min-runtime: too short is a failure", K_MINRUN, "inactive", "success", CLD_EXITED, 0,
@@ -140,7 +144,9 @@ static void test_decide_table(void) {
         Check checks[_K_MAX];
 
         for (int k = 0; k < _K_MAX; k++)
-                checks[k] = (Check) { .name = (char *) "a.timer", .url = (char *) "http://127.0.0.1/x", .enabled = true,
+                checks[k] = (Check) { .name = (char *) "a.timer",
+                                      .url = (char *) "http://127.0.0.1/x",
+                                      .enabled = true,
                                       .failure_threshold = 1 };
         checks[K_FAILURE].failure = true;
         checks[K_START].start = true;
@@ -201,7 +207,9 @@ static void test_decide_table(void) {
 
 /* A new check that has seen no run yet starts its record, so a run while stopped is caught. */
 static void test_decide_placeholder(void) {
-        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1 };
+        Check c = {
+                .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1
+        };
         WatchRun run = { .check = "a.timer", .service = "a.service", .catch_up = true, .activated_by_timer = -1 };
         DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
         Decision d;
@@ -222,21 +230,31 @@ static void test_decide_shared(void) {
                 bool start, send, foreign;
                 int log_level;
         } table[] = {
-                { false, NULL, false, true, false, LOG_INFO },           /* everyone's */
-                { true, "a.timer", false, true, false, LOG_INFO },       /* its own */
-                { true, "b.timer", false, false, true, LOG_DEBUG },      /* the other timer's */
-                { true, NULL, false, false, true, LOG_INFO },            /* nobody's: said */
-                { true, "b.timer", true, false, true, -1 },              /* another's start */
-                { true, "a.timer", true, true, false, -1 },              /* its own start */
+                { false, NULL, false, true, false, LOG_INFO },      /* everyone's */
+                { true, "a.timer", false, true, false, LOG_INFO },  /* its own */
+                { true, "b.timer", false, false, true, LOG_DEBUG }, /* the other timer's */
+                { true, NULL, false, false, true, LOG_INFO },       /* nobody's: said */
+                { true, "b.timer", true, false, true, -1 },         /* another's start */
+                { true, "a.timer", true, true, false, -1 },         /* its own start */
         };
-        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1,
+        Check c = { .name = (char *) "a.timer",
+                    .url = (char *) "http://x/",
+                    .enabled = true,
+                    .failure_threshold = 1,
                     .start = true };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = INV,
-                                 .active_state = "inactive", .result = "success", .exec_main_code = CLD_EXITED,
-                                 .activated_by_timer = 1, .trigger_unit = table[i].owner, .start = table[i].start,
-                                 .shared = table[i].shared, .owner = table[i].owner };
+                WatchRun run = { .check = "a.timer",
+                                 .service = "a.service",
+                                 .invocation = INV,
+                                 .active_state = "inactive",
+                                 .result = "success",
+                                 .exec_main_code = CLD_EXITED,
+                                 .activated_by_timer = 1,
+                                 .trigger_unit = table[i].owner,
+                                 .start = table[i].start,
+                                 .shared = table[i].shared,
+                                 .owner = table[i].owner };
                 DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
                 Decision d;
 
@@ -336,10 +354,19 @@ static void test_no_false_success(void) {
 
 /* min-runtime cannot judge a run read from the journal without its start. */
 static void test_min_runtime_unknown_start(void) {
-        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1,
+        Check c = { .name = (char *) "a.timer",
+                    .url = (char *) "http://x/",
+                    .enabled = true,
+                    .failure_threshold = 1,
                     .min_runtime = 60 * USEC_PER_SEC };
-        WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = INV, .active_state = "inactive",
-                         .result = "success", .catch_up = true, .ended_on_own = 1, .activated_by_timer = -1,
+        WatchRun run = { .check = "a.timer",
+                         .service = "a.service",
+                         .invocation = INV,
+                         .active_state = "inactive",
+                         .result = "success",
+                         .catch_up = true,
+                         .ended_on_own = 1,
+                         .activated_by_timer = -1,
                          .exit_timestamp = T0 - 60 * USEC_PER_SEC };
         DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR, .has_last = true, .last_invocation = OLD };
         Decision d;
@@ -389,10 +416,17 @@ static void test_decide_skipped(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true,
-                            .failure_threshold = 1, .on_skip = table[i].on_skip };
-                WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = "",
-                                 .active_state = "inactive", .skipped = true, .activated_by_timer = -1 };
+                Check c = { .name = (char *) "a.timer",
+                            .url = (char *) "http://x/",
+                            .enabled = true,
+                            .failure_threshold = 1,
+                            .on_skip = table[i].on_skip };
+                WatchRun run = { .check = "a.timer",
+                                 .service = "a.service",
+                                 .invocation = "",
+                                 .active_state = "inactive",
+                                 .skipped = true,
+                                 .activated_by_timer = -1 };
                 DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
                 Decision d;
 

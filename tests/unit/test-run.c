@@ -331,14 +331,12 @@ static void parse_update(char *line, RunUpdate *u, char inv[static 33]) {
                                 u->trigger_realtime = strtoull(at + 1, NULL, 10);
                         }
                         u->trigger_unit = streq(v, "-") ? NULL : v, u->has_activation = true;
-                }
-                else if (streq(tok, "cond")) {
+                } else if (streq(tok, "cond")) {
                         /* cond=yes@T or cond=no@T: ConditionResult at ConditionTimestamp T */
                         u->has_condition = true;
                         u->condition_result = startswith(v, "yes") != NULL;
                         u->condition_timestamp = strtoull(strchr(v, '@') + 1, NULL, 10);
-                }
-                else {
+                } else {
                         fprintf(stderr, "unknown property in test: %s\n", tok);
                         abort();
                 }
@@ -515,7 +513,39 @@ static void test_owner(void) {
         }
 }
 
+/* run_trigger_owner: the timer whose last trigger falls between the previous run's end and
+ * this run's start. */
+static void test_trigger_owner(void) {
+        static const char *const timers[] = { "daily.timer", "weekly.timer" };
+        static const struct {
+                uint64_t daily, weekly, start, prev_exit;
+                const char *owner;
+        } rows[] = {
+                { 100, 0, 105, 50, "daily.timer" },     /* daily fired for this run */
+                { 100, 200, 205, 150, "weekly.timer" }, /* daily's trigger was the previous run's */
+                { 100, 200, 305, 250, NULL },           /* by hand: both triggers are older */
+                { 100, 200, 205, 0, "weekly.timer" },   /* previous end unknown: the latest */
+                { 300, 200, 205, 150, "weekly.timer" }, /* daily fired after this start */
+                { 0, 0, 205, 150, NULL },               /* never fired */
+                { 200, 200, 205, 150, "daily.timer" },  /* both at once: the first named */
+                { 150, 0, 205, 150, NULL },             /* fired exactly at the previous end */
+                { 205, 0, 205, 150, "daily.timer" },    /* exactly at the start */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                uint64_t triggers[] = { rows[i].daily, rows[i].weekly };
+                const char *got = run_trigger_owner(timers, triggers, 2, rows[i].start, rows[i].prev_exit);
+
+                if (!streq_ptr(got, rows[i].owner)) {
+                        fprintf(stderr, "run_trigger_owner row %zu: got %s, want %s\n", i, strna(got),
+                                strna(rows[i].owner));
+                        abort();
+                }
+        }
+}
+
 int main(void) {
+        test_trigger_owner();
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 run_case(&cases[i]);
         test_state_is_end();
