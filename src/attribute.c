@@ -26,7 +26,7 @@ struct Query {
         HeldRun held;
         Ask *asks;
         size_t n, pending;
-        bool service_section;
+        bool service_section, shared;
         uint64_t start, prev_exit;
 };
 
@@ -82,17 +82,19 @@ static void query_deliver(Attributor *a, Query *q) {
         WatchRun run = held_run_get(&q->held);
         const char *timers[ATTRIBUTE_WAITING_MAX];
         uint64_t triggers[ATTRIBUTE_WAITING_MAX];
+        const char *owner;
 
         if (q->n > 0 && q->pending == 0) {
                 for (size_t i = 0; i < q->n; i++) {
                         timers[i] = q->asks[i].timer;
                         triggers[i] = q->asks[i].trigger;
                 }
-                run.shared = true;
-                run.owner = run_trigger_owner(timers, triggers, q->n, q->start ?: now_usec(CLOCK_REALTIME),
-                                              q->prev_exit);
-                if (!run.owner && q->service_section)
-                        run.owner = run.service;
+                owner = run_trigger_owner(timers, triggers, q->n, q->start ?: now_usec(CLOCK_REALTIME), q->prev_exit);
+                /* What ActivationDetails would have said, had they been new. */
+                run.activated_by_timer = owner != NULL;
+                run.trigger_unit = owner;
+                run.shared = q->shared;
+                run.owner = owner ?: q->service_section ? run.service : NULL;
         }
         a->done(&run, a->userdata);
 }
@@ -173,6 +175,7 @@ int attributor_add(Attributor *a, sd_bus *bus, const WatchRun *run, const Attrib
                 return -ENOMEM;
         q->owner = a;
         q->service_section = req->service_section;
+        q->shared = req->shared;
         q->start = req->start;
         q->prev_exit = req->prev_exit;
         r = held_run_init(&q->held, run);

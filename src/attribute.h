@@ -5,11 +5,11 @@
 
 #include "watch.h"
 
-/* Who started a run of a service that several checks watch. systemd keeps the first
- * ActivationDetails a unit got until the unit is unloaded, so when they are not new the run
- * waits for its timers' LastTriggerUSec (one asynchronous Get each) and is handed on with
- * WatchRun.shared and owner set (run_trigger_owner). Runs leave in the order they came;
- * while one waits, the others of the same watch wait behind it. Bounded. */
+/* Who started a run of a service that several checks watch (or whose check has trigger = timer). systemd keeps the
+ * first ActivationDetails a unit got until the unit is unloaded, so when they are not new the run waits for its
+ * timers' LastTriggerUSec (one asynchronous Get each) and is handed on with WatchRun.shared and owner set
+ * (run_trigger_owner). Runs leave in the order they came; while one waits, the others of the same watch wait behind
+ * it. Bounded. */
 
 typedef struct Attributor Attributor;
 typedef void (*attributor_done_t)(const WatchRun *run, void *userdata);
@@ -26,6 +26,7 @@ typedef struct AttributeRequest {
         const char *const *timers; /* the timer checks watching run->service (may be empty) */
         size_t n_timers;
         bool service_section;      /* a check for run->service itself exists */
+        bool shared;               /* several checks watch run->service: set WatchRun.shared, owner */
         uint64_t start, prev_exit; /* the run's start and the previous run's end (CLOCK_REALTIME) */
 } AttributeRequest;
 

@@ -214,6 +214,8 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
                          "systemctl daemon-reload.",
                          info->unit);
         monitored_say(m->monitored, info->unit, info->service, check_is_active(c) ? c : NULL);
+        if (info->ask_trigger)
+                *info->ask_trigger = c && c->trigger_timer;
         return c && c->enabled;
 }
 

@@ -33,6 +33,7 @@ struct Watcher {
         bool is_timer;
         bool discovered;  /* found by a pattern or annotation scan, not named in the config */
         bool monitored;   /* the manager wants its runs (decided after each resolution) */
+        bool ask_trigger; /* the manager wants to know whether its timer started each run */
         bool listed;      /* seen in the latest discovery */
         Strv timer_files; /* the timer's FragmentPath and DropInPaths */
         char *service;    /* resolved service name */
@@ -668,7 +669,9 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .trigger_unit = r->trigger_unit,
                 .success_exit = &wr->success,
         };
-        if (watcher_siblings(wr, &sib) && !isempty(run.invocation)) {
+        if (isempty(run.invocation))
+                ; /* a baseline without a run: nothing to attribute */
+        else if (watcher_siblings(wr, &sib)) {
                 if (r->activated_by_timer >= 0)
                         run.shared = run_owner(wr->service, r->activated_by_timer, r->trigger_unit, sib.checks, sib.n,
                                                &run.owner);
@@ -676,7 +679,12 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                         req.timers = sib.timers;
                         req.n_timers = sib.n_timers;
                         req.service_section = sib.service_section;
+                        req.shared = true;
                 }
+        } else if (wr->ask_trigger && wr->is_timer && r->activated_by_timer < 0 && !r->catch_up) {
+                sib.timers[0] = wr->name;
+                req.timers = sib.timers;
+                req.n_timers = 1;
         }
         if (!w->attributor && (req.n_timers > 0) && attributor_new(&w->attributor, on_attributed, w) < 0)
                 log_oom();
@@ -742,10 +750,12 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
                 .timer_files = &wr->timer_files,
                 .service_files = &service_files,
                 .discovered = wr->discovered,
+                .ask_trigger = &wr->ask_trigger,
         };
 
         if (props_files(p, &service_files) < 0)
                 log_oom();
+        wr->ask_trigger = false;
         wr->monitored = w_want(wr->watch, &info);
         if (!wr->monitored)
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);

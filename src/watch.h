@@ -60,6 +60,9 @@ typedef struct WatchUnitInfo {
         const Strv *timer_files;   /* a timer's FragmentPath and DropInPaths (empty for a service) */
         const Strv *service_files; /* the service's */
         bool discovered;           /* found by a scan, not named in the config */
+        /* Out: set it when the check must know which timer started each run (trigger = timer):
+         * the watch then asks the timer when systemd's ActivationDetails are stale. */
+        bool *ask_trigger;
 } WatchUnitInfo;
 typedef bool (*watch_want_t)(Watch *w, const WatchUnitInfo *info, void *userdata);
 /* Called when a unit's runs stop being followed for a reason of systemd's (the unit is gone,
