@@ -38,6 +38,8 @@ typedef struct SyncState {
         size_t n_map;
         unsigned failed;
         char *map_path;
+        SyncResults results; /* what list shows, SYNC_STATUS_FILE */
+        char *results_path;
 } SyncState;
 
 typedef struct Buffer {
@@ -240,6 +242,8 @@ static void sync_state_done(SyncState *s) {
         free(s->projects);
         provision_map_free(s->map, s->n_map);
         free(s->map_path);
+        sync_results_done(&s->results);
+        free(s->results_path);
         free((char *) s->tz);
         sd_bus_flush_close_unref(s->bus);
 }
@@ -340,11 +344,19 @@ static int map_read(const char *path, ProvisionedUnit **ret, size_t *ret_n) {
 
 /* Atomically, readable by its owner only: the ping URLs are secrets. */
 static int map_write(const SyncState *s) {
-        _cleanup_free_ char *text = NULL, *tmp = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (provision_map_format(s->map, s->n_map, &text) < 0)
+                return -ENOMEM;
+        return sync_write_file(s->map_path, text);
+}
+
+int sync_write_file(const char *path, const char *text) {
+        _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t len;
 
-        if (provision_map_format(s->map, s->n_map, &text) < 0 || asprintf(&tmp, "%s.tmp", s->map_path) < 0)
+        if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -356,7 +368,7 @@ static int map_write(const SyncState *s) {
                 (void) unlink(tmp);
                 return -e;
         }
-        if (rename(tmp, s->map_path) < 0) {
+        if (rename(tmp, path) < 0) {
                 int e = errno;
 
                 (void) unlink(tmp);
@@ -378,6 +390,8 @@ static void print_line(const char *action, const char *unit, const char *what, c
 static void print_failed(SyncState *s, const char *unit, const char *why) {
         printf("%-9s %s  %s\n", "failed", unit, why);
         s->failed++;
+        if (sync_results_set(&s->results, unit, false, now_usec(CLOCK_REALTIME), why) < 0)
+                log_oom();
 }
 
 static ExistingCheck *project_find(Project *p, const char *hostname, const char *unit) {
@@ -486,7 +500,11 @@ static int sync_timer(SyncState *s, const char *unit, const Check *k) {
                 }
         } else if (!s->o->cli->dry_run && e && e->uuid && e->ping_url && map_set(s, unit, e->uuid, e->ping_url) < 0)
                 return -ENOMEM;
-        print_line(sync_action_to_string(a), unit, what, changed, d.note);
+        /* The daemon's own syncs say only what changes (or fails): it syncs at every start. */
+        if (a != SYNC_UNCHANGED || !s->o->background)
+                print_line(sync_action_to_string(a), unit, what, changed, d.note);
+        if (!s->o->cli->dry_run && sync_results_set(&s->results, unit, true, now_usec(CLOCK_REALTIME), d.slug) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -525,6 +543,7 @@ static int sync_prune(SyncState *s, const Strv *timers) {
                                         continue;
                                 }
                                 map_remove(s, e->name);
+                                sync_results_remove(&s->results, e->name);
                         }
                         print_line("prune", e->name, NULL, NULL, NULL);
                 }
@@ -569,6 +588,12 @@ static int sync_setup(SyncState *s, const SyncOptions *o, const Config *c) {
         r = map_read(s->map_path, &s->map, &s->n_map);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m; fix its permissions or remove it", s->map_path);
+        if (asprintf(&s->results_path, "%s/%s", dir, SYNC_STATUS_FILE) < 0)
+                return log_oom();
+        r = sync_results_read(s->results_path, &s->results);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m; fix its permissions or remove it", s->results_path);
+        s->results.retry = 0; /* the daemon says again if it retries */
         if (!o->cli->dry_run && mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create the state directory %s: %m", dir);
         r = o->cli->manager->user ? sd_bus_open_user(&s->bus) : sd_bus_open_system(&s->bus);
@@ -622,6 +647,10 @@ int cli_sync(const SyncOptions *o) {
                                         s.map_path);
                         return EXIT_FAILURE;
                 }
+                r = sync_results_write(s.results_path, &s.results);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write %s: %m; timerbeat list will not show this sync",
+                                          s.results_path);
         } else
                 printf("Dry run: nothing was changed.\n");
         return s.failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -641,9 +670,33 @@ int sync_apply_provisioned(Config *c, const char *state_dir) {
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const Check *k = config_match(c, map[i].unit);
 
-                if (k && !k->url && k->enabled && check_is_provisioned(c, k))
-                        r = config_add_provisioned(c, k, map[i].unit, map[i].ping_url);
+                if (k && !k->url && k->enabled && check_is_provisioned(c, k)) {
+                        int q = config_add_provisioned(c, k, map[i].unit, map[i].ping_url);
+
+                        r = q < 0 ? q : r + q;
+                }
         }
         provision_map_free(map, n);
         return r;
+}
+
+int sync_results_read(const char *path, SyncResults *ret) {
+        _cleanup_free_ char *data = NULL;
+        int r = read_full_file(path, 4U * 1024U * 1024U, &data, NULL);
+
+        if (r == -ENOENT) {
+                *ret = (SyncResults) {};
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return sync_results_parse(data, ret);
+}
+
+int sync_results_write(const char *path, const SyncResults *r) {
+        _cleanup_free_ char *text = NULL;
+
+        if (sync_results_format(r, &text) < 0)
+                return -ENOMEM;
+        return sync_write_file(path, text);
 }
