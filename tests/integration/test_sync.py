@@ -346,9 +346,14 @@ def test_daemon_new_timer(env):
         setup(env, hc)
         env.start_daemon()
         wait_checks(hc, ["daily.timer", "weekdays.timer", "mono.timer"])
+        env.wait_log("timerbeat sync is done.")
         env.oneshot("fresh.service", "/bin/true")
         env.timer("fresh.timer", "OnCalendar=hourly")
         env.daemon_reload()
+        # The sync of the daemon-reload does not see it yet (a timer is loaded when started): the
+        # daemon syncs again when it finds the timer, once started.
+        env.wait_log("timerbeat sync is done.", count=2)
+        assert "fresh.timer" not in checks(hc)
         env.systemctl("start", "fresh.timer")
         c = wait_checks(hc, ["fresh.timer"])
         assert c["fresh.timer"]["schedule"] == "*-*-* *:00:00", c
