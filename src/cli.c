@@ -680,8 +680,8 @@ int cli_list(const CliOptions *o) {
         }
         if (state && outbox_count_undelivered(state, &undelivered) < 0)
                 log_debug("Cannot count the outbox's entries in %s.", state);
-        if (state && (asprintf(&results, "%s/%s", state, SYNC_STATUS_FILE) < 0 ||
-                      sync_results_read(results, &res) < 0))
+        if (state &&
+            (asprintf(&results, "%s/%s", state, SYNC_STATUS_FILE) < 0 || sync_results_read(results, &res) < 0))
                 log_debug("Cannot read %s/%s.", state, SYNC_STATUS_FILE);
         r = inventory_collect(o->manager, c, &inv);
         if (r < 0) {

@@ -847,7 +847,7 @@ static const char *const attach_log_words[] = {
         [ATTACH_LOG_ALWAYS] = "always",
         NULL,
 };
-static const char *const sync_words[] = { "no", "auto", NULL }; /* into Config.autosync */
+static const char *const sync_words[] = { "no", "auto", NULL };      /* into Config.autosync */
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
 static const char *const on_skip_words[] = {
         [ON_SKIP_IGNORE] = "ignore",

@@ -27,7 +27,7 @@ static int arg_exit_code = 1;
 static bool arg_last_run = false;
 static bool arg_prune = false;
 static bool arg_background = false; /* sync run by the daemon (autosync.c): not in --help */
-static char **arg_units = NULL; /* sync: the units named, NULL-terminated (into argv) */
+static char **arg_units = NULL;     /* sync: the units named, NULL-terminated (into argv) */
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"

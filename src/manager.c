@@ -40,7 +40,7 @@ struct Manager {
         Outbox *outbox;
         MetricsFile *metrics;
         Catchup *catchup;
-        Autosync *autosync; /* the daemon's own timerbeat sync */
+        Autosync *autosync;               /* the daemon's own timerbeat sync */
         Hashmap *failures;                /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         Hashmap *monitored;               /* see monitored.h */
         size_t said_units, said_sections; /* the count in STATUS= */
@@ -253,7 +253,6 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         m->ready_sent = true;
         m->reloading = false;
 }
-
 
 static void manager_write_status(Manager *m, bool refused, const Strv *errors) {
         int r = daemon_status_update(&m->status, refused ? NULL : &m->config->files,

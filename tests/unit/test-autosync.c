@@ -47,18 +47,20 @@ static void run_sequence(const char *name, const Step *steps, size_t n) {
         }
 }
 
-#define SEQ(name, ...)                                                                       \
-        do {                                                                                 \
-                static const Step steps[] = { __VA_ARGS__ };                                 \
-                run_sequence(name, steps, ELEMENTSOF(steps));                                \
+#define SEQ(name, ...)                                        \
+        do {                                                  \
+                static const Step steps[] = { __VA_ARGS__ };  \
+                run_sequence(name, steps, ELEMENTSOF(steps)); \
         } while (0)
 
 static void test_policy(void) {
         /* A start, it succeeds: nothing more. */
-        SEQ("ok", { TRIGGER, 0, AUTOSYNC_START, true, false, 0, 0 }, { OK, 5 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
+        SEQ("ok", { TRIGGER, 0, AUTOSYNC_START, true, false, 0, 0 },
+            { OK, 5 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
         /* Triggers while it runs are one more run after it, however many. */
         SEQ("coalesced", { TRIGGER, 0, AUTOSYNC_START, true, false, 0, 0 },
-            { TRIGGER, 1 * S, AUTOSYNC_NOTHING, true, true, 0, 0 }, { NEED, 2 * S, AUTOSYNC_NOTHING, true, true, 0, 0 },
+            { TRIGGER, 1 * S, AUTOSYNC_NOTHING, true, true, 0, 0 },
+            { NEED, 2 * S, AUTOSYNC_NOTHING, true, true, 0, 0 },
             { TRIGGER, 3 * S, AUTOSYNC_NOTHING, true, true, 0, 0 }, { OK, 4 * S, AUTOSYNC_START, true, false, 0, 0 },
             { OK, 9 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
         /* The server is down: 15 s (half of 30 s with rnd 0), 30 s, 60 s …, capped at half of 1 h;
@@ -86,8 +88,8 @@ static void test_policy(void) {
             { NEED, 1 * S, AUTOSYNC_NOTHING, true, true, 0, 0 }, { FAIL, 2 * S, AUTOSYNC_START, true, false, 1, 0 },
             { OK, 3 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
         /* The cap: after many failures, never more than 1 h (half of it with rnd 0). */
-        SEQ("first need", { NEED, 0, AUTOSYNC_START, true, false, 0, 0 }, { OK, S, AUTOSYNC_NOTHING, false, false, 0, 0 },
-            { TIMER, 2 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
+        SEQ("first need", { NEED, 0, AUTOSYNC_START, true, false, 0, 0 },
+            { OK, S, AUTOSYNC_NOTHING, false, false, 0, 0 }, { TIMER, 2 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
 
         AutosyncPolicy p = { .running = true };
         for (unsigned i = 0; i < 40; i++) {
