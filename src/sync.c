@@ -66,11 +66,22 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
 
 /* One API call. On failure *ret_error says why (the server's "error", the HTTP status or
  * libcurl's message), never with the key. */
+/* The API path as errors show it: a check's uuid is the secret of its ping URL (and these
+ * lines reach the daemon's log), masked as url_mask() does, "checks/…a4b5". */
+static void path_shown(const char *path, char *buf, size_t size) {
+        const char *id = strchr(path, '/');
+
+        if (id && strlen(id + 1) > 8)
+                snprintf(buf, size, "%.*s…%s", (int) (id + 1 - path), path, id + 1 + strlen(id + 1) - 4);
+        else
+                snprintf(buf, size, "%s", path);
+}
+
 static int api_call(const SyncState *s, const Project *p, const char *method, const char *path, const char *body,
                     Buffer *ret, char **ret_error) {
         _cleanup_free_ char *url = NULL, *header = NULL, *msg = NULL;
         struct curl_slist *headers = NULL;
-        char errbuf[CURL_ERROR_SIZE] = "";
+        char errbuf[CURL_ERROR_SIZE] = "", shown[128];
         long status = 0;
         CURL *curl;
         CURLcode rc;
@@ -105,15 +116,16 @@ static int api_call(const SyncState *s, const Project *p, const char *method, co
         curl_slist_free_all(headers);
         explicit_bzero(header, strlen(header));
 
+        path_shown(path, shown, sizeof(shown));
         if (rc != CURLE_OK)
-                return asprintf(ret_error, "%s %s/api/v3/%s: %s", method, p->api_url, path,
+                return asprintf(ret_error, "%s %s/api/v3/%s: %s", method, p->api_url, shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(rc)) < 0 ?
                                -ENOMEM :
                                -EIO;
         if (status >= 200 && status < 300)
                 return 0;
         msg = ret->data ? provision_parse_error(ret->data, ret->size) : NULL;
-        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, path, status,
+        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, shown, status,
                      msg ? " (" : "", strempty(msg), msg ? ")" : "",
                      status == 401 || status == 403 ? "; set api-key= to a read-write API key of the project" : "") <
             0)
@@ -416,11 +428,15 @@ static int push_check(SyncState *s, Project *p, const DesiredCheck *d, const Exi
         r = api_call(s, p, "POST", path, body, &b, ret_error);
         if (r >= 0) {
                 r = provision_parse_check(b.data ?: "", b.size, &got);
-                if (r == -EBADMSG || (r >= 0 && (!got.uuid || !got.ping_url)))
-                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, path) <
+                if (r == -EBADMSG || (r >= 0 && (!got.uuid || !got.ping_url))) {
+                        char shown[128];
+
+                        path_shown(path, shown, sizeof(shown));
+                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, shown) <
                                             0 ?
                                     -ENOMEM :
                                     -EBADMSG;
+                }
         }
         free(b.data);
         if (r < 0)

@@ -87,10 +87,11 @@ static void test_policy(void) {
         SEQ("fail with pending", { TRIGGER, 0, AUTOSYNC_START, true, false, 0, 0 },
             { NEED, 1 * S, AUTOSYNC_NOTHING, true, true, 0, 0 }, { FAIL, 2 * S, AUTOSYNC_START, true, false, 1, 0 },
             { OK, 3 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
-        /* The cap: after many failures, never more than 1 h (half of it with rnd 0). */
+        /* A new timer with nothing waiting starts one; a stale timer does nothing. */
         SEQ("first need", { NEED, 0, AUTOSYNC_START, true, false, 0, 0 },
             { OK, S, AUTOSYNC_NOTHING, false, false, 0, 0 }, { TIMER, 2 * S, AUTOSYNC_NOTHING, false, false, 0, 0 });
 
+        /* The cap: after many failures, never more than 1 h (half of it with rnd 0). */
         AutosyncPolicy p = { .running = true };
         for (unsigned i = 0; i < 40; i++) {
                 ASSERT_EQ(autosync_on_done(&p, false, 0, BASE, CAP, 0), AUTOSYNC_WAIT);
