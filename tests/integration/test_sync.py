@@ -370,19 +370,27 @@ def test_daemon_new_timer(env):
 
 
 def test_daemon_sync_no(env):
-    """sync = no: the daemon leaves the server alone (timerbeat sync by hand still works)."""
-    with Peer() as hc:
-        setup(env, hc)
-        with open(f"{env.conf_dir}/conf.d/nosync.conf", "w") as f:
-            f.write("[timerbeat]\nsync = no\n")
-        env.start_daemon()
-        env.daemon_reload()
-        time.sleep(2 * SLOWDOWN)
-        assert checks(hc) == {}
-        assert "Syncing" not in env.log() and "timerbeat sync" not in env.log(), env.log()
-        env.stop_daemon()
-        sync(env)
-        assert len(checks(hc)) == 3
+    """sync = no: the daemon leaves the monitor alone — no API request at start, after a
+    daemon-reload or for a new timer (a loopback receiver stands in for the API: with sync = auto
+    it gets GET /api/v3/checks/ at once)."""
+    rcv = env.receiver()
+
+    class Api:
+        url = f"http://127.0.0.1:{rcv.port}"
+        api_key = "k" * 32
+    setup(env, Api)
+    with open(f"{env.conf_dir}/conf.d/nosync.conf", "w") as f:
+        f.write("[timerbeat]\nsync = no\n")
+    env.start_daemon()
+    env.oneshot("fresh.service", "/bin/true")
+    env.timer("fresh.timer", "OnCalendar=hourly")
+    env.daemon_reload()
+    env.systemctl("start", "fresh.timer")
+    time.sleep(3 * SLOWDOWN)
+    assert rcv.count() == 0, rcv.requests
+    assert "Syncing" not in env.log() and "timerbeat sync" not in env.log(), env.log()
+    env.stop_daemon()
+
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
