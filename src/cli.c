@@ -17,6 +17,7 @@
 #include "outbox.h"
 #include "ping.h"
 #include "resolve.h"
+#include "sync.h"
 #include "template.h"
 #include "unitstate.h"
 #include "watch.h"
@@ -433,8 +434,58 @@ static void list_print_daemon_json(const Config *c, const char *state) {
         putchar('}');
 }
 
+/* Whether list says how the row's check is provisioned (timerbeat sync). */
+static bool row_provisioned(const Config *c, const Row *row) {
+        return row->timer && row->check && row->check->enabled && row->check->origin != CHECK_FROM_ANNOTATION &&
+               check_is_provisioned(c, row->check);
+}
+
+/* "provision": null, or the unit's last sync: provisioned (slug), failed (error), pending; the
+ * daemon's next retry. */
+static void list_print_provision_json(const Config *c, const Row *row, const SyncResults *res) {
+        const SyncResult *x = res ? sync_results_find(res, row->timer) : NULL;
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        printf(",\"provision\":");
+        if (!row_provisioned(c, row)) {
+                printf("null");
+                return;
+        }
+        printf("{\"state\":\"%s\",\"slug\":", !x ? "pending" : x->ok ? "provisioned" : "failed");
+        json_string(stdout, x && x->ok ? x->text : NULL);
+        printf(",\"error\":");
+        json_string(stdout, x && !x->ok ? x->text : NULL);
+        printf(",\"time_usec\":");
+        json_usec(x ? x->time : 0);
+        printf(",\"retry_usec\":");
+        json_usec(res && res->retry > now && (!x || !x->ok) ? res->retry : 0);
+        putchar('}');
+}
+
+/* Below the table: one line per provisioned check (its sync's messages do not fit a column). */
+static void list_print_provision(const Config *c, const Inventory *inv, const SyncResults *res) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+        bool first = true;
+
+        for (size_t i = 0; i < inv->n; i++) {
+                const Row *row = &inv->rows[i];
+                _cleanup_free_ char *text = NULL;
+                const SyncResult *x;
+
+                if (!row_provisioned(c, row))
+                        continue;
+                x = sync_results_find(res, row->timer);
+                if (sync_result_describe(x, x && x->ok ? 0 : res->retry, now, &text) < 0)
+                        return (void) log_oom();
+                if (first)
+                        printf("\nProvisioning (timerbeat sync):\n");
+                first = false;
+                printf("  %s  %s\n", row->timer, text);
+        }
+}
+
 static void list_print_json(const CliOptions *o, const Config *c, const Inventory *inv, const char *state,
-                            Hashmap *undelivered) {
+                            Hashmap *undelivered, const SyncResults *res) {
         printf("{\"manager\":\"%s\",\"units\":[", o->manager->user ? "user" : "system");
         for (size_t i = 0; i < inv->n; i++) {
                 const Row *row = &inv->rows[i];
@@ -498,6 +549,7 @@ static void list_print_json(const CliOptions *o, const Config *c, const Inventor
                 else
                         printf("null");
                 printf(",\"undelivered\":%u", row_undelivered(undelivered, row));
+                list_print_provision_json(c, row, res);
                 printf(",\"errors\":[");
                 for (size_t e = 0; e < row->errors.n; e++) {
                         if (e)
@@ -612,7 +664,8 @@ static size_t list_print_table(const Inventory *inv, const char *state_dir, Hash
 int cli_list(const CliOptions *o) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(hashmap_freep) Hashmap *undelivered = NULL;
-        _cleanup_free_ char *state = NULL;
+        _cleanup_free_ char *state = NULL, *results = NULL;
+        _cleanup_(sync_results_done) SyncResults res = {};
         Inventory inv = {};
         size_t monitored = 0;
         int r;
@@ -627,6 +680,9 @@ int cli_list(const CliOptions *o) {
         }
         if (state && outbox_count_undelivered(state, &undelivered) < 0)
                 log_debug("Cannot count the outbox's entries in %s.", state);
+        if (state &&
+            (asprintf(&results, "%s/%s", state, SYNC_STATUS_FILE) < 0 || sync_results_read(results, &res) < 0))
+                log_debug("Cannot read %s/%s.", state, SYNC_STATUS_FILE);
         r = inventory_collect(o->manager, c, &inv);
         if (r < 0) {
                 inventory_done(&inv);
@@ -636,13 +692,14 @@ int cli_list(const CliOptions *o) {
         }
 
         if (o->json) {
-                list_print_json(o, c, &inv, state, undelivered);
+                list_print_json(o, c, &inv, state, undelivered, &res);
                 inventory_done(&inv);
                 return EXIT_SUCCESS;
         }
 
         monitored = list_print_table(&inv, state, undelivered);
         list_print_footer(&inv, monitored);
+        list_print_provision(c, &inv, &res);
         cli_daemon_print(o, c, state);
         inventory_done(&inv);
         return EXIT_SUCCESS;

@@ -847,6 +847,7 @@ static const char *const attach_log_words[] = {
         [ATTACH_LOG_ALWAYS] = "always",
         NULL,
 };
+static const char *const sync_words[] = { "no", "auto", NULL };      /* into Config.autosync */
 static const char *const trigger_words[] = { "any", "timer", NULL }; /* into Check.trigger_timer */
 static const char *const on_skip_words[] = {
         [ON_SKIP_IGNORE] = "ignore",
@@ -897,6 +898,7 @@ static const ConfigKey config_key_table[] = {
         { "grace", GLOBAL(provision.grace), .parse = parse_grace, .def = "", .min = 60 * USEC_PER_SEC,
           .max = 365 * USEC_PER_DAY },
         { "tags", GLOBAL(provision.tags), .parse = parse_source, .def = "" },
+        { "sync", GLOBAL(autosync), .parse = parse_enum, .def = "auto", .values = sync_words },
 
         /* [unit.timer], [pattern*.timer], [X-Timerbeat] */
         { "url", CHECK(url), .parse = parse_url },
@@ -1666,7 +1668,7 @@ int config_add_provisioned(Config *c, const Check *k, const char *unit, const ch
         _cleanup_(check_freep) Check *n = NULL;
 
         if (exact && !exact->pattern)
-                return exact->url ? 0 : free_and_strdup(&exact->url, url);
+                return exact->url ? 0 : free_and_strdup(&exact->url, url) < 0 ? -ENOMEM : 1;
         n = check_copy(k);
         if (!n || free_and_strdup(&n->name, unit) < 0 || free_and_strdup(&n->url, url) < 0)
                 return -ENOMEM;
@@ -1678,7 +1680,7 @@ int config_add_provisioned(Config *c, const Check *k, const char *unit, const ch
         c->checks = a;
         c->checks[c->n_checks++] = TAKE_PTR(n);
         c->index = mfree(c->index);
-        return config_build_index(c);
+        return config_build_index(c) < 0 ? -ENOMEM : 1;
 }
 
 const char *check_template(const Check *c, Event e) {

@@ -111,6 +111,7 @@ typedef struct Config {
         const Preset *self_preset; /* its format */
         Check *self_check;         /* built from the three above once the config is valid */
         Provision provision;       /* defaults for the checks' */
+        bool autosync;             /* sync = auto: the daemon runs timerbeat sync itself */
 
         Check **checks;
         size_t n_checks;
@@ -222,7 +223,8 @@ void config_provision(const Config *c, const Check *k, Provision *ret);
 /* Whether a check is provisioned (its URL then comes from the provisioned check). */
 bool check_is_provisioned(const Config *c, const Check *k);
 /* Adds a copy of k named unit whose url is url: a provisioned check of a pattern, or of a
- * section without url=, gets its unit's ping URL (from the state directory) this way. */
+ * section without url=, gets its unit's ping URL (from the state directory) this way. Returns 1
+ * when a check got the URL, 0 when the unit's section had one already. */
 int config_add_provisioned(Config *c, const Check *k, const char *unit, const char *url);
 
 /* The URL template of an event (explicit key, else the preset's); NULL if there is none. */

@@ -26,7 +26,8 @@ static bool arg_show_secrets = false;
 static int arg_exit_code = 1;
 static bool arg_last_run = false;
 static bool arg_prune = false;
-static char **arg_units = NULL; /* sync: the units named, NULL-terminated (into argv) */
+static bool arg_background = false; /* sync run by the daemon (autosync.c): not in --help */
+static char **arg_units = NULL;     /* sync: the units named, NULL-terminated (into argv) */
 
 static void help(void) {
         printf("Usage: timerbeat [OPTIONS] [COMMAND]\n"
@@ -90,8 +91,8 @@ static int parse_command(int argc, char *argv[]) {
                 arg_units = argv + optind;
                 optind = argc;
         }
-        if (arg_prune && !streq(arg_command, "sync")) {
-                log_error("--prune only goes with sync.");
+        if ((arg_prune || arg_background) && !streq(arg_command, "sync")) {
+                log_error("--%s only goes with sync.", arg_prune ? "prune" : "background");
                 return -EINVAL;
         }
         if (arg_show_secrets && !arg_dry_run) {
@@ -119,6 +120,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_EXIT_CODE,
                 ARG_LAST_RUN,
                 ARG_PRUNE,
+                ARG_BACKGROUND,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -135,6 +137,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "exit-code", required_argument, NULL, ARG_EXIT_CODE },
                 { "last-run", no_argument, NULL, ARG_LAST_RUN },
                 { "prune", no_argument, NULL, ARG_PRUNE },
+                { "background", no_argument, NULL, ARG_BACKGROUND },
                 {},
         };
         int c, l;
@@ -176,6 +179,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_PRUNE:
                         arg_prune = true;
+                        break;
+                case ARG_BACKGROUND:
+                        arg_background = true;
                         break;
                 case ARG_EXIT_CODE: {
                         unsigned u;
@@ -241,7 +247,8 @@ int main(int argc, char *argv[]) {
         else if (streq(arg_command, "reload"))
                 r = cli_reload(&co);
         else if (streq(arg_command, "sync"))
-                r = cli_sync(&(SyncOptions) { .cli = &co, .prune = arg_prune, .units = arg_units });
+                r = cli_sync(&(SyncOptions) {
+                        .cli = &co, .prune = arg_prune, .units = arg_units, .background = arg_background });
         else {
                 Config *config = NULL;
 

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "autosync.h"
 #include "catchup.h"
 #include "decide.h"
 #include "hashmap.h"
@@ -39,6 +40,7 @@ struct Manager {
         Outbox *outbox;
         MetricsFile *metrics;
         Catchup *catchup;
+        Autosync *autosync;               /* the daemon's own timerbeat sync */
         Hashmap *failures;                /* check → failed runs in a row (failure-threshold=), as uintptr_t */
         Hashmap *monitored;               /* see monitored.h */
         size_t said_units, said_sections; /* the count in STATUS= */
@@ -53,20 +55,6 @@ struct Manager {
         bool reloading;
         bool stopping;
 };
-
-static void manager_record_run(Manager *m, const WatchRun *run, DecideRecord what) {
-        int r;
-
-        if (what == DECIDE_RECORD_NONE)
-                return;
-        if (what == DECIDE_RECORD_PLACEHOLDER)
-                r = outbox_write_last(m->outbox, run->check, "00000000000000000000000000000000", 0);
-        else if (!isempty(run->invocation))
-                r = outbox_write_last(m->outbox, run->check, run->invocation, run->exit_timestamp);
-        else
-                return;
-        outbox_report_write(m->outbox, r, "the last run record");
-}
 
 /* Every run end, live or caught up, from the watch or from the journal, goes through here. */
 static void manager_handle_run(Manager *m, const WatchRun *run) {
@@ -109,7 +97,7 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
             metrics_run_end(metricsfile_metrics(m->metrics), run->check, run->service, run->result ?: "unknown",
                             decide_run_succeeded(run->active_state, run->result), run->exit_timestamp) < 0)
                 log_oom();
-        manager_record_run(m, run, d.record);
+        sender_record_run(m->sender, run, d.record);
 }
 
 /* The self-heartbeat: sent each self-interval while healthy (health.c), never while not, so
@@ -216,6 +204,8 @@ static bool on_want(Watch *w _unused_, const WatchUnitInfo *info, void *userdata
         monitored_say(m->monitored, info->unit, info->service, check_is_active(c) ? c : NULL);
         if (info->ask_trigger)
                 *info->ask_trigger = c && c->trigger_timer;
+        if (c && c->enabled && !c->url && endswith(info->unit, ".timer") && check_is_provisioned(m->config, c))
+                autosync_need(m->autosync, info->unit); /* a new timer: its check is created now */
         return c && c->enabled;
 }
 
@@ -260,6 +250,8 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         } else
                 log_info("Configuration reloaded, watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
                          k == 1 ? "" : "s");
+        /* After READY=1: the sync runs in a child, it never holds up a ping. */
+        autosync_trigger(m->autosync, m->ready_sent ? "configuration reloaded" : "start");
         m->said_units = n;
         m->said_sections = k;
         m->ready_sent = true;
@@ -365,6 +357,7 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 return 0;
         }
         manager_self_arm(m); /* stops it */
+        autosync_stop(m->autosync);
         sender_shutdown(m->sender, on_http_idle, m);
         return 0;
 }
@@ -449,8 +442,11 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         if (r < 0)
                 return log_oom();
         r = watch_new(&m->watch, m->event, o->user, on_run_end, on_settled, on_want, on_dropped, m);
+        if (r >= 0)
+                r = autosync_new(&m->autosync, m->event, &m->options, m->state_dir, &m->config);
         if (r < 0)
                 return log_oom();
+        watch_set_on_reloaded(m->watch, autosync_on_systemd_reloaded, m->autosync);
         r = watch_start(m->watch);
         if (r < 0)
                 return r;
@@ -462,6 +458,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        autosync_free(m->autosync);
         catchup_free(m->catchup);
         watch_free(m->watch);
         sender_free(m->sender);

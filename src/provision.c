@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "json.h"
 #include "provision.h"
@@ -483,4 +485,164 @@ int provision_map_format(const ProvisionedUnit *u, size_t n, char **ret) {
         }
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+void sync_results_done(SyncResults *r) {
+        for (size_t i = 0; i < r->n; i++) {
+                free(r->items[i].unit);
+                free(r->items[i].text);
+        }
+        free(r->items);
+        *r = (SyncResults) {};
+}
+
+const SyncResult *sync_results_find(const SyncResults *r, const char *unit) {
+        for (size_t i = 0; i < r->n; i++)
+                if (streq(r->items[i].unit, unit))
+                        return &r->items[i];
+        return NULL;
+}
+
+void sync_results_remove(SyncResults *r, const char *unit) {
+        SyncResult *x = (SyncResult *) sync_results_find(r, unit);
+
+        if (!x)
+                return;
+        free(x->unit);
+        free(x->text);
+        memmove(x, x + 1, (size_t) (r->items + r->n - x - 1) * sizeof(SyncResult));
+        r->n--;
+}
+
+/* One line of the file holds one result: no tab or newline inside a field. */
+static char *field_clean(const char *s) {
+        char *c = strdup(strempty(s));
+
+        for (char *p = c; p && *p; p++)
+                if (*p == '\t' || *p == '\n' || *p == '\r')
+                        *p = ' ';
+        return c;
+}
+
+int sync_results_set(SyncResults *r, const char *unit, bool ok, usec_t time, const char *text) {
+        _cleanup_free_ char *u = strdup(unit), *t = field_clean(text);
+        SyncResult *x = (SyncResult *) sync_results_find(r, unit);
+
+        if (!u || !t)
+                return -ENOMEM;
+        if (!x) {
+                SyncResult *a = realloc(r->items, sizeof(SyncResult) * (r->n + 1));
+
+                if (!a)
+                        return -ENOMEM;
+                r->items = a;
+                x = &a[r->n++];
+                *x = (SyncResult) { .unit = TAKE_PTR(u) };
+        }
+        free(x->text);
+        x->text = TAKE_PTR(t);
+        x->ok = ok;
+        x->time = time;
+        return 0;
+}
+
+static int parse_line(SyncResults *r, const char *line, size_t len) {
+        _cleanup_free_ char *l = strndup(line, len);
+        char *f[4] = {}, *p = l;
+        size_t n = 0;
+        unsigned long long t;
+        char *end;
+
+        if (!l)
+                return -ENOMEM;
+        /* strtok would merge empty fields; split on each tab, the last field keeps the rest. */
+        while (n < 4 && p) {
+                f[n++] = p;
+                p = n < 4 ? strchr(p, '\t') : NULL;
+                if (p)
+                        *p++ = 0;
+        }
+        if (n < 2)
+                return 0;
+        errno = 0;
+        t = strtoull(f[n == 2 ? 1 : 2], &end, 10);
+        if (errno != 0 || *end || end == f[n == 2 ? 1 : 2])
+                return 0;
+        if (n == 2)
+                return streq(f[0], "retry") ? (r->retry = (usec_t) t, 0) : 0;
+        if (n != 4 || (!streq(f[0], "ok") && !streq(f[0], "failed")) || !unit_name_is_valid(f[1]))
+                return 0;
+        return sync_results_set(r, f[1], streq(f[0], "ok"), (usec_t) t, f[3]);
+}
+
+int sync_results_parse(const char *text, SyncResults *ret) {
+        SyncResults r = {};
+
+        for (const char *line = text; *line;) {
+                size_t len = strcspn(line, "\n");
+                int k = parse_line(&r, line, len);
+
+                if (k < 0) {
+                        sync_results_done(&r);
+                        return k;
+                }
+                line += len;
+                if (*line)
+                        line++;
+        }
+        *ret = r;
+        return 0;
+}
+
+int sync_results_format(const SyncResults *r, char **ret) {
+        _cleanup_free_ char *b = strdup("");
+        char *line;
+
+        if (!b)
+                return -ENOMEM;
+        if (r->retry > 0) {
+                if (asprintf(&line, "retry\t%" PRIu64 "\n", (uint64_t) r->retry) < 0)
+                        return -ENOMEM;
+                if (append(&b, line) < 0)
+                        return free(line), -ENOMEM;
+                free(line);
+        }
+        for (size_t i = 0; i < r->n; i++) {
+                const SyncResult *x = &r->items[i];
+
+                if (asprintf(&line, "%s\t%s\t%" PRIu64 "\t%s\n", x->ok ? "ok" : "failed", x->unit, (uint64_t) x->time,
+                             strempty(x->text)) < 0)
+                        return -ENOMEM;
+                if (append(&b, line) < 0)
+                        return free(line), -ENOMEM;
+                free(line);
+        }
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+static const char *local_time(char *buf, size_t size, usec_t t) {
+        time_t s = (time_t) (t / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!localtime_r(&s, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, size, "?");
+        return buf;
+}
+
+int sync_result_describe(const SyncResult *res, usec_t retry, usec_t now, char **ret) {
+        char a[64], b[64];
+        int k;
+
+        if (!res)
+                k = retry > now ? asprintf(ret, "not provisioned yet (sync at %s)", local_time(b, sizeof(b), retry)) :
+                                  asprintf(ret, "not provisioned yet");
+        else if (res->ok)
+                k = asprintf(ret, "provisioned as %s (synced %s)", res->text, local_time(a, sizeof(a), res->time));
+        else if (retry > now)
+                k = asprintf(ret, "sync failed %s: %s (retry at %s)", local_time(a, sizeof(a), res->time), res->text,
+                             local_time(b, sizeof(b), retry));
+        else
+                k = asprintf(ret, "sync failed %s: %s", local_time(a, sizeof(a), res->time), res->text);
+        return k < 0 ? -ENOMEM : 0;
 }

@@ -110,3 +110,31 @@ typedef struct ProvisionedUnit {
 int provision_map_parse(const char *text, ProvisionedUnit **ret, size_t *ret_n);
 int provision_map_format(const ProvisionedUnit *u, size_t n, char **ret);
 void provision_map_free(ProvisionedUnit *u, size_t n);
+
+/* The state directory's record of each unit's last sync (SYNC_STATUS_FILE), which `list`
+ * shows: "ok\tunit\tusec\tslug" or "failed\tunit\tusec\tmessage" per line, and the daemon's
+ * next retry as "retry\tusec" (CLOCK_REALTIME). Tabs and newlines in a message become spaces. */
+typedef struct SyncResult {
+        char *unit;
+        bool ok;
+        usec_t time; /* CLOCK_REALTIME */
+        char *text;  /* the slug, or why it failed */
+} SyncResult;
+
+typedef struct SyncResults {
+        SyncResult *items;
+        size_t n;
+        usec_t retry; /* when the daemon syncs again after a failure; 0: no retry pending */
+} SyncResults;
+
+void sync_results_done(SyncResults *r);
+/* Unknown or torn lines are skipped: the next sync writes the file again. */
+int sync_results_parse(const char *text, SyncResults *ret);
+int sync_results_format(const SyncResults *r, char **ret);
+/* Replaces the unit's result, or adds it. */
+int sync_results_set(SyncResults *r, const char *unit, bool ok, usec_t time, const char *text);
+void sync_results_remove(SyncResults *r, const char *unit);
+const SyncResult *sync_results_find(const SyncResults *r, const char *unit);
+/* What `list` says: "provisioned as daily (synced 2026-11-30 14:00:00)", "sync failed: … (retry
+ * at …)", or "not provisioned yet". now is CLOCK_REALTIME: a retry in the past is not shown. */
+int sync_result_describe(const SyncResult *res, usec_t retry, usec_t now, char **ret);

@@ -232,6 +232,20 @@ static int sender_send_with_log(Sender *s, const Check *c, const WatchRun *run, 
 }
 
 /* Builds the request of a decision and hands it to the outbox and http. */
+void sender_record_run(Sender *s, const WatchRun *run, DecideRecord what) {
+        int r;
+
+        if (what == DECIDE_RECORD_NONE)
+                return;
+        if (what == DECIDE_RECORD_PLACEHOLDER)
+                r = outbox_write_last(s->outbox, run->check, "00000000000000000000000000000000", 0);
+        else if (!isempty(run->invocation))
+                r = outbox_write_last(s->outbox, run->check, run->invocation, run->exit_timestamp);
+        else
+                return;
+        outbox_report_write(s->outbox, r, "the last run record");
+}
+
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d) {
         _cleanup_free_ char *masked = NULL;
         Ping *ping = NULL;

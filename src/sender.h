@@ -29,6 +29,8 @@ void sender_set_hostname(Sender *s, Hostname *h);
 
 /* Builds and sends the request of a decision (d->send must be set). */
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d);
+/* Keeps what decide said to remember of a run end (DecideRecord) in the outbox's run record. */
+void sender_record_run(Sender *s, const WatchRun *run, DecideRecord what);
 
 /* Where outcomes and the outbox's gauges are counted (not owned; NULL: nowhere). */
 void sender_set_metrics(Sender *s, Metrics *m);

@@ -38,6 +38,8 @@ typedef struct SyncState {
         size_t n_map;
         unsigned failed;
         char *map_path;
+        SyncResults results; /* what list shows, SYNC_STATUS_FILE */
+        char *results_path;
 } SyncState;
 
 typedef struct Buffer {
@@ -64,11 +66,22 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
 
 /* One API call. On failure *ret_error says why (the server's "error", the HTTP status or
  * libcurl's message), never with the key. */
+/* The API path as errors show it: a check's uuid is the secret of its ping URL (and these
+ * lines reach the daemon's log), masked as url_mask() does, "checks/…a4b5". */
+static void path_shown(const char *path, char *buf, size_t size) {
+        const char *id = strchr(path, '/');
+
+        if (id && strlen(id + 1) > 8)
+                snprintf(buf, size, "%.*s…%s", (int) (id + 1 - path), path, id + 1 + strlen(id + 1) - 4);
+        else
+                snprintf(buf, size, "%s", path);
+}
+
 static int api_call(const SyncState *s, const Project *p, const char *method, const char *path, const char *body,
                     Buffer *ret, char **ret_error) {
         _cleanup_free_ char *url = NULL, *header = NULL, *msg = NULL;
         struct curl_slist *headers = NULL;
-        char errbuf[CURL_ERROR_SIZE] = "";
+        char errbuf[CURL_ERROR_SIZE] = "", shown[128];
         long status = 0;
         CURL *curl;
         CURLcode rc;
@@ -103,15 +116,16 @@ static int api_call(const SyncState *s, const Project *p, const char *method, co
         curl_slist_free_all(headers);
         explicit_bzero(header, strlen(header));
 
+        path_shown(path, shown, sizeof(shown));
         if (rc != CURLE_OK)
-                return asprintf(ret_error, "%s %s/api/v3/%s: %s", method, p->api_url, path,
+                return asprintf(ret_error, "%s %s/api/v3/%s: %s", method, p->api_url, shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(rc)) < 0 ?
                                -ENOMEM :
                                -EIO;
         if (status >= 200 && status < 300)
                 return 0;
         msg = ret->data ? provision_parse_error(ret->data, ret->size) : NULL;
-        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, path, status,
+        if (asprintf(ret_error, "%s %s/api/v3/%s: HTTP %ld%s%s%s%s", method, p->api_url, shown, status,
                      msg ? " (" : "", strempty(msg), msg ? ")" : "",
                      status == 401 || status == 403 ? "; set api-key= to a read-write API key of the project" : "") <
             0)
@@ -240,6 +254,8 @@ static void sync_state_done(SyncState *s) {
         free(s->projects);
         provision_map_free(s->map, s->n_map);
         free(s->map_path);
+        sync_results_done(&s->results);
+        free(s->results_path);
         free((char *) s->tz);
         sd_bus_flush_close_unref(s->bus);
 }
@@ -340,11 +356,19 @@ static int map_read(const char *path, ProvisionedUnit **ret, size_t *ret_n) {
 
 /* Atomically, readable by its owner only: the ping URLs are secrets. */
 static int map_write(const SyncState *s) {
-        _cleanup_free_ char *text = NULL, *tmp = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (provision_map_format(s->map, s->n_map, &text) < 0)
+                return -ENOMEM;
+        return sync_write_file(s->map_path, text);
+}
+
+int sync_write_file(const char *path, const char *text) {
+        _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t len;
 
-        if (provision_map_format(s->map, s->n_map, &text) < 0 || asprintf(&tmp, "%s.tmp", s->map_path) < 0)
+        if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -356,7 +380,7 @@ static int map_write(const SyncState *s) {
                 (void) unlink(tmp);
                 return -e;
         }
-        if (rename(tmp, s->map_path) < 0) {
+        if (rename(tmp, path) < 0) {
                 int e = errno;
 
                 (void) unlink(tmp);
@@ -378,6 +402,8 @@ static void print_line(const char *action, const char *unit, const char *what, c
 static void print_failed(SyncState *s, const char *unit, const char *why) {
         printf("%-9s %s  %s\n", "failed", unit, why);
         s->failed++;
+        if (sync_results_set(&s->results, unit, false, now_usec(CLOCK_REALTIME), why) < 0)
+                log_oom();
 }
 
 static ExistingCheck *project_find(Project *p, const char *hostname, const char *unit) {
@@ -402,11 +428,15 @@ static int push_check(SyncState *s, Project *p, const DesiredCheck *d, const Exi
         r = api_call(s, p, "POST", path, body, &b, ret_error);
         if (r >= 0) {
                 r = provision_parse_check(b.data ?: "", b.size, &got);
-                if (r == -EBADMSG || (r >= 0 && (!got.uuid || !got.ping_url)))
-                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, path) <
+                if (r == -EBADMSG || (r >= 0 && (!got.uuid || !got.ping_url))) {
+                        char shown[128];
+
+                        path_shown(path, shown, sizeof(shown));
+                        r = asprintf(ret_error, "POST %s/api/v3/%s: the answer is not a check", p->api_url, shown) <
                                             0 ?
                                     -ENOMEM :
                                     -EBADMSG;
+                }
         }
         free(b.data);
         if (r < 0)
@@ -486,7 +516,11 @@ static int sync_timer(SyncState *s, const char *unit, const Check *k) {
                 }
         } else if (!s->o->cli->dry_run && e && e->uuid && e->ping_url && map_set(s, unit, e->uuid, e->ping_url) < 0)
                 return -ENOMEM;
-        print_line(sync_action_to_string(a), unit, what, changed, d.note);
+        /* The daemon's own syncs say only what changes (or fails): it syncs at every start. */
+        if (a != SYNC_UNCHANGED || !s->o->background)
+                print_line(sync_action_to_string(a), unit, what, changed, d.note);
+        if (!s->o->cli->dry_run && sync_results_set(&s->results, unit, true, now_usec(CLOCK_REALTIME), d.slug) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -525,6 +559,7 @@ static int sync_prune(SyncState *s, const Strv *timers) {
                                         continue;
                                 }
                                 map_remove(s, e->name);
+                                sync_results_remove(&s->results, e->name);
                         }
                         print_line("prune", e->name, NULL, NULL, NULL);
                 }
@@ -569,6 +604,12 @@ static int sync_setup(SyncState *s, const SyncOptions *o, const Config *c) {
         r = map_read(s->map_path, &s->map, &s->n_map);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m; fix its permissions or remove it", s->map_path);
+        if (asprintf(&s->results_path, "%s/%s", dir, SYNC_STATUS_FILE) < 0)
+                return log_oom();
+        r = sync_results_read(s->results_path, &s->results);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m; fix its permissions or remove it", s->results_path);
+        s->results.retry = 0; /* the daemon says again if it retries */
         if (!o->cli->dry_run && mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create the state directory %s: %m", dir);
         r = o->cli->manager->user ? sd_bus_open_user(&s->bus) : sd_bus_open_system(&s->bus);
@@ -622,6 +663,10 @@ int cli_sync(const SyncOptions *o) {
                                         s.map_path);
                         return EXIT_FAILURE;
                 }
+                r = sync_results_write(s.results_path, &s.results);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write %s: %m; timerbeat list will not show this sync",
+                                          s.results_path);
         } else
                 printf("Dry run: nothing was changed.\n");
         return s.failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -641,9 +686,33 @@ int sync_apply_provisioned(Config *c, const char *state_dir) {
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const Check *k = config_match(c, map[i].unit);
 
-                if (k && !k->url && k->enabled && check_is_provisioned(c, k))
-                        r = config_add_provisioned(c, k, map[i].unit, map[i].ping_url);
+                if (k && !k->url && k->enabled && check_is_provisioned(c, k)) {
+                        int q = config_add_provisioned(c, k, map[i].unit, map[i].ping_url);
+
+                        r = q < 0 ? q : r + q;
+                }
         }
         provision_map_free(map, n);
         return r;
+}
+
+int sync_results_read(const char *path, SyncResults *ret) {
+        _cleanup_free_ char *data = NULL;
+        int r = read_full_file(path, 4U * 1024U * 1024U, &data, NULL);
+
+        if (r == -ENOENT) {
+                *ret = (SyncResults) {};
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return sync_results_parse(data, ret);
+}
+
+int sync_results_write(const char *path, const SyncResults *r) {
+        _cleanup_free_ char *text = NULL;
+
+        if (sync_results_format(r, &text) < 0)
+                return -ENOMEM;
+        return sync_write_file(path, text);
 }

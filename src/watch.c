@@ -96,6 +96,8 @@ struct Watch {
 
         watch_run_end_t on_run_end;
         watch_settled_t on_settled;
+        watch_reloaded_t on_reloaded;
+        void *reloaded_userdata;
         watch_want_t want;
         watch_dropped_t on_dropped;
         void *userdata;
@@ -1126,6 +1128,8 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         /* daemon-reload finished: a timer's Unit= may point elsewhere, unit files (and their
          * [X-Timerbeat] sections) may have changed, units may have come or gone. */
         log_debug("systemd reloaded; re-resolving.");
+        if (w->on_reloaded)
+                w->on_reloaded(w, w->reloaded_userdata);
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
                 if (wr->is_timer || wr->discovered || wr->missing)
                         watcher_resolve(wr);
@@ -1751,6 +1755,11 @@ static void watch_discover(Watch *w, bool refresh) {
                 w->discovering = true;
                 w->n_resolving++;
         }
+}
+
+void watch_set_on_reloaded(Watch *w, watch_reloaded_t cb, void *userdata) {
+        w->on_reloaded = cb;
+        w->reloaded_userdata = userdata;
 }
 
 int watch_set_checks(Watch *w, const Config *c, bool discover) {

@@ -78,6 +78,10 @@ static inline void watch_freep(Watch **w) {
         watch_free(*w);
 }
 
+/* Called when systemd finished a daemon-reload (unit files, timers may have changed). */
+typedef void (*watch_reloaded_t)(Watch *w, void *userdata);
+void watch_set_on_reloaded(Watch *w, watch_reloaded_t cb, void *userdata);
+
 /* Connects to the bus and subscribes. If the connection is lost later, it reconnects with
  * back-off, resubscribes and re-reads every service (reporting runs that ended meanwhile as
  * catch_up); the same happens when systemd re-executes. */

@@ -11,6 +11,7 @@ shows the key. No test is skipped: without the peer, each fails.
 
 Run one test: test_sync.py NAME (meson test runs each as its own test)."""
 
+import json
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from harness import SLOWDOWN, free_port, main  # noqa: E402
 from test_manual_ping import Peer  # noqa: E402
 
 TZ = "Europe/Riga"
+AUTOSYNC_RETRY_ENV = "TIMERBEAT_TEST_SYNC_RETRY"   # src/autosync.h
 HOST = socket.gethostname()
 
 
@@ -207,6 +209,187 @@ def test_server_down(env):
         assert f"GET http://127.0.0.1:{port}/api/v3/checks/" in lines["daily.timer"], out
         assert "onnect" in lines["daily.timer"], out      # libcurl's "Failed to connect …"
         assert checks(hc) == {}
+
+
+# --- the daemon syncs by itself (sync = auto, the default with a provision section) ----------------
+
+class LatePeer(Peer):
+    """A healthchecks peer started on a port chosen before it runs (the server comes up after the
+    daemon)."""
+
+    def __init__(self, port):
+        self.want_port = port
+
+    def __enter__(self):
+        import tempfile
+        from test_manual_ping import find_peer
+        self.script = find_peer()
+        self.dir = tempfile.mkdtemp(prefix="timerbeat-hc-")
+        self.port = self.want_port
+        r = subprocess.run([self.script, "start", self.dir, str(self.port)], capture_output=True, text=True,
+                           timeout=90 * SLOWDOWN)
+        if r.returncode != 0:
+            self.__exit__(None, None, None)
+            raise AssertionError(f"the healthchecks peer did not start:\n{r.stdout}{r.stderr}")
+        fields = dict(kv.split("=", 1) for kv in r.stdout.split())
+        self.url, self.api_key = fields["url"], fields["api_key"]
+        return self
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout * SLOWDOWN
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_checks(hc, names, timeout=30):
+    return wait_for(lambda: (lambda c: c if set(names) <= set(c) else None)(checks(hc)), timeout,
+                    f"checks {names} on the server (have {sorted(checks(hc))})")
+
+
+def listing(env):
+    """`timerbeat list` and `list --json`: the provisioning lines below the table, per timer, and the
+    JSON's "provision" objects."""
+    r = env.run_tb("--user", "list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = r.stdout.split("Provisioning (timerbeat sync):\n", 1)
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in text[1].splitlines() if line.startswith("  ")} \
+        if len(text) == 2 else {}
+    j = env.run_tb("--user", "list", "--json")
+    assert j.returncode == 0, j.stderr
+    units = {u["timer"]: u for u in json.loads(j.stdout)["units"]}
+    return lines, {t: u["provision"] for t, u in units.items()}
+
+
+def test_daemon_creates(env):
+    """No url=, no `timerbeat sync` ever run: the daemon creates the checks after READY=1 and pings
+    them without a restart."""
+    with Peer() as hc:
+        setup(env, hc)
+        lines, prov = listing(env)
+        assert lines["daily.timer"] == "not provisioned yet", lines
+        assert prov["daily.timer"]["state"] == "pending", prov
+        env.start_daemon()
+        c = wait_checks(hc, ["daily.timer", "weekdays.timer", "mono.timer"])
+        assert c["daily.timer"]["grace"] == 660 and c["daily.timer"]["slug"] == "daily", c
+        env.wait_log("newly provisioned checks are pinged from now on")
+        env.systemctl("start", "daily.service")
+        d = wait_pings(hc, c["daily.timer"]["uuid"], 1)
+        assert d["n_pings"] == 1 and d["status"] == "up", d
+        # (d) list says so, in the table's notes and in JSON.
+        lines, prov = listing(env)
+        assert lines["daily.timer"].startswith("provisioned as daily (synced "), lines
+        assert prov["daily.timer"]["state"] == "provisioned" and prov["daily.timer"]["slug"] == "daily", prov
+        assert prov["daily.timer"]["time_usec"] > 0 and prov["daily.timer"]["error"] is None, prov
+        # A second start finds nothing to change: it says nothing about the checks.
+        env.stop_daemon()
+        env.start_daemon()
+        env.wait_log("timerbeat sync is done.", count=2)
+        assert env.log().count("create    ") == 3, env.log()
+        assert "unchanged" not in env.log(), env.log()
+        env.stop_daemon()
+        for secret in (hc.api_key, c["daily.timer"]["uuid"]):
+            assert secret not in env.log()
+
+
+def test_daemon_server_down(env):
+    """The server is down when the daemon starts: READY=1 at once, a url= check is pinged, the sync
+    is retried with back-off (TIMERBEAT_TEST_SYNC_RETRY=1s makes the back-off 1 s instead of 30 s
+    doubling to 1 h) and the check is created once the server is up."""
+    port = free_port()
+    key_file = f"{env.dir}/hc-api-key"
+    rcv = env.receiver()
+    env.oneshot("other.service", "/bin/true")
+    env.timer("other.timer", "OnActiveSec=1h")
+
+    class Down:     # what setup() needs before the server runs
+        url = f"http://127.0.0.1:{port}"
+        api_key = "notyetknown" + "k" * 21
+    setup(env, Down)
+    env.systemctl("start", "other.timer")
+    os.chmod(env.write_config(f"[other.timer]\nurl = {rcv.url()}\n", "other.conf"), 0o600)
+    env.env[AUTOSYNC_RETRY_ENV] = "1s"
+    started = time.monotonic()
+    env.start_daemon()
+    assert time.monotonic() - started < 5 * SLOWDOWN
+    env.systemctl("start", "other.service")
+    assert len(rcv.wait(1)) == 1
+    env.wait_log("timerbeat sync failed", count=2)      # tried, and tried again
+    lines, prov = listing(env)
+    assert lines["daily.timer"].startswith("sync failed "), lines
+    assert f"GET http://127.0.0.1:{port}/api/v3/checks/" in lines["daily.timer"], lines
+    assert prov["daily.timer"]["state"] == "failed" and "onnect" in prov["daily.timer"]["error"], prov
+    assert "other.timer" not in lines and prov["other.timer"] is None, (lines, prov)
+    with LatePeer(port) as hc:
+        with open(key_file, "w") as f:
+            f.write(hc.api_key + "\n")
+        c = wait_checks(hc, ["daily.timer", "weekdays.timer", "mono.timer"], timeout=60)
+        env.wait_log("newly provisioned checks are pinged from now on")
+        env.systemctl("start", "daily.service")
+        wait_pings(hc, c["daily.timer"]["uuid"], 1)
+        lines, prov = listing(env)
+        assert lines["daily.timer"].startswith("provisioned as daily"), lines
+        assert prov["daily.timer"]["retry_usec"] is None, prov
+        env.stop_daemon()
+        assert hc.api_key not in env.log()
+    assert rcv.count() == 1
+
+
+def test_daemon_new_timer(env):
+    """A timer installed while the daemon runs (daemon-reload, then started): its check is created
+    without a restart; a changed schedule is updated after daemon-reload."""
+    with Peer() as hc:
+        setup(env, hc)
+        env.start_daemon()
+        wait_checks(hc, ["daily.timer", "weekdays.timer", "mono.timer"])
+        env.wait_log("timerbeat sync is done.")
+        env.oneshot("fresh.service", "/bin/true")
+        env.timer("fresh.timer", "OnCalendar=hourly")
+        env.daemon_reload()
+        # The sync of the daemon-reload does not see it yet (a timer is loaded when started): the
+        # daemon syncs again when it finds the timer, once started.
+        env.wait_log("timerbeat sync is done.", count=2)
+        assert "fresh.timer" not in checks(hc)
+        env.systemctl("start", "fresh.timer")
+        c = wait_checks(hc, ["fresh.timer"])
+        assert c["fresh.timer"]["schedule"] == "*-*-* *:00:00", c
+        env.wait_log("1 newly provisioned check is pinged from now on")
+        env.systemctl("start", "fresh.service")
+        wait_pings(hc, c["fresh.timer"]["uuid"], 1)
+        # A changed timer: daemon-reload alone updates its check.
+        env.timer("weekdays.timer", "OnCalendar=Sat 10:00")
+        env.daemon_reload()
+        wait_for(lambda: checks(hc)["weekdays.timer"]["schedule"] == "Sat *-*-* 10:00:00", 30,
+                 "the changed schedule on the server")
+        assert len(checks(hc)) == 4
+        env.stop_daemon()
+
+
+def test_daemon_sync_no(env):
+    """sync = no: the daemon leaves the monitor alone — no API request at start, after a
+    daemon-reload or for a new timer (a loopback receiver stands in for the API: with sync = auto
+    it gets GET /api/v3/checks/ at once)."""
+    rcv = env.receiver()
+
+    class Api:
+        url = f"http://127.0.0.1:{rcv.port}"
+        api_key = "k" * 32
+    setup(env, Api)
+    with open(f"{env.conf_dir}/conf.d/nosync.conf", "w") as f:
+        f.write("[timerbeat]\nsync = no\n")
+    env.start_daemon()
+    env.oneshot("fresh.service", "/bin/true")
+    env.timer("fresh.timer", "OnCalendar=hourly")
+    env.daemon_reload()
+    env.systemctl("start", "fresh.timer")
+    time.sleep(3 * SLOWDOWN)
+    assert rcv.count() == 0, rcv.requests
+    assert "Syncing" not in env.log() and "timerbeat sync" not in env.log(), env.log()
+    env.stop_daemon()
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}

@@ -279,6 +279,7 @@ static const struct {
         { "slug", "{hostname}-{unit_prefix}", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
         { "grace", "5min", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
         { "tags", "prod", CONFIG_SECTION_GLOBAL | CONFIG_SECTION_UNIT | CONFIG_SECTION_PATTERN },
+        { "sync", "no", CONFIG_SECTION_GLOBAL },
         { "on-skip", "failure", ALL_CHECKS },
 };
 
@@ -414,7 +415,7 @@ static void test_unknown_keys(void) {
                 { "[timerbeat]\nfrobnicate = 1\n",
                   ":2: unknown key 'frobnicate' in [timerbeat]; correct or remove the line (known keys: timeout, "
                   "connect-timeout, retries, retry-delay, retry-max-delay, max-age, max-parallel, max-queue, "
-                  "max-queue-per-check, user-agent, source, annotations, metrics-file, self-url, self-interval, self-preset, provision, api-url, api-key, slug, grace, tags)",
+                  "max-queue-per-check, user-agent, source, annotations, metrics-file, self-url, self-interval, self-preset, provision, api-url, api-key, slug, grace, tags, sync)",
                   false },
         };
 

@@ -2,6 +2,8 @@
 /* timerbeat sync's pure part: a timer → the check healthchecks should have, the comparison
  * with the check it has, the request body, the answers read, and the state directory's
  * mapping. */
+#include <time.h>
+
 #include "provision.h"
 #include "tests.h"
 
@@ -262,7 +264,76 @@ static void test_map(void) {
         provision_map_free(u, n);
 }
 
+/* The state directory's per-unit results of the last sync, and what list says of them. */
+static void test_results(void) {
+        SyncResults r = {};
+        char *text = NULL, *d = NULL;
+        const usec_t t = 1700000000ULL * USEC_PER_SEC; /* 2023-11-14 22:13:20 UTC */
+
+        setenv("TZ", "UTC", 1);
+        tzset();
+        ASSERT_EQ(sync_results_set(&r, "daily.timer", true, t, "daily"), 0);
+        ASSERT_EQ(sync_results_set(&r, "mono.timer", false, t, "GET http://x/api/v3/checks/:\tFailed\nto connect"), 0);
+        ASSERT_EQ(sync_results_set(&r, "daily.timer", false, t + USEC_PER_SEC, "HTTP 401 (wrong api key)"), 0);
+        ASSERT_EQ(r.n, 2);
+        r.retry = t + 60 * USEC_PER_SEC;
+        ASSERT_EQ(sync_results_format(&r, &text), 0);
+        ASSERT_STREQ(text, "retry\t1700000060000000\n"
+                           "failed\tdaily.timer\t1700000001000000\tHTTP 401 (wrong api key)\n"
+                           "failed\tmono.timer\t1700000000000000\tGET http://x/api/v3/checks/: Failed to connect\n");
+        sync_results_done(&r);
+
+        /* Read back, with a torn last line, foreign lines and a bad unit name skipped. */
+        char *torn = NULL;
+        ASSERT(asprintf(&torn, "%sok\tweekly.timer\t1700000000000000\tweekly\nbogus\nok\t../x\t1\ty\n"
+                               "ok\tnum.timer\tabc\tz\nok\tcut.timer\t17",
+                        text) > 0);
+        ASSERT_EQ(sync_results_parse(torn, &r), 0);
+        ASSERT_EQ(r.n, 3);
+        ASSERT_EQ(r.retry, t + 60 * USEC_PER_SEC);
+        ASSERT(!sync_results_find(&r, "daily.timer")->ok);
+        ASSERT_STREQ(sync_results_find(&r, "weekly.timer")->text, "weekly");
+        ASSERT(sync_results_find(&r, "weekly.timer")->ok);
+        ASSERT(!sync_results_find(&r, "cut.timer") && !sync_results_find(&r, "num.timer"));
+        sync_results_remove(&r, "daily.timer");
+        sync_results_remove(&r, "gone.timer");
+        ASSERT_EQ(r.n, 2);
+        ASSERT_STREQ(r.items[0].unit, "mono.timer");
+        ASSERT_STREQ(r.items[1].unit, "weekly.timer");
+
+        /* What list says. */
+        static const struct {
+                const char *unit; /* NULL: no result yet */
+                usec_t retry, now;
+                const char *text;
+        } table[] = {
+                { "weekly.timer", 0, t, "provisioned as weekly (synced 2023-11-14 22:13:20)" },
+                { "mono.timer", 0, t,
+                  "sync failed 2023-11-14 22:13:20: GET http://x/api/v3/checks/: Failed to connect" },
+                { "mono.timer", t + 60 * USEC_PER_SEC, t,
+                  "sync failed 2023-11-14 22:13:20: GET http://x/api/v3/checks/: Failed to connect (retry at "
+                  "2023-11-14 22:14:20)" },
+                /* a retry time in the past: the daemon is not running (or is late), not said */
+                { "mono.timer", t - USEC_PER_SEC, t,
+                  "sync failed 2023-11-14 22:13:20: GET http://x/api/v3/checks/: Failed to connect" },
+                { NULL, 0, t, "not provisioned yet" },
+                { NULL, t + USEC_PER_SEC, t, "not provisioned yet (sync at 2023-11-14 22:13:21)" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                ASSERT_EQ(sync_result_describe(table[i].unit ? sync_results_find(&r, table[i].unit) : NULL,
+                                               table[i].retry, table[i].now, &d),
+                          0);
+                ASSERT_STREQ(d, table[i].text);
+                free(d);
+        }
+        sync_results_done(&r);
+        ASSERT_EQ(r.n, 0);
+        free(torn);
+        free(text);
+}
+
 int main(void) {
+        test_results();
         test_desired();
         test_slug_and_tz();
         test_compare();
