@@ -3,7 +3,8 @@
 receiver that records every request, and the timerbeat daemon under test.
 
 Each test runs in its own mount namespace (so /run/systemd can be a tmpfs), with its own
-HOME/XDG directories, dbus-daemon, systemd --user and receiver; all are torn down when the
+HOME/XDG directories, bus (dbus-daemon, or dbus-broker with TIMERBEAT_TEST_BUS=broker),
+systemd --user and receiver; all are torn down when the
 test ends, pass or fail. Standard library only."""
 
 import http.server

@@ -499,8 +499,8 @@ test_match_limit_learned.bus_limits = (20, 100)
 
 
 def test_many_checks_threshold(env):
-    """Above max matches (TIMERBEAT_MAX_MATCHES, 400 by default) one broad match is used from
-    the start."""
+    """Above max matches (TIMERBEAT_MAX_MATCHES, 20,000 by default, or what the bus allowed)
+    one broad match is used from the start."""
     rcv = many_checks(env)
     env.env["TIMERBEAT_MAX_MATCHES"] = "50"
     env.start_daemon()
