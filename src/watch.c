@@ -17,10 +17,13 @@
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
 #define WATCH_CALLS_MAX 64U
-/* dbus-daemon allows 512 matches per connection on the system bus by default; stay well
- * below. The session bus allows 50,000. $TIMERBEAT_MAX_MATCHES overrides it (for tests). */
-#define WATCH_MATCHES_MAX 400U
-#define WATCH_MATCHES_MAX_USER 20000U
+/* How many per-service matches one connection may hold is the bus's to say: dbus-daemon refuses
+ * the next AddMatch with LimitsExceeded (512 per connection on the system bus by default, 50,000
+ * on the session bus; its configuration may say otherwise), and the watch learns the limit from
+ * that refusal (Watch.max_matches). dbus-broker has per-user quotas instead and, for a connection
+ * of the bus's own user, was measured to drop the connection rather than refuse (at about
+ * 195,000): this ceiling keeps us far below that. $TIMERBEAT_MAX_MATCHES overrides it (tests). */
+#define WATCH_MATCHES_CEILING 20000U
 #define WATCH_NEW_MAX 1024U
 
 typedef struct Watcher Watcher;
@@ -41,6 +44,7 @@ struct Watcher {
 
         sd_bus_slot *slot_call;  /* the resolution step in flight */
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        bool match_held;         /* the bus accepted slot_match's AddMatch */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
         char *problem;           /* the last problem logged: said once, again only when it changes */
@@ -81,6 +85,9 @@ struct Watch {
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         bool subscribed; /* systemd answered our Subscribe() on this connection */
+        /* Above this many watchers, one broad match from the start: WATCH_MATCHES_CEILING until
+         * the bus refuses a per-service match, then as many as it had accepted (kept across
+         * reconnects: the same bus, the same limit). */
         unsigned max_matches;
 
         /* systemd's unique name on the bus. Any peer can send a signal to us directly, and a
@@ -839,20 +846,32 @@ static bool w_want(Watch *w, const WatchUnitInfo *info) {
         return w->want ? w->want(w, info, w->userdata) : true;
 }
 
-/* The bus refused a per-service match (too many): switch to one match for all units. */
+/* The bus refused a per-service match (too many): switch to one match for all units. The bus
+ * answers AddMatch calls in order, so the matches it holds when it refuses one are what it allows
+ * this connection: that is the limit from now on. */
 static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watcher *wr = userdata;
+        Watch *w = wr->watch;
         const sd_bus_error *e = sd_bus_message_get_error(m);
+        unsigned held = 0;
 
-        if (!e)
+        if (!e) {
+                wr->match_held = true;
                 return 0;
-        log_notice("The bus refused another match (%s); watching all units with one match instead.",
-                   e->message ?: e->name);
-        watch_go_broad(wr->watch);
+        }
+        for (Watcher *i = w->watchers; i; i = i->next)
+                held += i->slot_match && i->match_held;
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED) && held < w->max_matches)
+                w->max_matches = held;
+        log_notice("The bus refused another match after %u per-service matches (%s); watching all units with "
+                   "one match instead.",
+                   held, e->message ?: e->name);
+        watch_go_broad(w);
         return 0;
 }
 
 static int watcher_add_match(Watcher *wr) {
+        wr->match_held = false;
         return sd_bus_match_signal_async(wr->watch->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path,
                                          DBUS_PROPERTIES, "PropertiesChanged", on_properties_changed,
                                          on_match_installed, wr);
@@ -1571,7 +1590,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->want = want;
         w->on_dropped = on_dropped;
         w->userdata = userdata;
-        w->max_matches = user ? WATCH_MATCHES_MAX_USER : WATCH_MATCHES_MAX;
+        w->max_matches = WATCH_MATCHES_CEILING;
         e = getenv("TIMERBEAT_MAX_MATCHES");
         if (e)
                 (void) parse_unsigned(e, 0, UINT32_MAX, &w->max_matches);

@@ -3,7 +3,8 @@
 receiver that records every request, and the timerbeat daemon under test.
 
 Each test runs in its own mount namespace (so /run/systemd can be a tmpfs), with its own
-HOME/XDG directories, dbus-daemon, systemd --user and receiver; all are torn down when the
+HOME/XDG directories, bus (dbus-daemon, or dbus-broker with TIMERBEAT_TEST_BUS=broker),
+systemd --user and receiver; all are torn down when the
 test ends, pass or fail. Standard library only."""
 
 import http.server
@@ -238,9 +239,26 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 """
 
 
+# Which bus the user manager runs as dbus.service: "daemon" (dbus-daemon, the default) or
+# "broker" (dbus-broker, as on Fedora and Arch; `meson test --setup broker` sets
+# TIMERBEAT_TEST_BUS=broker). Installing Debian's dbus-broker points the system's dbus.service
+# at it, so the drop-in below names the implementation in either mode.
+BUS = os.environ.get("TIMERBEAT_TEST_BUS") or "daemon"
+BUS_COMMANDS = {
+    "daemon": "/usr/bin/dbus-daemon --config-file={conf} --address=systemd: --nofork --nopidfile "
+              "--systemd-activation --syslog-only",
+    # dbus-broker takes its policy from the config file too, but not dbus-daemon's <limit>s: it
+    # has per-user quotas of its own. It logs to the journal only.
+    "broker": "/usr/bin/dbus-broker-launch --scope user --config-file={conf}",
+}
+
+
 class Env:
-    # (matches, replies) per connection; the system bus defaults are (512, 128).
+    # (matches, replies) per connection; the system bus defaults are (512, 128). dbus-daemon
+    # only: a test that sets it runs on dbus-daemon whatever the bus mode (see `bus`).
     bus_limits = (50000, 50000)
+    # The bus implementation of this test: BUS unless the test names one.
+    bus = BUS
     # Run a systemd-journald of the test's own (on a private /run/log), for tests that read
     # a run's journal output.
     journald = False
@@ -336,10 +354,17 @@ class Env:
         with open(f"{d}/bus.conf", "w") as f:
             f.write(BUS_CONFIG.format(matches=self.bus_limits[0], replies=self.bus_limits[1]))
         os.makedirs(f"{self.unit_dir}/dbus.service.d")
+        if self.bus not in BUS_COMMANDS:
+            raise RuntimeError(f"TIMERBEAT_TEST_BUS={self.bus}: expected one of {', '.join(BUS_COMMANDS)}")
+        if self.bus == "broker" and not os.path.exists("/usr/bin/dbus-broker-launch"):
+            raise AssertionError("TIMERBEAT_TEST_BUS=broker needs /usr/bin/dbus-broker-launch (apt-get install dbus-broker)")
         with open(f"{self.unit_dir}/dbus.service.d/test.conf", "w") as f:
-            f.write("[Service]\nExecStart=\n"
-                    f"ExecStart=/usr/bin/dbus-daemon --config-file={d}/bus.conf --address=systemd: --nofork "
-                    "--nopidfile --systemd-activation --syslog-only\n")
+            # Both implementations tell systemd when they are ready; the socket comes from
+            # dbus.socket ($XDG_RUNTIME_DIR/bus) either way.
+            f.write("[Service]\nType=notify\nNotifyAccess=main\nExecStart=\n"
+                    f"ExecStart={BUS_COMMANDS[self.bus].format(conf=f'{d}/bus.conf')}\n")
+        if self.bus == "broker":
+            self.journald = True              # dbus-broker-launch logs nowhere else
         if self.journald:
             os.makedirs("/run/log", exist_ok=True)
             subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/log"], check=True)
@@ -356,7 +381,22 @@ class Env:
                                capture_output=True, text=True)
             return r.stdout.strip() in ("running", "degraded")
         self._wait_for(running, 15, "systemd --user")
+        self._check_bus()
         self._wrap_binary()
+
+    def _check_bus(self):
+        """Starts dbus.service and checks that it runs the implementation asked for: a broker
+        run that silently tested dbus-daemon would prove nothing."""
+        self.systemctl("start", "dbus.service")
+        pid = self.show("dbus.service", "MainPID")
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        want = {"daemon": "dbus-daemon", "broker": "dbus-broker-lau"}[self.bus]
+        if comm != want:
+            raise AssertionError(f"dbus.service runs {comm} (PID {pid}), expected {want}")
 
     def _wrap_binary(self):
         """With TIMERBEAT_WRAPPER set (`meson test --setup valgrind` sets it to a valgrind command
@@ -409,6 +449,10 @@ class Env:
                 print(f"----- {f} -----", file=sys.stderr)
                 with open(path, errors="replace") as fh:
                     print(fh.read()[-6000:], file=sys.stderr)
+        if self.bus == "broker":
+            r = subprocess.run(["journalctl", "--no-pager", "-n", "40", "-t", "dbus-broker-launch",
+                                "-t", "dbus-broker"], capture_output=True, text=True)
+            print(f"----- dbus-broker (journal) -----\n{r.stdout[-4000:]}", file=sys.stderr)
 
     def check_no_secrets(self):
         """Heartbeat URLs are secrets: no line the daemon wrote may contain one."""
@@ -570,6 +614,8 @@ def main(tests):
         sys.exit(2)
     name = sys.argv[1]
     Env.bus_limits = getattr(tests[name], "bus_limits", Env.bus_limits)
+    # A test of dbus-daemon's limits runs on dbus-daemon in either mode.
+    Env.bus = getattr(tests[name], "bus", "daemon" if hasattr(tests[name], "bus_limits") else BUS)
     Env.journald = getattr(tests[name], "journald", False)
     Env.manager_log_journal = getattr(tests[name], "manager_log_journal", False)
     with Env(name) as env:

@@ -505,9 +505,43 @@ def test_many_checks_tight_bus(env):
 test_many_checks_tight_bus.bus_limits = (60, 100)
 
 
+def test_match_limit_learned(env):
+    """A bus that allows a connection 20 matches (dbus-daemon's max_match_rules_per_connection)
+    and 30 watched services: the refused per-service match makes timerbeat fall back to one broad
+    match, each run is pinged exactly once, and timerbeat keeps the limit it learned: after the
+    bus restarts it watches with one match from the start instead of being refused again."""
+    rcv = env.receiver()
+    names = [f"m{i:02d}" for i in range(30)]
+    for n in names:
+        env.oneshot(f"{n}.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + "".join(f"[{n}.service]\nurl = {rcv.url(f'/{n}/' + SECRET)}\n" for n in names))
+    env.start_daemon()
+    env.wait_log("The bus refused another match after ")
+    held = int(env.log().split("The bus refused another match after ")[1].split()[0])
+    assert 0 < held < 20, held
+
+    def run_all(times):
+        env.systemctl("start", *[f"{n}.service" for n in names])
+        rcv.wait(len(names) * times)
+        time.sleep(QUIET)
+        paths = sorted(r.path.split("/")[1] for r in rcv.requests)
+        assert paths == sorted(names * times), paths
+
+    run_all(1)
+    env.restart_bus()
+    env.systemctl("daemon-reexec")                 # systemd connects to the new bus
+    env.wait_log("Reconnected to the user bus.", timeout=15)
+    run_all(2)
+    assert env.log().count("The bus refused another match") == 1, env.log()[-3000:]
+
+
+test_match_limit_learned.bus_limits = (20, 100)
+
+
 def test_many_checks_threshold(env):
-    """Above max matches (TIMERBEAT_MAX_MATCHES, 400 by default) one broad match is used from
-    the start."""
+    """Above max matches (TIMERBEAT_MAX_MATCHES, 20,000 by default, or what the bus allowed)
+    one broad match is used from the start."""
     rcv = many_checks(env)
     env.env["TIMERBEAT_MAX_MATCHES"] = "50"
     env.start_daemon()

@@ -430,6 +430,10 @@ def test_catchup_no_journal(env):
     assert env.log().count("No journal file can be read") == 2, env.log()   # once per start
 
 
+# No journald at all, and dbus-broker-launch logs only into one: on dbus-daemon in either bus mode.
+test_catchup_no_journal.bus = "daemon"
+
+
 def test_catchup_forged(env):
     """Run messages forged by an ordinary process (logger, systemd-cat) while timerbeat is
     stopped cause no request at its next start."""
