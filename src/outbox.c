@@ -46,6 +46,7 @@ struct Outbox {
         uint64_t compact_failed_at;
         uint64_t next_seq;
         int load_error;
+        bool loaded; /* the log was read: what follows its last whole record may be cut */
 
         Item *items; /* by seq, ascending */
         size_t n_items, n_dead, allocated;
@@ -709,18 +710,23 @@ static int log_load(Outbox *o) {
         void *p;
 
         fd = open(o->log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+                o->loaded = true;
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (fstat(fd, &s) < 0)
                 return -errno;
-        if (s.st_size == 0)
+        if (s.st_size == 0) {
+                o->loaded = true;
                 return 0;
+        }
         p = mmap(NULL, (size_t) s.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
         outbox_log_walk(p, (size_t) s.st_size, apply_record, o, &st);
         (void) munmap(p, (size_t) s.st_size);
         o->size = st.end;
+        o->loaded = true;
         if (st.damaged > 0)
                 log_full(o->read_only ? LOG_DEBUG : LOG_WARNING,
                          "%s: skipped %zu damaged record%s (a checksum mismatch: the disk or an edit changed "
@@ -748,8 +754,16 @@ static int log_open(Outbox *o) {
         fd = open(o->log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
-        /* Appends go right after the last whole record: a torn one is cut off. */
-        if (fstat(fd, &s) < 0 || ((uint64_t) s.st_size > o->size && ftruncate(fd, (off_t) o->size) < 0)) {
+        if (fstat(fd, &s) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        /* Appends go right after the last whole record: a torn one is cut off. A log that
+         * could not be read is never cut. */
+        if (!o->loaded)
+                o->size = (uint64_t) s.st_size;
+        else if ((uint64_t) s.st_size > o->size && ftruncate(fd, (off_t) o->size) < 0) {
                 r = -errno;
                 close(fd);
                 return r;
@@ -894,7 +908,7 @@ static int legacy_names(const char *dir, bool pings_only, Strv *ret) {
                 return errno == ENOENT ? 0 : -errno;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.' || (pings_only && !endswith(de->d_name, ".ping")) ||
-                    (!pings_only && de->d_type != DT_REG))
+                    (!pings_only && de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
                         continue;
                 r = strv_push(ret, de->d_name);
                 if (r < 0)
@@ -1256,10 +1270,14 @@ int outbox_read_last(Outbox *o, const char *check, char ret_invocation[static 33
 
 int outbox_write_last(Outbox *o, const char *check, const char *invocation, usec_t exit_usec) {
         OutboxRecord rec = { .type = OUTBOX_RECORD_LAST, .exit = exit_usec };
+        const LastRecord *l;
         int r;
 
         if (strlen(check) >= sizeof(rec.check) || strlen(invocation) != 32)
                 return -EINVAL;
+        l = hashmap_get(o->last, check);
+        if (l && l->exit == exit_usec && streq(l->invocation, invocation))
+                return 0; /* the run's add record said so already */
         r = last_put(o, check, invocation, exit_usec);
         if (r < 0)
                 return r;

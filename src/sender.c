@@ -467,8 +467,16 @@ static void replay_start(Sender *s) {
         }
         if (s->replay_next >= s->n_replay)
                 return; /* only held entries: they wait for sender_replay_held() */
-        r = s->replay_source ? sd_event_source_set_enabled(s->replay_source, SD_EVENT_ON) :
-                               sd_event_add_defer(s->event, &s->replay_source, on_replay, s);
+        if (s->replay_source)
+                r = sd_event_source_set_enabled(s->replay_source, SD_EVENT_ON);
+        else {
+                r = sd_event_add_defer(s->event, &s->replay_source, on_replay, s);
+                /* After whatever else is pending: start-up and live runs first. */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(s->replay_source, SD_EVENT_PRIORITY_IDLE);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(s->replay_source, "outbox-replay");
+        }
         if (r >= 0)
                 return;
         log_warning_errno(r, "Cannot schedule the outbox's replay: %m; sending it at once.");
@@ -626,7 +634,10 @@ int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
                         ref->check = mfree(ref->check);
                 } else {
                         /* Not known yet (an annotation may decide): held until sender_replay_held(). */
-                        refs[s->n_held++] = (OutboxRef) { ref->seq, ref->created, TAKE_PTR(ref->check) };
+                        OutboxRef h = *ref;
+
+                        ref->check = NULL;
+                        refs[s->n_held++] = h;
                 }
         }
         if (r < 0) {

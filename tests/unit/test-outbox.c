@@ -355,6 +355,36 @@ static void test_store_replay(void) {
         rm_rf(d);
 }
 
+/* A crash mid-append: the torn record is cut off before the next append, which is then read
+ * back whole (appended after the torn bytes, it would be lost with them). */
+static void test_torn_tail_cut(void) {
+        char tmpl[] = "/tmp/test-outbox-XXXXXX";
+        char *d = mkdtemp(tmpl), path[512];
+        _cleanup_free_ char *rec = NULL, *torn = NULL;
+        Outbox *o = NULL;
+        Ping next = sample;
+
+        ASSERT(d);
+        ASSERT_EQ(outbox_record_format_add(&sample, 1, &rec), 0);
+        ASSERT(asprintf(&torn, "%s%.*s", rec, (int) (strlen(rec) / 2), rec) > 0);
+        snprintf(path, sizeof(path), "%s/outbox", d);
+        ASSERT(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/outbox/log", d);
+        write_text(path, torn);
+
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 1);
+        ASSERT_EQ(file_size(path), (off_t) strlen(rec)); /* cut back */
+        ASSERT_EQ(outbox_store(o, &next), 0);
+        ASSERT_STREQ(next.id, "2");
+        outbox_free(o);
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 2);
+        outbox_free(o);
+        free(next.id);
+        rm_rf(d);
+}
+
 /* A log that is mostly done records is rewritten with what it still needs. */
 static void test_compaction(void) {
         char tmpl[] = "/tmp/test-outbox-XXXXXX";
@@ -406,6 +436,7 @@ int main(void) {
         test_records();
         test_log_walk();
         test_store_replay();
+        test_torn_tail_cut();
         test_compaction();
         return 0;
 }
