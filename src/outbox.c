@@ -839,7 +839,7 @@ static int write_check_records(Outbox *o, int fd) {
 static int log_compact(Outbox *o) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_free_ uint64_t *offsets = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        int fd;
         uint64_t size = 0;
         int r = 0;
 
@@ -868,6 +868,7 @@ static int log_compact(Outbox *o) {
         if (r >= 0 && rename(tmp, o->log_path) < 0)
                 r = -errno;
         if (r < 0) {
+                close(fd);
                 (void) unlink(tmp);
                 return r;
         }
@@ -877,7 +878,6 @@ static int log_compact(Outbox *o) {
         if (o->fd >= 0)
                 close(o->fd);
         o->fd = fd;
-        fd = -EBADF;
         o->size = (uint64_t) lseek(o->fd, 0, SEEK_END);
         return 0;
 }
