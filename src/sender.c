@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "hashmap.h"
@@ -38,15 +39,47 @@ struct Sender {
         size_t n_in_flight, allocated_in_flight;
         Hostname *hostname; /* not owned */
 
-        /* The replay of the outbox: entries whose check only the first resolution can tell
-         * (annotations) wait in held; dropped ones are counted for one summary line. */
+        /* The replay of the outbox: a few entries per loop iteration (replay_source), so that
+         * a large outbox never delays READY=1; entries whose check only the first resolution
+         * can tell (annotations) wait in held; dropped ones are counted for one summary line.
+         * New pings wait in waiting until the replay is done, behind the older ones. */
         sender_keep_t keep;
         void *keep_userdata;
-        Ping **held;
+        uint64_t *replay;
+        size_t n_replay, replay_next;
+        sd_event_source *replay_source;
+        OutboxRef *held;
         size_t n_held;
+        Ping **waiting;
+        size_t n_waiting;
         Strv dropped_checks;
         size_t n_dropped;
 };
+
+/* Entries read back from the outbox per loop iteration. */
+#define REPLAY_BATCH 32
+
+/* For the fault tests only (tests/integration/test_faults.py): TIMERBEAT_TEST_CRASH_AT=STEP
+ * kills the daemon with SIGKILL right after that step of a delivery (stored: the entry is on
+ * disk; answered: the monitor's answer is in; done: the entry is marked done), as a crash
+ * there would. */
+static void crash_point(const char *step) {
+        static const char *at;
+        static bool looked;
+
+        if (!looked) {
+                at = getenv("TIMERBEAT_TEST_CRASH_AT");
+                looked = true;
+        }
+        if (at && streq(at, step)) {
+                log_notice("TIMERBEAT_TEST_CRASH_AT=%s: killing myself.", step);
+                (void) raise(SIGKILL);
+        }
+}
+
+static bool sender_replaying(const Sender *s) {
+        return s->n_held > 0 || s->replay_next < s->n_replay;
+}
 
 usec_t sender_oldest_queued(const Sender *s) {
         usec_t oldest = 0;
@@ -127,12 +160,11 @@ static void sender_store(Sender *s, Ping *p) {
         outbox_report_write(s->outbox, r, "an outbox entry");
 }
 
-static void sender_send(Sender *s, Ping *p) {
+/* Takes p: hands it to http, or says why it could not. */
+static void sender_queue(Sender *s, Ping *p) {
         _cleanup_free_ char *id = NULL, *unit = NULL, *invocation = NULL, *check = NULL;
         int r;
 
-        if (!p->id)
-                sender_store(s, p);
         id = p->id ? strdup(p->id) : NULL;
         unit = strdup(p->unit);
         check = strdup(p->check);
@@ -151,6 +183,26 @@ static void sender_send(Sender *s, Ping *p) {
                 if (id)
                         (void) outbox_remove(s->outbox, id);
         }
+}
+
+static void sender_send(Sender *s, Ping *p) {
+        Ping **n;
+
+        if (!p->id)
+                sender_store(s, p);
+        if (p->id)
+                crash_point("stored");
+        if (sender_replaying(s)) {
+                /* Behind what a previous instance left, so that a check's pings keep their order. */
+                n = realloc(s->waiting, sizeof(Ping *) * (s->n_waiting + 1));
+                if (n) {
+                        s->waiting = n;
+                        s->waiting[s->n_waiting++] = p;
+                        return;
+                }
+                log_oom();
+        }
+        sender_queue(s, p);
 }
 
 static void pending_free(Pending *p) {
@@ -299,6 +351,7 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
         const Ping *p = res->ping;
         int r;
 
+        crash_point("answered");
         if (res->outcome == HTTP_DELIVERED && res->body_head && startswith(res->body_head, "OK (rate-limited)"))
                 log_unit(LOG_WARNING, p->unit, p->invocation,
                          "The monitor answered \"OK (rate-limited)\": this ping was not recorded. Pings for this "
@@ -318,24 +371,33 @@ static void on_http_done(Http *h _unused_, const HttpResult *res, void *userdata
                 return;
         r = outbox_remove(s->outbox, p->id);
         if (r < 0)
-                log_warning_errno(r, "Failed to remove %s/%s: %m; it may be sent again after a restart.",
-                                  outbox_dir(s->outbox), p->id);
+                log_warning_errno(r,
+                                  "Failed to mark entry %s of %s/log done: %m; it may be sent again after a restart.",
+                                  p->id, outbox_dir(s->outbox));
+        else
+                crash_point("done");
+}
+
+static int remove_seq(Sender *s, uint64_t seq) {
+        char id[32];
+        int r;
+
+        snprintf(id, sizeof(id), "%" PRIu64, seq);
+        r = outbox_remove(s->outbox, id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to mark entry %s of %s/log done: %m", id, outbox_dir(s->outbox));
+        return r;
 }
 
 /* An entry whose check is gone: nobody expects it any more. */
-static void replay_drop(Sender *s, Ping *p) {
-        int r;
-
-        r = outbox_remove(s->outbox, p->id);
-        if (r < 0)
-                log_warning_errno(r, "Failed to remove %s/%s: %m", outbox_dir(s->outbox), p->id);
+static void replay_drop(Sender *s, uint64_t seq, const char *check) {
+        (void) remove_seq(s, seq);
         s->n_dropped++;
-        if (!strv_contains(&s->dropped_checks, p->check)) {
-                log_debug("Dropping the outbox entries of %s: it has no check any more.", p->check);
-                if (s->dropped_checks.n < 1000 && strv_push(&s->dropped_checks, p->check) < 0)
+        if (!strv_contains(&s->dropped_checks, check)) {
+                log_debug("Dropping the outbox entries of %s: it has no check any more.", check);
+                if (s->dropped_checks.n < 1000 && strv_push(&s->dropped_checks, check) < 0)
                         log_oom();
         }
-        ping_free(p);
 }
 
 static void replay_send(Sender *s, Ping *p) {
@@ -347,7 +409,7 @@ static void replay_send(Sender *s, Ping *p) {
                  strempty(p->invocation), p->unit);
         r = sender_submit(s, p);
         if (r < 0)
-                log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue %s from the outbox: %m", strempty(name));
+                log_unit_errno(LOG_ERR, r, unit, inv, "Failed to queue entry %s from the outbox: %m", strempty(name));
 }
 
 /* One line for every entry dropped, once the replay is complete. */
@@ -361,27 +423,117 @@ static void replay_summary(Sender *s) {
         s->n_dropped = 0;
 }
 
-static void on_outbox_entry(Outbox *o _unused_, Ping *p, void *userdata) {
-        Sender *s = userdata;
-        int k = s->keep ? s->keep(p->check, false, s->keep_userdata) : 1;
-        Ping **n;
+/* The replay is over: the pings that waited behind it go now, in order. */
+static void replay_finish(Sender *s) {
+        Ping **waiting = TAKE_PTR(s->waiting);
+        size_t n = s->n_waiting;
 
-        if (k > 0)
-                return replay_send(s, p);
-        if (k == 0)
-                return replay_drop(s, p);
-        /* Not known yet (an annotation may decide): held until sender_replay_held(). */
-        n = realloc(s->held, sizeof(Ping *) * (s->n_held + 1));
-        if (!n) {
-                log_oom();
-                return replay_send(s, p);
-        }
-        s->held = n;
-        s->held[s->n_held++] = p;
+        if (s->replay_source)
+                (void) sd_event_source_set_enabled(s->replay_source, SD_EVENT_OFF);
+        s->replay = mfree(s->replay);
+        s->n_replay = s->replay_next = 0;
+        s->n_waiting = 0;
+        for (size_t i = 0; i < n; i++)
+                sender_queue(s, waiting[i]);
+        free(waiting);
 }
 
-static void on_outbox_corrupt(Outbox *o, const char *name, const char *why, void *userdata _unused_) {
-        log_warning("Outbox entry %s/%s is %s; moved aside to %s.corrupt.", outbox_dir(o), name, why, name);
+static int on_replay(sd_event_source *src _unused_, void *userdata) {
+        Sender *s = userdata;
+
+        for (size_t k = 0; k < REPLAY_BATCH && s->replay_next < s->n_replay; k++) {
+                uint64_t seq = s->replay[s->replay_next++];
+                Ping *p = NULL;
+                int r = outbox_load(s->outbox, seq, &p);
+
+                if (r == -ENOENT) /* dropped meanwhile to make room */
+                        continue;
+                if (r < 0) {
+                        log_warning_errno(r, "Entry %" PRIu64 " of %s/log cannot be read back: %m; dropping it.", seq,
+                                          outbox_dir(s->outbox));
+                        (void) remove_seq(s, seq);
+                        continue;
+                }
+                replay_send(s, p);
+        }
+        if (!sender_replaying(s))
+                replay_finish(s);
+        return 0;
+}
+
+static void replay_push(Sender *s, uint64_t seq) {
+        uint64_t *n = realloc(s->replay, sizeof(uint64_t) * (s->n_replay + 1));
+
+        if (!n) {
+                log_oom(); /* it stays in the outbox for the next start */
+                return;
+        }
+        s->replay = n;
+        s->replay[s->n_replay++] = seq;
+}
+
+static void replay_start(Sender *s) {
+        int r;
+
+        if (!sender_replaying(s)) {
+                replay_finish(s);
+                return;
+        }
+        if (s->replay_next >= s->n_replay)
+                return; /* only held entries: they wait for sender_replay_held() */
+        if (s->replay_source)
+                r = sd_event_source_set_enabled(s->replay_source, SD_EVENT_ON);
+        else {
+                r = sd_event_add_defer(s->event, &s->replay_source, on_replay, s);
+                /* After whatever else is pending: start-up and live runs first. */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(s->replay_source, SD_EVENT_PRIORITY_IDLE);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(s->replay_source, "outbox-replay");
+        }
+        if (r >= 0)
+                return;
+        log_warning_errno(r, "Cannot schedule the outbox's replay: %m; sending it at once.");
+        while (sender_replaying(s) && s->replay_next < s->n_replay)
+                (void) on_replay(NULL, s);
+}
+
+/* Keeps what a full queue would keep: per check the newest max-queue-per-check, of all the
+ * newest max-queue; the older ones are dropped now, with one line, not one each. */
+static int replay_bound(Sender *s, OutboxRef *refs, size_t n) {
+        _cleanup_(hashmap_freep) Hashmap *per_check = NULL;
+        _cleanup_free_ uint64_t *drop = NULL;
+        size_t kept = 0, dropped = 0;
+        int r;
+
+        r = hashmap_new(&per_check, HASHMAP_KEYS_BORROW);
+        if (r < 0)
+                return r;
+        drop = malloc(sizeof(uint64_t) * (n + 1));
+        if (!drop)
+                return -ENOMEM;
+        for (size_t i = n; i > 0; i--) {
+                OutboxRef *ref = &refs[i - 1];
+                uintptr_t c = (uintptr_t) hashmap_get(per_check, ref->check) + 1;
+
+                if (c <= s->config->max_queue_per_check && kept < s->config->max_queue) {
+                        r = hashmap_replace(per_check, ref->check, (void *) c);
+                        if (r < 0)
+                                return r;
+                        kept++;
+                        continue;
+                }
+                drop[dropped++] = ref->seq;
+                ref->check = mfree(ref->check); /* not a key of per_check: only kept ones are */
+        }
+        r = outbox_remove_many(s->outbox, drop, dropped);
+        if (r < 0)
+                log_warning_errno(r, "Failed to mark the dropped entries of %s/log done: %m", outbox_dir(s->outbox));
+        if (dropped > 0)
+                log_warning("The outbox held %zu pings, more than max-queue=%u and max-queue-per-check=%u keep; "
+                            "dropped the %zu oldest.",
+                            n, s->config->max_queue, s->config->max_queue_per_check, dropped);
+        return 0;
 }
 
 int sender_new(Sender **ret, sd_event *event, Outbox *outbox, const Config *config) {
@@ -413,9 +565,12 @@ Sender *sender_free(Sender *s) {
                 journal_tail_cancel(s->pending->job);
                 pending_free(s->pending);
         }
-        for (size_t i = 0; i < s->n_held; i++)
-                ping_free(s->held[i]);
-        free(s->held);
+        outbox_refs_free(s->held, s->n_held);
+        for (size_t i = 0; i < s->n_waiting; i++)
+                ping_free(s->waiting[i]);
+        free(s->waiting);
+        free(s->replay);
+        sd_event_source_disable_unref(s->replay_source);
         strv_done(&s->dropped_checks);
         http_free(s->http);
         hashmap_free(s->body_limits);
@@ -468,29 +623,67 @@ void sender_dispatch_self(Sender *s) {
 }
 
 int sender_replay(Sender *s, sender_keep_t keep, void *userdata) {
+        OutboxRef *refs = NULL;
+        size_t n = 0;
         int r;
 
         s->keep = keep;
         s->keep_userdata = userdata;
-        r = outbox_replay(s->outbox, on_outbox_entry, on_outbox_corrupt, s);
+        r = outbox_list(s->outbox, &refs, &n);
+        if (r < 0)
+                return r;
+        r = replay_bound(s, refs, n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                OutboxRef *ref = &refs[i];
+                int k;
+
+                if (!ref->check)
+                        continue;
+                k = s->keep ? s->keep(ref->check, false, s->keep_userdata) : 1;
+                if (k >= 0) {
+                        if (k > 0)
+                                replay_push(s, ref->seq);
+                        else
+                                replay_drop(s, ref->seq, ref->check);
+                        ref->check = mfree(ref->check);
+                } else {
+                        /* Not known yet (an annotation may decide): held until sender_replay_held(). */
+                        OutboxRef h = *ref;
+
+                        ref->check = NULL;
+                        refs[s->n_held++] = h;
+                }
+        }
+        if (r < 0) {
+                outbox_refs_free(refs, n);
+                return r;
+        }
+        for (size_t i = s->n_held; i < n; i++)
+                free(refs[i].check);
+        s->held = refs;
+        if (s->n_held == 0)
+                s->held = mfree(s->held);
         if (s->n_held == 0)
                 replay_summary(s);
-        return r;
+        replay_start(s);
+        return 0;
 }
 
 void sender_replay_held(Sender *s) {
-        for (size_t i = 0; i < s->n_held; i++) {
-                Ping *p = s->held[i];
+        OutboxRef *held = TAKE_PTR(s->held);
+        size_t n = s->n_held;
 
-                if (!s->keep || s->keep(p->check, true, s->keep_userdata) > 0)
-                        replay_send(s, p);
-                else
-                        replay_drop(s, p);
-        }
-        s->held = mfree(s->held);
-        if (s->n_held > 0)
-                replay_summary(s);
         s->n_held = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!s->keep || s->keep(held[i].check, true, s->keep_userdata) > 0)
+                        replay_push(s, held[i].seq);
+                else
+                        replay_drop(s, held[i].seq, held[i].check);
+        }
+        outbox_refs_free(held, n);
+        if (n > 0)
+                replay_summary(s);
+        replay_start(s);
 }
 
 size_t sender_pending(const Sender *s) {
@@ -498,5 +691,10 @@ size_t sender_pending(const Sender *s) {
 }
 
 void sender_shutdown(Sender *s, http_idle_t on_idle, void *userdata) {
+        /* What is not replayed yet stays in the outbox; waiting pings say where they stay. */
+        s->n_held = 0;
+        s->held = mfree(s->held);
+        s->replay_next = s->n_replay;
         http_shutdown(s->http, on_idle, userdata);
+        replay_finish(s);
 }

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 SECRET = "5f6e1b2c-3d4e-4f50-8a9b-c0d1e2f3a4b5"   # never allowed in any daemon output
 
@@ -215,6 +216,38 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+OUTBOX_MAGIC = b"timerbeat-outbox 1\n"
+
+
+def outbox_entries(state_dir):
+    """The pings in STATE/outbox/log not answered yet, as {seq: check}, read as timerbeat reads
+    it (src/outbox.h): records between a magic line and a CRC-32 line; add records (seq=) minus
+    done records (done=); damaged records and a torn tail ignored."""
+    try:
+        with open(f"{state_dir}/outbox/log", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return {}
+    live = {}
+    for part in re.split(b"(?m)^" + re.escape(OUTBOX_MAGIC), data)[1:]:
+        m = re.search(b"(?m)^crc=([0-9a-f]{8})\n", part)
+        if not m or zlib.crc32(OUTBOX_MAGIC + part[:m.start()]) != int(m.group(1), 16):
+            continue
+        fields = dict(line.split(b"=", 1) for line in part[:m.start()].split(b"\n") if b"=" in line)
+        if b"seq" in fields:
+            live[int(fields[b"seq"])] = fields[b"check"].decode()
+        elif b"done" in fields:
+            live.pop(int(fields[b"done"]), None)
+    return live
+
+
+def outbox_record(seq, check, unit, url, created_usec, invocation=""):
+    """One add record as timerbeat writes it (for tests that fill an outbox)."""
+    body = (OUTBOX_MAGIC + f"seq={seq}\ncheck={check}\nunit={unit}\ninvocation={invocation}\nurl={url}\n"
+            f"method=GET\nsource=\ncreated={created_usec}\nevent=success\n".encode())
+    return body + b"crc=%08x\n" % zlib.crc32(body)
 
 
 def free_port():

@@ -5,7 +5,6 @@ everywhere, a timer that triggers no service, memory and logs bounded whatever u
 makes systemd load, `ping` of a unit that does not exist, timers that cannot run (list, check,
 on-skip=), outbox entries of checks that are gone."""
 
-import glob
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAST, SECRET, SLOWDOWN, free_port, main  # noqa: E402
+from harness import FAST, SECRET, SLOWDOWN, free_port, main, outbox_entries  # noqa: E402
 
 QUIET = 0.5
 
@@ -236,7 +235,7 @@ def test_stale_outbox_entry_dropped(env):
     env.systemctl("start", "gone.service", "moved.service")
     env.wait_log("failed (Couldn't connect", count=2)
     env.stop_daemon()
-    assert len(glob.glob(f"{env.state_dir()}/outbox/*.ping")) == 2
+    assert len(outbox_entries(env.state_dir())) == 2
     env.write_config(FAST + f"[moved.timer]\nurl = http://127.0.0.1:{port}/new/{SECRET}\n")
     rcv = env.receiver(port)
     env.start_daemon()
@@ -246,7 +245,7 @@ def test_stale_outbox_entry_dropped(env):
     assert [r.path for r in rcv.requests] == [f"/old/{SECRET}"], rcv.requests
     log = env.log()
     assert log.count("Dropped 1 outbox entry of 1 check no longer configured (gone.timer)") == 1, log
-    assert glob.glob(f"{env.state_dir()}/outbox/*.ping") == []
+    assert outbox_entries(env.state_dir()) == {}
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}

@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FAST, SECRET, free_port, main  # noqa: E402
+from harness import FAST, SECRET, free_port, main, outbox_entries, outbox_record  # noqa: E402
 
 QUIET = 0.5
 
@@ -29,7 +29,8 @@ def paths(rcv):
 
 
 def outbox(env):
-    return sorted(glob.glob(f"{env.state_dir()}/outbox/*"))
+    """The entries not answered yet in the outbox log."""
+    return sorted(outbox_entries(env.state_dir()))
 
 
 def test_receiver_down_10s(env):
@@ -268,7 +269,7 @@ def test_corrupt_outbox_entry(env):
         f.write(b"")                                    # truncated to nothing
     env.start_daemon()
     assert env.log().count("moved aside") == 2, env.log()
-    assert sorted(os.path.basename(p) for p in outbox(env)) == [
+    assert sorted(os.path.basename(p) for p in glob.glob(f"{env.state_dir()}/outbox/*.ping*")) == [
         "00000000000000000001-000000.ping.corrupt", "00000000000000000002-000000.ping.corrupt"]
     env.systemctl("start", "job.service")
     rcv.wait(1)
@@ -295,6 +296,103 @@ def test_state_dir_read_only(env):
     env.systemctl("start", "job.service")
     rcv.wait(3)
     env.wait_log("is writable again")
+
+
+def crash_run(env, step):
+    """job.service runs once and timerbeat dies (SIGKILL) right after STEP of the delivery
+    (TIMERBEAT_TEST_CRASH_AT, src/sender.c); returns the receiver."""
+    rcv = env.receiver()
+    job(env, rcv.url())
+    env.env["TIMERBEAT_TEST_CRASH_AT"] = step
+    env.start_daemon()
+    del env.env["TIMERBEAT_TEST_CRASH_AT"]
+    env.systemctl("start", "job.service")
+    env.wait_log(f"TIMERBEAT_TEST_CRASH_AT={step}: killing myself.")
+    assert env.daemon.wait(10) == -signal.SIGKILL
+    return rcv
+
+
+def restart_and_count(env, rcv, n):
+    """Restarts timerbeat; n requests in all must have come, no more, and the outbox be empty."""
+    env.start_daemon()
+    rcv.wait(n, timeout=10)
+    time.sleep(1.5)                                 # the replay and the catch-up are done by now
+    assert rcv.count() == n, rcv.requests
+    assert len({r.path for r in rcv.requests}) == 1, rcv.requests
+    assert outbox(env) == [], outbox(env)
+    env.systemctl("start", "job.service")           # and live runs still count
+    rcv.wait(n + 1)
+
+
+def test_kill9_after_stored(env):
+    """Killed once the entry is on disk, before the request: sent after the restart, once
+    (the stored entry is also the check's last run, so the catch-up does not send it again)."""
+    rcv = crash_run(env, "stored")
+    assert rcv.count() == 0 and outbox(env) == [1], (rcv.requests, outbox(env))
+    restart_and_count(env, rcv, 1)
+
+
+def test_kill9_after_request_sent(env):
+    """Killed while the monitor holds the request unanswered: sent again after the restart
+    (at least once; never taken as delivered without an answer)."""
+    rcv = env.receiver()
+    rcv.script = [("sleep", 3, 200)]
+    job(env, rcv.url())
+    env.start_daemon()
+    env.systemctl("start", "job.service")
+    rcv.wait(1)
+    env.stop_daemon(signal.SIGKILL, expect=None)
+    assert outbox(env) == [1], outbox(env)
+    restart_and_count(env, rcv, 2)
+
+
+def test_kill9_after_answer(env):
+    """Killed once the 2xx is in but before it is recorded: sent again (the one duplicate
+    at-least-once allows), never lost."""
+    rcv = crash_run(env, "answered")
+    assert rcv.count() == 1 and outbox(env) == [1], (rcv.requests, outbox(env))
+    restart_and_count(env, rcv, 2)
+
+
+def test_kill9_after_done(env):
+    """Killed once the entry is marked done: nothing is sent again."""
+    rcv = crash_run(env, "done")
+    assert rcv.count() == 1 and outbox(env) == [], (rcv.requests, outbox(env))
+    restart_and_count(env, rcv, 1)
+
+
+def test_replay_20000_entries(env):
+    """20,000 entries of 10 checks left by a previous instance: READY=1 comes at once (the
+    replay runs after it, a few entries per loop iteration); the newest max-queue-per-check
+    (100 each, 1,000 in all) are delivered, the older ones dropped with one line."""
+    rcv = env.receiver()
+    n_checks, n = 10, 20000
+    for i in range(n_checks):
+        env.oneshot(f"r{i:03d}.service", "/bin/true")
+    env.daemon_reload()
+    env.write_config(FAST + "".join(f"[r{i:03d}.service]\nurl = {rcv.url()}\n" for i in range(n_checks)))
+    os.makedirs(f"{env.state_dir()}/outbox", mode=0o700)
+    now = int(time.time() * 1e6)
+    with open(f"{env.state_dir()}/outbox/log", "wb") as f:
+        for seq in range(1, n + 1):
+            c = f"r{(seq - 1) % n_checks:03d}.service"
+            f.write(outbox_record(seq, c, c, rcv.url(f"/{c}/{seq}"), now - n + seq))
+    t = time.monotonic()
+    env.start_daemon(wait_ready=False)
+    env.wait_notify("READY=1", timeout=5)
+    ready = time.monotonic() - t
+    print(f"READY=1 after {ready:.2f}s with {n} entries", flush=True)
+    # Dropped ones are marked done at once (READY=1 has come by now: the log is read).
+    assert len(outbox(env)) <= 1000, len(outbox(env))
+    rcv.wait(1000, timeout=60)
+    time.sleep(1)
+    seqs = [int(r.path.rsplit("/", 1)[1]) for r in rcv.requests]
+    assert len(seqs) == 1000 and len(set(seqs)) == 1000, f"{len(seqs)} requests, {len(set(seqs))} distinct"
+    assert min(seqs) == n - 999, min(seqs)
+    log = env.log()
+    assert log.count("held 20000 pings, more than max-queue=1000") == 1, log[-3000:]
+    assert "dropping the oldest ping" not in log
+    assert outbox(env) == [], len(outbox(env))
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}

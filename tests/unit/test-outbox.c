@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "hashmap.h"
 #include "outbox.h"
 #include "tests.h"
 
@@ -83,34 +84,186 @@ static void test_crc(void) {
         ASSERT_EQ(crc32_compute("", 0), 0);
 }
 
-typedef struct Seen {
-        int n, corrupt;
-        usec_t first;
-} Seen;
+static void rm_rf(const char *d) {
+        char cmd[600];
 
-static void cb(Outbox *ob, Ping *e, void *u) {
-        Seen *seen = u;
-
-        (void) ob;
-        ASSERT(e->id && endswith(e->id, ".ping"));
-        if (seen->n++ == 0)
-                seen->first = e->created;
-        ping_free(e);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+        ASSERT(system(cmd) == 0);
 }
 
-static void bad(Outbox *ob, const char *name, const char *why, void *u) {
-        (void) ob;
-        (void) name;
-        (void) why;
-        ((Seen *) u)->corrupt++;
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static off_t file_size(const char *path) {
+        struct stat st;
+
+        ASSERT(stat(path, &st) == 0);
+        return st.st_size;
+}
+
+/* Each kind of record survives format and parse; damaged ones are refused. */
+static void test_records(void) {
+        OutboxRecord done = { .type = OUTBOX_RECORD_DONE, .seq = 42 }, last = { .type = OUTBOX_RECORD_LAST },
+                     ping = { .type = OUTBOX_RECORD_PING }, back;
+        _cleanup_free_ char *a = NULL, *l = NULL, *d = NULL, *p = NULL;
+
+        snprintf(last.check, sizeof(last.check), "backup.timer");
+        snprintf(last.invocation, sizeof(last.invocation), "%s", sample.invocation);
+        last.exit = 1700000000000001ULL;
+        ping.ping = (PingRecord) { "delivered", 200, 1700000000000002ULL, "", 1700000000000002ULL };
+        snprintf(ping.check, sizeof(ping.check), "backup.timer");
+
+        ASSERT_EQ(outbox_record_format_add(&sample, 7, &a), 0);
+        ASSERT_EQ(outbox_record_parse(a, strlen(a), &back), 0);
+        ASSERT(back.type == OUTBOX_RECORD_ADD && back.seq == 7 && back.created == sample.created);
+        ASSERT_STREQ(back.check, "backup.timer");
+        /* An add record is an entry too: the same parser reads the ping back. */
+        Ping e = {};
+        ASSERT_EQ(outbox_entry_parse(a, strlen(a), &e), 0);
+        ASSERT_STREQ(e.url, sample.url);
+        ping_done(&e);
+
+        ASSERT_EQ(outbox_record_format(&done, &d), 0);
+        ASSERT_EQ(outbox_record_parse(d, strlen(d), &back), 0);
+        ASSERT(back.type == OUTBOX_RECORD_DONE && back.seq == 42);
+
+        ASSERT_EQ(outbox_record_format(&last, &l), 0);
+        ASSERT_EQ(outbox_record_parse(l, strlen(l), &back), 0);
+        ASSERT(back.type == OUTBOX_RECORD_LAST && back.exit == last.exit);
+        ASSERT_STREQ(back.invocation, sample.invocation);
+
+        ASSERT_EQ(outbox_record_format(&ping, &p), 0);
+        ASSERT_EQ(outbox_record_parse(p, strlen(p), &back), 0);
+        ASSERT(back.type == OUTBOX_RECORD_PING && back.ping.status == 200 && back.ping.delivered == ping.ping.delivered);
+        ASSERT_STREQ(back.ping.outcome, "delivered");
+
+        /* Refused: checksums right over wrong content. */
+        static const char *const wrong[] = {
+                "timerbeat-outbox 1\ndone=x1\n",                   /* not a number */
+                "timerbeat-outbox 1\ndone=99999999999999999999\n", /* too large */
+                "timerbeat-outbox 1\nlast=a.timer\ninvocation=0123\nexit=1\n", /* short id */
+                "timerbeat-outbox 1\nping=a.timer\nstatus=1\n",   /* no outcome */
+                "timerbeat-outbox 1\nseq=1\ncreated=1\n",         /* an add without check */
+                "timerbeat-outbox 1\nwhat=1\n",                    /* nothing known */
+                "timerbeat-outbox 1\nno equals sign\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(wrong); i++) {
+                char buf[256];
+
+                snprintf(buf, sizeof(buf), "%scrc=%08x\n", wrong[i], crc32_compute(wrong[i], strlen(wrong[i])));
+                ASSERT_EQ(outbox_record_parse(buf, strlen(buf), &back), -EBADMSG);
+        }
+}
+
+typedef struct Walked {
+        size_t adds, dones, lasts, pings;
+} Walked;
+
+static void count_record(const OutboxRecord *rec, size_t offset, size_t size, void *userdata) {
+        Walked *w = userdata;
+
+        (void) offset;
+        (void) size;
+        w->adds += rec->type == OUTBOX_RECORD_ADD;
+        w->dones += rec->type == OUTBOX_RECORD_DONE;
+        w->lasts += rec->type == OUTBOX_RECORD_LAST;
+        w->pings += rec->type == OUTBOX_RECORD_PING;
+}
+
+/* What a crash or the disk can do to the log, and what the walk makes of it. */
+static void test_log_walk(void) {
+        OutboxRecord done = { .type = OUTBOX_RECORD_DONE, .seq = 1 }, last = { .type = OUTBOX_RECORD_LAST };
+        _cleanup_free_ char *r1 = NULL, *r2 = NULL, *r3 = NULL, *r4 = NULL, *log = NULL;
+        size_t l1, l2, l3, l4, n;
+
+        snprintf(last.check, sizeof(last.check), "backup.timer");
+        snprintf(last.invocation, sizeof(last.invocation), "%s", sample.invocation);
+        ASSERT_EQ(outbox_record_format_add(&sample, 1, &r1), 0);
+        ASSERT_EQ(outbox_record_format_add(&sample, 2, &r2), 0);
+        ASSERT_EQ(outbox_record_format(&done, &r3), 0);
+        ASSERT_EQ(outbox_record_format(&last, &r4), 0);
+        l1 = strlen(r1), l2 = strlen(r2), l3 = strlen(r3), l4 = strlen(r4);
+        ASSERT(asprintf(&log, "%s%s%s%s", r1, r2, r3, r4) > 0);
+        n = strlen(log);
+
+        struct {
+                const char *name;
+                char *data;
+                size_t size;
+                size_t n, damaged, end, adds;
+        } rows[] = {
+                { "whole", strdup(log), n, 4, 0, n, 2 },
+                { "torn last record", strndup(log, n - 5), n - 5, 3, 0, l1 + l2 + l3, 2 },
+                { "torn after its magic line", strndup(log, l1 + l2 + l3 + 20), l1 + l2 + l3 + 20, 3, 0,
+                  l1 + l2 + l3, 2 },
+                { "torn crc line", strndup(log, n - 1), n - 1, 3, 0, l1 + l2 + l3, 2 },
+                { "bad crc in the middle", strdup(log), n, 3, 1, n, 1 },
+                { "bad crc at the end", strdup(log), n, 3, 0, l1 + l2 + l3, 2 },
+                { "garbage before", NULL, 0, 4, 1, 0, 2 },
+                { "zeros after (delayed allocation)", calloc(1, n + 100), n + 100, 4, 0, n, 2 },
+                /* The record right after a torn one is lost with it (its magic line is not at a
+                 * line start): which is why the log is cut back to its last whole record before
+                 * anything is appended. */
+                { "torn record, then appends", NULL, 0, 2, 1, 0, 1 },
+                { "empty", strdup(""), 0, 0, 0, 0, 0 },
+        };
+        rows[4].data[l1 + 60] ^= 0x01;
+        rows[5].data[n - 20] ^= 0x01;
+        ASSERT(asprintf(&rows[6].data, "x\ngarbage\n%s", log) > 0);
+        rows[6].size = strlen(rows[6].data);
+        rows[6].end = rows[6].size;
+        memcpy(rows[7].data, log, n);
+        ASSERT(asprintf(&rows[8].data, "%s%.*s%s%s", r1, (int) (l2 / 2), r2, r3, r4) > 0);
+        rows[8].size = strlen(rows[8].data);
+        rows[8].end = rows[8].size;
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                OutboxLogStats st;
+                Walked w = {};
+
+                fprintf(stderr, "log walk: %s\n", rows[i].name);
+                outbox_log_walk(rows[i].data, rows[i].size, count_record, &w, &st);
+                ASSERT_EQ(st.n, rows[i].n);
+                ASSERT_EQ(st.damaged, rows[i].damaged);
+                ASSERT_EQ(st.end, rows[i].end);
+                ASSERT_EQ(w.adds, rows[i].adds);
+                free(rows[i].data);
+        }
+        /* Every truncation: the whole records before the cut, nothing damaged. */
+        for (size_t cut = 0; cut < n; cut++) {
+                OutboxLogStats st;
+                Walked w = {};
+                size_t whole = cut >= l1 + l2 + l3 + l4 ? 4 : cut >= l1 + l2 + l3 ? 3 : cut >= l1 + l2 ? 2 : cut >= l1;
+
+                outbox_log_walk(log, cut, count_record, &w, &st);
+                ASSERT_EQ(st.n, whole);
+                ASSERT_EQ(st.damaged, 0);
+        }
+}
+
+static size_t count_live(Outbox *o) {
+        OutboxRef *refs = NULL;
+        size_t n = 0;
+
+        ASSERT_EQ(outbox_list(o, &refs, &n), 0);
+        outbox_refs_free(refs, n);
+        return n;
 }
 
 static void test_store_replay(void) {
         char tmpl[] = "/tmp/test-outbox-XXXXXX";
         char *d = mkdtemp(tmpl), path[512], inv[33];
-        const char *n1, *n2;
+        _cleanup_free_ char *legacy = NULL;
         Outbox *o = NULL;
+        OutboxRef *refs = NULL;
+        size_t n = 0;
         usec_t t;
+        Ping *back = NULL;
 
         ASSERT(d);
         ASSERT_EQ(outbox_new(&o, d), 0);
@@ -118,48 +271,172 @@ static void test_store_replay(void) {
         later.created = sample.created + 1;
         ASSERT_EQ(outbox_store(o, &later), 0);
         ASSERT_EQ(outbox_store(o, &first), 0);
-        n1 = first.id;
-        n2 = later.id;
-        ASSERT(n1 && n2);
-        ASSERT(strcmp(n1, n2) < 0); /* names sort by the time the run ended */
+        /* A run end's ping is also its check's last run: the newest one. */
+        ASSERT_EQ(outbox_read_last(o, "backup.timer", inv, &t), 0);
+        ASSERT_EQ(t, later.created);
+        ASSERT_STREQ(later.id, "1");
+        ASSERT_STREQ(first.id, "2");
+        ASSERT_EQ(outbox_write_last(o, "backup.timer", sample.invocation, 42), 0);
+        ASSERT_EQ(outbox_write_ping(o, "backup.timer", "delivered", 200, 100, sample.invocation), 0);
+        ASSERT_EQ(outbox_write_ping(o, "backup.timer", "rejected", 404, 200, sample.invocation), 0);
+        outbox_free(o);
 
+        /* An older version's files: a damaged entry, a good one, a last and a ping record. */
         snprintf(path, sizeof(path), "%s/outbox/00000000000000000000-000000.ping", d);
-        FILE *f = fopen(path, "we");
-        fputs("timerbeat-outbox 1\nnot really\n", f);
-        fclose(f);
+        write_text(path, "timerbeat-outbox 1\nnot really\n");
+        Ping old = sample;
+        old.created = sample.created - 1;
+        old.check = (char *) "old.timer";
+        ASSERT_EQ(outbox_entry_format(&old, &legacy), 0);
+        snprintf(path, sizeof(path), "%s/outbox/00000000000000000001-000000.ping", d);
+        write_text(path, legacy);
+        snprintf(path, sizeof(path), "%s/last", d);
+        ASSERT(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/last/old.timer", d);
+        write_text(path, "invocation=fedcba9876543210fedcba9876543210\nexit=7\n");
 
-        Seen seen = {};
-        ASSERT_EQ(outbox_replay(o, cb, bad, &seen), 0);
-        ASSERT_EQ(seen.n, 2);
-        ASSERT_EQ(seen.corrupt, 1);
-        ASSERT_EQ(seen.first, sample.created);
+        ASSERT_EQ(outbox_new(&o, d), 0);
         snprintf(path, sizeof(path), "%s/outbox/00000000000000000000-000000.ping.corrupt", d);
         ASSERT(access(path, F_OK) == 0);
+        snprintf(path, sizeof(path), "%s/outbox/00000000000000000001-000000.ping", d);
+        ASSERT(access(path, F_OK) < 0); /* moved into the log */
+        snprintf(path, sizeof(path), "%s/last", d);
+        ASSERT(access(path, F_OK) < 0);
 
-        ASSERT_EQ(outbox_remove(o, n1), 0);
-        ASSERT_EQ(outbox_remove(o, n1), 0); /* already gone: fine */
-        seen.n = 0;
-        ASSERT_EQ(outbox_replay(o, cb, bad, &seen), 0);
-        ASSERT_EQ(seen.n, 1);
+        /* In the order the runs ended, whatever the order they were stored in. */
+        ASSERT_EQ(outbox_list(o, &refs, &n), 0);
+        ASSERT_EQ(n, 3);
+        ASSERT_STREQ(refs[0].check, "old.timer");
+        ASSERT_EQ(refs[1].seq, 2);
+        ASSERT_EQ(refs[2].seq, 1);
+        ASSERT_EQ(outbox_load(o, refs[1].seq, &back), 0);
+        ASSERT_STREQ(back->url, sample.url);
+        ASSERT_EQ(back->created, sample.created);
+        ASSERT_STREQ(back->id, "2");
+        ping_free(back);
+        outbox_refs_free(refs, n);
 
-        ASSERT_EQ(outbox_read_last(o, "backup.timer", inv, &t), -ENOENT);
-        ASSERT_EQ(outbox_write_last(o, "backup.timer", sample.invocation, 42), 0);
+        ASSERT_EQ(outbox_remove(o, "2"), 0);
+        ASSERT_EQ(outbox_remove(o, "2"), 0);   /* already done: fine */
+        ASSERT_EQ(outbox_remove(o, "999"), 0); /* never there: fine */
+        ASSERT_EQ(outbox_load(o, 2, &back), -ENOENT);
+        ASSERT_EQ(count_live(o), 2);
+        ASSERT_EQ(outbox_read_last(o, "old.timer", inv, &t), 0);
+        ASSERT_EQ(t, 7);
+        ASSERT_EQ(outbox_read_last(o, "nope.timer", inv, &t), -ENOENT);
+        outbox_free(o);
+
+        /* After a restart: the same. */
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 2);
         ASSERT_EQ(outbox_read_last(o, "backup.timer", inv, &t), 0);
         ASSERT_STREQ(inv, sample.invocation);
         ASSERT_EQ(t, 42);
+        /* A new entry does not reuse a seq. */
+        Ping third = sample;
+        ASSERT_EQ(outbox_store(o, &third), 0);
+        ASSERT_STREQ(third.id, "4");
+        outbox_free(o);
+
+        PingRecord pr;
+        Hashmap *counts = NULL;
+        ASSERT_EQ(outbox_read_ping(d, "backup.timer", &pr), 0);
+        ASSERT_STREQ(pr.outcome, "rejected");
+        ASSERT_EQ(pr.status, 404);
+        ASSERT_EQ(pr.delivered, 100); /* kept from the delivered one before */
+        ASSERT_EQ(outbox_count_undelivered(d, &counts), 0);
+        ASSERT_EQ((uintptr_t) hashmap_get(counts, "backup.timer"), 2);
+        ASSERT_EQ((uintptr_t) hashmap_get(counts, "old.timer"), 1);
+        hashmap_free(counts);
 
         free(first.id);
         free(later.id);
+        free(third.id);
+        rm_rf(d);
+}
+
+/* A crash mid-append: the torn record is cut off before the next append, which is then read
+ * back whole (appended after the torn bytes, it would be lost with them). */
+static void test_torn_tail_cut(void) {
+        char tmpl[] = "/tmp/test-outbox-XXXXXX";
+        char *d = mkdtemp(tmpl), path[512];
+        _cleanup_free_ char *rec = NULL, *torn = NULL;
+        Outbox *o = NULL;
+        Ping next = sample;
+
+        ASSERT(d);
+        ASSERT_EQ(outbox_record_format_add(&sample, 1, &rec), 0);
+        ASSERT(asprintf(&torn, "%s%.*s", rec, (int) (strlen(rec) / 2), rec) > 0);
+        snprintf(path, sizeof(path), "%s/outbox", d);
+        ASSERT(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/outbox/log", d);
+        write_text(path, torn);
+
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 1);
+        ASSERT_EQ(file_size(path), (off_t) strlen(rec)); /* cut back */
+        ASSERT_EQ(outbox_store(o, &next), 0);
+        ASSERT_STREQ(next.id, "2");
         outbox_free(o);
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-        ASSERT(system(cmd) == 0);
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 2);
+        outbox_free(o);
+        free(next.id);
+        rm_rf(d);
+}
+
+/* A log that is mostly done records is rewritten with what it still needs. */
+static void test_compaction(void) {
+        char tmpl[] = "/tmp/test-outbox-XXXXXX";
+        char *d = mkdtemp(tmpl), path[512], inv[33];
+        _cleanup_free_ char *body = malloc(100000);
+        Outbox *o = NULL;
+        Ping keep = sample;
+        usec_t t;
+        off_t peak = 0;
+
+        ASSERT(d && body);
+        memset(body, 'x', 100000);
+        snprintf(path, sizeof(path), "%s/outbox/log", d);
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(outbox_store(o, &keep), 0);
+        ASSERT_EQ(outbox_write_last(o, "backup.timer", sample.invocation, sample.created + 100), 0);
+        for (int i = 0; i < 12; i++) {
+                Ping big = sample;
+
+                big.body = body;
+                big.body_size = 100000;
+                ASSERT_EQ(outbox_store(o, &big), 0);
+                peak = MAX(peak, file_size(path));
+                ASSERT_EQ(outbox_remove(o, big.id), 0);
+                free(big.id);
+        }
+        ASSERT(peak > 1024 * 1024);
+        ASSERT(file_size(path) < 8192); /* rewritten */
+        ASSERT_EQ(count_live(o), 1);
+        outbox_free(o);
+
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), 1);
+        ASSERT_EQ(outbox_read_last(o, "backup.timer", inv, &t), 0);
+        ASSERT_EQ(t, sample.created + 100);
+        Ping *back = NULL;
+        ASSERT_EQ(outbox_load(o, 1, &back), 0);
+        ASSERT_STREQ(back->url, sample.url);
+        ping_free(back);
+        outbox_free(o);
+        free(keep.id);
+        rm_rf(d);
 }
 
 int main(void) {
         test_roundtrip();
         test_damaged();
         test_crc();
+        test_records();
+        test_log_walk();
         test_store_replay();
+        test_torn_tail_cut();
+        test_compaction();
         return 0;
 }
