@@ -283,7 +283,7 @@ static int sender_send_with_log(Sender *s, const Check *c, const WatchRun *run, 
         return 0;
 }
 
-/* Builds the request of a decision and hands it to the outbox and http. */
+/* The check's last-run record, as decide asked (catch-up compares runs with it). */
 void sender_record_run(Sender *s, const WatchRun *run, DecideRecord what) {
         int r;
 
@@ -298,6 +298,7 @@ void sender_record_run(Sender *s, const WatchRun *run, DecideRecord what) {
         outbox_report_write(s->outbox, r, "the last run record");
 }
 
+/* Builds the request of a decision and hands it to the outbox and http. */
 void sender_dispatch(Sender *s, const Check *c, const WatchRun *run, const Decision *d) {
         _cleanup_free_ char *masked = NULL;
         Ping *ping = NULL;
