@@ -15,7 +15,7 @@
 /* A held run end: WatchRun's strings, owned. The WatchRun is built when it is handed back. */
 typedef struct HeldRun {
         WatchRun run;
-        char *check, *service, *trigger_unit;
+        char *check, *service, *trigger_unit, *owner;
         char invocation[33], active_state[32], result[64];
         bool has_result;
         SuccessExit success;
@@ -78,6 +78,7 @@ static void held_done(HeldRun *h) {
         free(h->check);
         free(h->service);
         free(h->trigger_unit);
+        free(h->owner);
 }
 
 Catchup *catchup_free(Catchup *c) {
@@ -113,7 +114,8 @@ int catchup_hold(Catchup *c, const WatchRun *run) {
         h->check = strdup(run->check);
         h->service = strdup(run->service);
         h->trigger_unit = run->trigger_unit ? strdup(run->trigger_unit) : NULL;
-        if (!h->check || !h->service || (run->trigger_unit && !h->trigger_unit)) {
+        h->owner = run->owner ? strdup(run->owner) : NULL;
+        if (!h->check || !h->service || (run->trigger_unit && !h->trigger_unit) || (run->owner && !h->owner)) {
                 held_done(h);
                 return -ENOMEM;
         }
@@ -142,6 +144,7 @@ static void release_held(Catchup *c) {
                 run.check = h->check;
                 run.service = h->service;
                 run.trigger_unit = h->trigger_unit;
+                run.owner = h->owner;
                 run.invocation = h->invocation;
                 run.active_state = h->active_state;
                 run.result = h->has_result ? h->result : NULL;

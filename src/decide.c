@@ -251,12 +251,32 @@ static void decide_skipped(const Check *c, const WatchRun *run, Decision *d) {
             c->on_skip == ON_SKIP_SUCCESS ? "success" : "failure", event_to_string(d->event), run->check);
 }
 
+/* Several checks watch the service: each hears the runs its own timer started (run_owner). */
+static void decide_foreign(const WatchRun *run, Decision *d) {
+        d->foreign = true;
+        if (run->start)
+                return;
+        if (run->owner)
+                say(d, LOG_DEBUG, "Run %s of %s was started by %s: for [%s], not [%s].", run->invocation,
+                    run->service, run->trigger_unit, run->owner, run->check);
+        else
+                say(d, LOG_INFO,
+                    "Run %s of %s was started %s%s; [%s] hears only the runs its own timer starts (a [%s] section "
+                    "would hear this one).",
+                    run->invocation, run->service, run->trigger_unit ? "by " : "by hand or by another unit",
+                    strempty(run->trigger_unit), run->check, run->service);
+}
+
 void decide(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
         assert(run && in && d);
         *d = (Decision) { .log_level = -1 };
         if (!c || !c->enabled || (!c->url && !c->templates[EVENT_SUCCESS]))
                 return;
 
+        if (run->shared && !isempty(run->invocation) && !streq_ptr(run->owner, run->check)) {
+                decide_foreign(run, d);
+                return;
+        }
         /* trigger = timer: only runs the timer started. systemd < 253 cannot tell. */
         if (c->trigger_timer && !run->catch_up && run->activated_by_timer == 0) {
                 if (!run->start)

@@ -36,6 +36,7 @@ typedef struct Decision {
         unsigned failures; /* failed runs in a row, this one included */
         DecideRecord record;
         bool needs_activation_details; /* trigger = timer, but systemd cannot tell */
+        bool foreign;                  /* another check's run (WatchRun.shared): not this check's */
         int log_level;                 /* of reason; -1 when there is nothing to say */
         char message[512];             /* for {message} and bodies */
         char reason[768];              /* what happened and why, for the log */

@@ -89,8 +89,10 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
         decide(c, run, &in, &d);
 
         if (d.needs_activation_details && !m->warned_activation_details) {
-                log_notice("trigger = timer needs systemd's ActivationDetails (systemd 253 or newer); counting every "
-                           "run, as with trigger = any.");
+                log_notice(
+                        "trigger = timer: systemd does not say who started run %s of %s (its ActivationDetails are "
+                        "not new since the previous run); counting it, and such runs from now on.",
+                        strempty(run->invocation), run->service);
                 m->warned_activation_details = true;
         }
         if (d.catch_up_note[0])
@@ -102,7 +104,7 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
         if (d.send)
                 sender_dispatch(m->sender, c, run, &d);
         /* Counted once per run: live, or caught up when it is new to the run record. */
-        if (!run->start && !isempty(run->invocation) &&
+        if (!run->start && !d.foreign && !isempty(run->invocation) &&
             (!run->catch_up || (in.has_last && d.record == DECIDE_RECORD_RUN)) &&
             metrics_run_end(metricsfile_metrics(m->metrics), run->check, run->service, run->result ?: "unknown",
                             decide_run_succeeded(run->active_state, run->result), run->exit_timestamp) < 0)

@@ -15,7 +15,7 @@ bool run_state_is_end(const char *active, const char *sub) {
 
 void run_tracker_init(RunTracker *t) {
         assert(t);
-        *t = (RunTracker) { .activated_by_timer = -1 };
+        *t = (RunTracker) { .run_by = -1 };
 }
 
 void run_tracker_lost(RunTracker *t) {
@@ -56,9 +56,37 @@ static void tracker_apply(RunTracker *t, const RunUpdate *u) {
         if (unit && u->has_condition && u->source == RUN_SOURCE_BASELINE)
                 t->condition_timestamp = u->condition_timestamp;
         if (u->has_activation) {
+                t->activation_known = true;
                 COPY(t->trigger_unit, u->trigger_unit);
-                t->activated_by_timer = u->trigger_unit && endswith(u->trigger_unit, ".timer");
+                t->trigger_realtime = u->trigger_unit ? u->trigger_realtime : 0;
         }
+}
+
+static uint64_t activation_digest(const RunTracker *t) {
+        uint64_t h = UINT64_C(14695981039346656037) ^ t->trigger_realtime;
+
+        for (const char *c = t->trigger_unit; *c; c++)
+                h = (h ^ (unsigned char) *c) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Who started the run that begins now (or is found by a baseline): ActivationDetails name it
+ * only when they are new since the previous run began; the same details again are the first
+ * trigger's, kept by systemd, and say nothing about this run. A baseline cannot tell whether
+ * the details it finds were used already. */
+static void tracker_attribute(RunTracker *t, bool baseline) {
+        uint64_t digest = activation_digest(t);
+        bool fresh = !baseline && digest != t->seen_digest;
+
+        t->seen_digest = digest;
+        if (!t->activation_known)
+                t->run_by = -1;
+        else if (isempty(t->trigger_unit))
+                t->run_by = 0; /* nothing triggered the unit since it was loaded */
+        else if (!fresh)
+                t->run_by = -1;
+        else
+                t->run_by = endswith(t->trigger_unit, ".timer") ? 1 : 0;
 }
 
 /* The one place a record is filled: a start carries no outcome, an end does. */
@@ -74,8 +102,8 @@ static RunEventKind tracker_record(RunTracker *t, RunEventKind kind, bool catch_
                 .exec_main_status = end ? t->exec_main_status : 0,
                 .start_timestamp = t->start_timestamp,
                 .exit_timestamp = end ? t->exit_timestamp : 0,
-                .activated_by_timer = t->activated_by_timer,
-                .trigger_unit = isempty(t->trigger_unit) ? NULL : t->trigger_unit,
+                .activated_by_timer = t->run_by,
+                .trigger_unit = t->run_by < 0 || isempty(t->trigger_unit) ? NULL : t->trigger_unit,
                 .catch_up = catch_up,
         };
         if (end) {
@@ -95,6 +123,7 @@ static RunEventKind tracker_evaluate(RunTracker *t, RunRecord *ret) {
         if (!run_state_is_end(t->active_state, t->sub_state)) {
                 if (streq(t->started, t->invocation))
                         return RUN_NONE;
+                tracker_attribute(t, false);
                 return tracker_record(t, RUN_START, false, ret);
         }
         if (!streq(t->invocation, t->started))
@@ -110,6 +139,10 @@ static RunEventKind tracker_baseline(RunTracker *t, RunRecord *ret) {
         RunEventKind kind;
 
         t->baselined = true;
+        /* A run found running or ended is attributed as well as a baseline can (a run we saw
+         * begin keeps what its start said). */
+        if (!streq(t->invocation, t->started))
+                tracker_attribute(t, true);
         if (!run_state_is_end(t->active_state, t->sub_state)) {
                 COPY(t->started, t->invocation);
                 kind = tracker_record(t, RUN_BASELINE, true, ret);
@@ -157,4 +190,26 @@ RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret)
         if (u->source == RUN_SOURCE_UNIT && (u->has_active_state || u->has_invocation))
                 return tracker_evaluate(t, ret);
         return RUN_NONE;
+}
+
+bool run_owner(const char *service, int activated_by_timer, const char *trigger_unit, const char *const *checks,
+               size_t n_checks, const char **ret_owner) {
+        const char *own = NULL;
+
+        assert(ret_owner);
+        *ret_owner = NULL;
+        /* One check: every run is its own (trigger = timer is decide's gate). Unknown origin
+         * (systemd without ActivationDetails, a run read back from the journal): everyone's, as
+         * before — timerbeat(8) says so. */
+        if (n_checks <= 1 || activated_by_timer < 0)
+                return false;
+        for (size_t i = 0; i < n_checks; i++) {
+                if (activated_by_timer > 0 && trigger_unit && streq(checks[i], trigger_unit))
+                        *ret_owner = checks[i];
+                else if (streq(checks[i], service))
+                        own = checks[i];
+        }
+        if (!*ret_owner)
+                *ret_owner = own;
+        return true;
 }

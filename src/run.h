@@ -48,6 +48,7 @@ typedef struct RunUpdate {
         uint64_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME µs */
         uint64_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME µs */
         const char *trigger_unit; /* ActivationDetails' trigger_unit; NULL when it names none */
+        uint64_t trigger_realtime; /* its trigger_timer_realtime_usec; 0 when none */
         /* ConditionResult and ConditionTimestamp (Unit interface): a start skipped by a failed
          * Condition*= shows as a new timestamp with a false result, the unit still inactive. */
         bool has_condition;
@@ -91,8 +92,15 @@ typedef struct RunTracker {
         int exec_main_status;
         uint64_t start_timestamp;
         uint64_t exit_timestamp;
-        int activated_by_timer;
+        /* ActivationDetails as systemd shows them now. systemd keeps the first details a unit
+         * got until it is unloaded ("older details win", 252 to today), so they describe a run
+         * only when they changed since the previous run began: seen_digest is what they were
+         * then, run_by what that made of the current run (-1 unknown, 0 not a timer, 1 timer). */
+        bool activation_known;
         char trigger_unit[256];
+        uint64_t trigger_realtime;
+        uint64_t seen_digest;
+        int run_by;
         char started[33];             /* the last invocation reported as started (or found running) */
         char ended[33];               /* the last invocation reported as ended (or found ended) */
         uint64_t condition_timestamp; /* of the last condition check seen */
@@ -110,3 +118,12 @@ RunEventKind run_tracker_feed(RunTracker *t, const RunUpdate *u, RunRecord *ret)
 
 /* Whether a unit in this state has finished its run: inactive, failed, active/exited. */
 bool run_state_is_end(const char *active_state, const char *sub_state);
+
+/* Which check a run of a service belongs to, when several checks watch that service (two
+ * timers starting one service, or a timer and a section for the service itself): the check of
+ * the timer ActivationDetails names, else a check for the service itself, else none of them.
+ * checks are the names of the checks watching service. Returns false when the run is everyone's
+ * (one check only, or systemd did not say who started it); else true with *ret_owner the
+ * owning check (a pointer into checks) or NULL when no check is for this run. */
+bool run_owner(const char *service, int activated_by_timer, const char *trigger_unit, const char *const *checks,
+               size_t n_checks, const char **ret_owner);

@@ -440,13 +440,15 @@ static int read_prop_activation(sd_bus_message *m, UnitProps *p, size_t offset _
 
         p->activated_by_timer = 0;
         p->trigger_unit[0] = 0;
+        p->trigger_realtime = 0;
         r = sd_bus_message_enter_container(m, 'a', "(ss)");
         while (r > 0) {
                 r = sd_bus_message_read(m, "(ss)", &k, &val);
                 if (r > 0 && streq(k, "trigger_unit")) {
                         snprintf(p->trigger_unit, sizeof(p->trigger_unit), "%s", val);
                         p->activated_by_timer = endswith(val, ".timer");
-                }
+                } else if (r > 0 && streq(k, "trigger_timer_realtime_usec"))
+                        p->trigger_realtime = strtoull(val, NULL, 10); /* only compared for equality */
         }
         if (r >= 0)
                 r = sd_bus_message_exit_container(m);
@@ -594,10 +596,31 @@ static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret
                 .start_timestamp = p->start,
                 .exit_timestamp = p->exit,
                 .trigger_unit = isempty(p->trigger_unit) ? NULL : p->trigger_unit,
+                .trigger_realtime = p->trigger_realtime,
                 .has_condition = p->has_condition_result && p->has_condition_timestamp,
                 .condition_result = p->condition_result,
                 .condition_timestamp = p->condition_timestamp,
         };
+}
+
+/* Who a run of wr's service belongs to when other checks watch that service too (run_owner).
+ * Bounded: with more than WATCH_OWNERS_MAX checks on one service, the run is everyone's. */
+#define WATCH_OWNERS_MAX 64U
+static bool watcher_owner(const Watcher *wr, const RunRecord *r, const char **ret_owner) {
+        const char *checks[WATCH_OWNERS_MAX];
+        size_t n = 0;
+
+        *ret_owner = NULL;
+        if (r->activated_by_timer < 0)
+                return false;
+        for (Watcher *o = wr->watch->watchers; o; o = o->next) {
+                if (!o->monitored || !streq_ptr(o->service, wr->service))
+                        continue;
+                if (n == WATCH_OWNERS_MAX)
+                        return false;
+                checks[n++] = o->name;
+        }
+        return run_owner(wr->service, r->activated_by_timer, r->trigger_unit, checks, n, ret_owner);
 }
 
 /* The one place a run event becomes a WatchRun for the manager. A baseline without a run to
@@ -625,6 +648,7 @@ static void watcher_report(Watcher *wr, RunEventKind kind, const RunRecord *r) {
                 .trigger_unit = r->trigger_unit,
                 .success_exit = &wr->success,
         };
+        run.shared = watcher_owner(wr, r, &run.owner);
         wr->watch->on_run_end(wr->watch, &run, wr->watch->userdata);
 }
 

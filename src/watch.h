@@ -45,6 +45,10 @@ typedef struct WatchRun {
         int ended_on_own;
         bool stop_requested; /* the journal saw a stop job end this run */
         bool skipped;        /* not an end: a start skipped by a failed Condition*= (on-skip=) */
+        /* Several checks watch this service and systemd said who started the run (run_owner):
+         * only owner hears it; owner NULL: none of them does. */
+        bool shared;
+        const char *owner;
 } WatchRun;
 
 typedef void (*watch_run_end_t)(Watch *w, const WatchRun *run, void *userdata);
@@ -105,6 +109,7 @@ typedef struct UnitProps {
         uint64_t exit, last_trigger, next_elapse, next_elapse_mono, start;
         char *fragment;               /* FragmentPath */
         uint64_t condition_timestamp; /* ConditionTimestamp */
+        uint64_t trigger_realtime;    /* ActivationDetails' trigger_timer_realtime_usec, 0 when none */
         Strv files;                   /* DropInPaths */
         SuccessExit success;          /* SuccessExitStatus (Service, "(aiai)") */
         int code, status;

@@ -161,6 +161,34 @@ def test_three_runs_three_pings(env):
     assert len(runs) == n and len({line.split()[2] for line in runs}) == n, runs
 
 
+def test_two_timers_one_service(env):
+    """Issue 12: two timers start one service. A run whose ActivationDetails are new names its
+    timer, and only that timer's check hears it. systemd keeps a unit's first details until the
+    unit is unloaded, so a later run (here: by hand) shows the same details again: who started
+    it is unknown, and both checks hear it — never the wrong timer alone."""
+    rcv = env.receiver()
+    env.oneshot("job.service", "/bin/true")
+    env.timer("daily.timer", "OnActiveSec=50ms\nUnit=job.service")
+    env.timer("weekly.timer", "OnActiveSec=50ms\nUnit=job.service")
+    env.daemon_reload()
+    env.write_config(FAST + f"[daily.timer]\nurl = {rcv.url('/daily/' + SECRET)}\n"
+                     f"[weekly.timer]\nurl = {rcv.url('/weekly/' + SECRET)}\n")
+    env.start_daemon()
+
+    def paths():
+        return sorted(r.path.split("/")[1] for r in rcv.requests)
+
+    env.systemctl("start", "daily.timer")
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert paths() == ["daily"], rcv.requests
+    assert "was started by daily.timer: for [daily.timer], not [weekly.timer]" in env.log(), env.log()
+    env.systemctl("start", "job.service")  # by hand: systemd still shows daily.timer's details
+    rcv.wait(3)
+    time.sleep(QUIET)
+    assert paths() == ["daily", "daily", "weekly"], rcv.requests
+
+
 def test_unconfigured_service_no_ping(env):
     rcv = env.receiver()
     env.oneshot("job.service", "/bin/true")

@@ -2,6 +2,7 @@
 /* The ping decision and what counts as a run end, as tables. */
 #include <signal.h>
 #include <sys/wait.h>
+#include <syslog.h>
 
 #include "decide.h"
 #include "tests.h"
@@ -213,6 +214,44 @@ static void test_decide_placeholder(void) {
         ASSERT_EQ(d.record, DECIDE_RECORD_NONE);
 }
 
+/* Two checks share a service: each hears only its own runs (WatchRun.shared, run_owner). */
+static void test_decide_shared(void) {
+        static const struct {
+                bool shared;
+                const char *owner;
+                bool start, send, foreign;
+                int log_level;
+        } table[] = {
+                { false, NULL, false, true, false, LOG_INFO },           /* everyone's */
+                { true, "a.timer", false, true, false, LOG_INFO },       /* its own */
+                { true, "b.timer", false, false, true, LOG_DEBUG },      /* the other timer's */
+                { true, NULL, false, false, true, LOG_INFO },            /* nobody's: said */
+                { true, "b.timer", true, false, true, -1 },              /* another's start */
+                { true, "a.timer", true, true, false, -1 },              /* its own start */
+        };
+        Check c = { .name = (char *) "a.timer", .url = (char *) "http://x/", .enabled = true, .failure_threshold = 1,
+                    .start = true };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                WatchRun run = { .check = "a.timer", .service = "a.service", .invocation = INV,
+                                 .active_state = "inactive", .result = "success", .exec_main_code = CLD_EXITED,
+                                 .activated_by_timer = 1, .trigger_unit = table[i].owner, .start = table[i].start,
+                                 .shared = table[i].shared, .owner = table[i].owner };
+                DecideInput in = { .now = T0, .max_age = USEC_PER_HOUR };
+                Decision d;
+
+                fprintf(stderr, "decide shared: row %zu\n", i);
+                decide(&c, &run, &in, &d);
+                ASSERT_EQ(d.send, table[i].send);
+                ASSERT_EQ(d.foreign, table[i].foreign);
+                if (table[i].foreign) {
+                        ASSERT_EQ(d.log_level, table[i].log_level);
+                        ASSERT_EQ(d.record, DECIDE_RECORD_NONE);
+                        ASSERT(!d.counted);
+                }
+        }
+}
+
 /* No false success: Result=success counts only when the main process ended on its own. */
 static void test_no_false_success(void) {
         SuccessExit none = {}, sigterm = { .signals = UINT64_C(1) << SIGTERM }, st3 = { .status = { 1 << 3 } };
@@ -378,5 +417,6 @@ int main(void) {
         test_run_end();
         test_decide_table();
         test_decide_placeholder();
+        test_decide_shared();
         return 0;
 }

@@ -224,6 +224,23 @@ static const Case cases[] = {
                   "U state=inactive/dead => end B inactive/dead result=success 0/0 by=-",
                   "U inv=C state=activating/start by=backup.path => start C by=backup.path",
           } },
+        { "systemd keeps a unit's first ActivationDetails: the same details again say nothing",
+          {
+                  "B state=inactive/dead inv= => baseline",
+                  "U inv=A state=activating/start by=daily.timer@100 => start A timer=daily.timer",
+                  "U state=inactive/dead => end A inactive/dead result=? 0/0 timer=daily.timer",
+                  /* weekly.timer or a person started B: systemd still shows daily.timer's */
+                  "U inv=B state=activating/start by=daily.timer@100 => start B",
+                  "U state=inactive/dead => end B inactive/dead result=? 0/0",
+                  /* new details (a systemd that resets them): they name this run's trigger */
+                  "U inv=C state=activating/start by=weekly.timer@200 => start C timer=weekly.timer",
+                  "U state=inactive/dead => end C inactive/dead result=? 0/0 timer=weekly.timer",
+                  /* after a reconnect, the details found cannot be tied to the run found */
+                  "LOST => -",
+                  "B state=inactive/dead inv=D by=weekly.timer@300 => end D inactive/dead result=? 0/0 catch-up",
+                  "U inv=E state=activating/start by=weekly.timer@300 => start E",
+                  "U inv=F state=activating/start by=daily.timer@400 => start F timer=daily.timer",
+          } },
         { "each interface is trusted for its own properties only",
           {
                   "B state=inactive/dead inv= => baseline",
@@ -305,8 +322,16 @@ static void parse_update(char *line, RunUpdate *u, char inv[static 33]) {
                         u->start_timestamp = strtoull(v, NULL, 10), u->has_start_timestamp = true;
                 else if (streq(tok, "exit"))
                         u->exit_timestamp = strtoull(v, NULL, 10), u->has_exit_timestamp = true;
-                else if (streq(tok, "by"))
+                else if (streq(tok, "by")) {
+                        /* by=UNIT@T: trigger_timer_realtime_usec T */
+                        char *at = strchr(v, '@');
+
+                        if (at) {
+                                *at = 0;
+                                u->trigger_realtime = strtoull(at + 1, NULL, 10);
+                        }
                         u->trigger_unit = streq(v, "-") ? NULL : v, u->has_activation = true;
+                }
                 else if (streq(tok, "cond")) {
                         /* cond=yes@T or cond=no@T: ConditionResult at ConditionTimestamp T */
                         u->has_condition = true;
@@ -434,7 +459,60 @@ static void test_long_strings(void) {
         ASSERT_EQ(run_tracker_feed(&t, &u, &r), RUN_END);
         ASSERT_EQ(strlen(r.invocation), 32);
         ASSERT_EQ(strlen(r.result), 63);
-        ASSERT_EQ(strlen(r.trigger_unit), 255);
+        ASSERT(!r.trigger_unit); /* a baseline cannot tell who started the run */
+        ASSERT_EQ(strlen(t.trigger_unit), 255);
+}
+
+static const char *strna(const char *s) {
+        return s ?: "(null)";
+}
+
+/* run_owner: which of the checks watching one service a run belongs to (issue 12, item 4). */
+static void test_owner(void) {
+        static const struct {
+                const char *checks; /* space-separated */
+                int by_timer;
+                const char *trigger;
+                bool shared;
+                const char *owner; /* NULL: no check's */
+        } rows[] = {
+                /* one check: every run is its own, whoever started it */
+                { "a.timer", 1, "a.timer", false, NULL },
+                { "a.timer", 0, NULL, false, NULL },
+                { "a.timer", 1, "other.timer", false, NULL },
+                /* two timers, one service: the timer that started it */
+                { "a.timer b.timer", 1, "a.timer", true, "a.timer" },
+                { "a.timer b.timer", 1, "b.timer", true, "b.timer" },
+                /* started by hand, or by a timer no section watches: nobody's ... */
+                { "a.timer b.timer", 0, NULL, true, NULL },
+                { "a.timer b.timer", 1, "c.timer", true, NULL },
+                /* ... unless a section watches the service itself */
+                { "a.timer b.timer job.service", 0, NULL, true, "job.service" },
+                { "a.timer job.service", 1, "c.timer", true, "job.service" },
+                { "a.timer job.service", 1, "a.timer", true, "a.timer" },
+                { "a.timer job.service", 0, "job.path", true, "job.service" },
+                /* systemd cannot say (no ActivationDetails, a run read from the journal) */
+                { "a.timer b.timer", -1, NULL, false, NULL },
+                { "a.timer b.timer job.service", -1, "a.timer", false, NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char buf[128], *save = NULL;
+                const char *checks[8];
+                const char *owner = "unset";
+                size_t n = 0;
+
+                snprintf(buf, sizeof(buf), "%s", rows[i].checks);
+                for (char *t = strtok_r(buf, " ", &save); t && n < ELEMENTSOF(checks); t = strtok_r(NULL, " ", &save))
+                        checks[n++] = t;
+                bool shared = run_owner("job.service", rows[i].by_timer, rows[i].trigger, checks, n, &owner);
+                if (shared != rows[i].shared || !streq_ptr(owner, rows[i].owner)) {
+                        fprintf(stderr, "run_owner row %zu (%s, %d, %s): got %d %s, want %d %s\n", i, rows[i].checks,
+                                rows[i].by_timer, strna(rows[i].trigger), shared, strna(owner), rows[i].shared,
+                                strna(rows[i].owner));
+                        abort();
+                }
+        }
 }
 
 int main(void) {
@@ -442,5 +520,6 @@ int main(void) {
                 run_case(&cases[i]);
         test_state_is_end();
         test_long_strings();
+        test_owner();
         return 0;
 }
