@@ -22,8 +22,9 @@
 #include <time.h>
 
 static const char *const ids[] = {
-        "7d4958e842da4a758f6c1cdc7b36dcc5", "39f53479d3a045ac8e11786248231fbf", "de5b426a63be47a7b6ac3eaac82e2f6f",
-        "9d1aaa27d60140bd96365438aad20286", "7ad2d189f7e94e70a38c781354912448", "d9b373ed55a64feb8242e02dbe79a49c",
+        "7d4958e842da4a758f6c1cdc7b36dcc5", "39f53479d3a045ac8e11786248231fbf",
+        "de5b426a63be47a7b6ac3eaac82e2f6f", "9d1aaa27d60140bd96365438aad20286",
+        "7ad2d189f7e94e70a38c781354912448", "d9b373ed55a64feb8242e02dbe79a49c",
         "98e322203f7a4ed290d09fe03c09fe15", NULL,
 };
 
