@@ -8,7 +8,7 @@ The integration tests' receiver (a thread per connection in the test process) is
 correctness but shares the GIL with the test driver; here the arrival time must not depend
 on what the driver is doing, so the receiver runs on its own.
 
-usage: receiver.py LOG PORTFILE"""
+usage: receiver.py LOG PORTFILE [PORT]"""
 
 import os
 import selectors
@@ -24,7 +24,7 @@ def main():
     log = open(log_path, "a", buffering=1)
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
+    srv.bind(("127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 0))
     srv.listen(4096)
     srv.setblocking(False)
     with open(port_file + ".tmp", "w") as f:
