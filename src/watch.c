@@ -241,8 +241,14 @@ static Watcher *watcher_free(Watcher *wr) {
         return NULL;
 }
 
+static int watch_follow_broadcasts(Watch *w);
+
 static void watch_maybe_settled(Watch *w) {
-        if (w->n_resolving == 0 && w->on_settled)
+        if (w->n_resolving > 0)
+                return;
+        if (watch_follow_broadcasts(w) < 0)
+                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        if (w->on_settled)
                 w->on_settled(w, w->userdata);
 }
 
@@ -1285,6 +1291,41 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 static int watch_connect(Watch *w);
 static void watch_disconnect(Watch *w);
 
+/* UnitNew, UnitRemoved and JobRemoved are broadcast for every unit and job on the system: a
+ * match for one has the bus route each of them to us (issue 20). Discovery needs all three
+ * (new timers, units gone, a merely loaded timer started); without it only a named timer
+ * systemd does not know yet waits for UnitNew. So each match exists only while needed,
+ * re-examined whenever the watch has settled. */
+static int watch_follow_broadcast(Watch *w, sd_bus_slot **slot, bool want, const char *member,
+                                  sd_bus_message_handler_t handler) {
+        if (!w->bus || !want) {
+                *slot = sd_bus_slot_unref(*slot);
+                return 0;
+        }
+        if (*slot)
+                return 0;
+        return sd_bus_match_signal_async(w->bus, slot, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, member, handler,
+                                         NULL, w);
+}
+
+static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+static int watch_follow_broadcasts(Watch *w) {
+        bool discover = w->discover.n > 0, waiting = w->n_resolving > 0 || !w->subscribed;
+        int r;
+
+        for (Watcher *wr = w->watchers; !discover && !waiting && wr; wr = wr->next)
+                waiting = wr->is_timer && !wr->service && !wr->unsupported;
+        r = watch_follow_broadcast(w, &w->slot_unit_new, discover || waiting, "UnitNew", on_unit_new);
+        if (r >= 0)
+                r = watch_follow_broadcast(w, &w->slot_unit_removed, discover, "UnitRemoved", on_unit_removed);
+        if (r >= 0)
+                r = watch_follow_broadcast(w, &w->slot_job_removed, discover, "JobRemoved", on_job_removed);
+        return r;
+}
+
 /* Every watcher reads its service again: after a reconnect, or when systemd re-executed. */
 static void watch_rebaseline(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
@@ -1523,14 +1564,7 @@ static int watch_connect(Watch *w) {
                 r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "Reloading", on_reloading, NULL, w);
         if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_new, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                              "UnitNew", on_unit_new, NULL, w);
-        if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->slot_unit_removed, SYSTEMD_DEST, SYSTEMD_PATH,
-                                              SYSTEMD_MANAGER, "UnitRemoved", on_unit_removed, NULL, w);
-        if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->slot_job_removed, SYSTEMD_DEST, SYSTEMD_PATH,
-                                              SYSTEMD_MANAGER, "JobRemoved", on_job_removed, NULL, w);
+                r = watch_follow_broadcasts(w);
         if (r >= 0)
                 r = sd_bus_add_match_async(w->bus, &w->slot_owner,
                                            "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
@@ -1799,6 +1833,10 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
                                         return r;
                         }
         }
+        r = watch_follow_broadcasts(w);
+        if (r < 0)
+                log_warning_errno(r, "Cannot follow systemd's new units and jobs (%m): they are found at the next "
+                                     "daemon-reload.");
 
         /* Drop watchers no longer wanted: named ones whose section is gone or disabled, found
          * ones when nothing is discovered any more. The others are re-examined below. */
