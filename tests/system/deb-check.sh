@@ -59,7 +59,11 @@ done
 # ---------------------------------------------------------------- contents
 missing=()
 contents=$(dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|')
-for path in /usr/bin/timerbeat /lib/systemd/system/timerbeat.service /usr/lib/systemd/user/timerbeat.service \
+# The system unit: /lib/systemd/system on Debian 12, /usr/lib/systemd/system from Debian 13 on
+# (debhelper moves it).
+UNIT=/lib/systemd/system/timerbeat.service
+grep -qxF /usr/lib/systemd/system/timerbeat.service <<<"$contents" && UNIT=/usr/lib/systemd/system/timerbeat.service
+for path in /usr/bin/timerbeat "$UNIT" /usr/lib/systemd/user/timerbeat.service \
             /usr/lib/sysusers.d/timerbeat.conf /etc/timerbeat/timerbeat.conf /etc/timerbeat/conf.d/ \
             /usr/share/man/man8/timerbeat.8.gz /usr/share/man/man5/timerbeat.conf.5.gz \
             /usr/share/bash-completion/completions/timerbeat /usr/share/doc/timerbeat/copyright; do
@@ -79,7 +83,7 @@ for want in 'default-dbus-system-bus | dbus-system-bus' 'systemd | systemd-stand
         grep -qF -- "$want" <<<"$depends" || fail "Depends lacks '$want': $depends"
 done
 ok "Depends: $depends"
-grep -qx 'ExecStart=/usr/bin/timerbeat run' "$tmp/root/lib/systemd/system/timerbeat.service" &&
+grep -qx 'ExecStart=/usr/bin/timerbeat run' "$tmp/root$UNIT" &&
         ok "the system unit runs /usr/bin/timerbeat" || fail "the system unit does not run /usr/bin/timerbeat"
 grep -q 'systemd-sysusers.*timerbeat.conf' "$tmp/DEBIAN/postinst" &&
         grep -q "deb-systemd-helper enable 'timerbeat.service'" "$tmp/DEBIAN/postinst" &&
