@@ -15,6 +15,7 @@
 # tree with systemd-nspawn: systemd runs as PID 1 of the container only, never on the host.
 #
 # What it checks:
+#   - README.md's "Verified on" row for the release names the booted systemd version and bus;
 #   - apt install of the .deb: the system user timerbeat exists (sysusers.d), timerbeat.service
 #     is enabled and active with the shipped configuration, the user unit is not enabled;
 #   - with a drop-in for a timer whose service succeeds and one whose service fails,
@@ -98,6 +99,17 @@ cp -a --reflink=auto "$BASE" "$ROOT"
 tb_receiver
 tb_boot "$ROOT" "tb-deb-test$SFX"
 log "Debian $(tb_suite_version "$SUITE") ($SUITE): $(cat "$ROOT/etc/debian_version"), $(C systemctl --version | head -1)"
+
+# README.md's "Verified on" row for this release names the systemd version and the bus booted.
+README=$(dirname "$0")/../../README.md
+SD_MAJOR=$(C systemctl --version | head -1 | cut -d' ' -f2)
+BUS=$(C sh -c 'cat "/proc/$(systemctl show -p MainPID --value dbus.service)/comm"')
+case $BUS in dbus-broker*) BUS=dbus-broker ;; esac
+row=$(grep -E "^\| Debian $(tb_suite_version "$SUITE") " "$README" || true)
+[ -n "$row" ] || fail "README.md has no 'Verified on' row for Debian $(tb_suite_version "$SUITE")"
+grep -qF "| $SD_MAJOR |" <<<"$row" && grep -qF "| $BUS (system bus) |" <<<"$row" ||
+        fail "README.md's 'Verified on' row is '$row', but systemd $SD_MAJOR with $BUS booted: update it"
+ok "README.md's 'Verified on' row for Debian $(tb_suite_version "$SUITE"): systemd $SD_MAJOR, $BUS"
 
 # What is on the system before the package: compared with what is left after apt purge.
 # (The journal, apt's and dpkg's logs, caches and databases change anyway.)
