@@ -84,6 +84,9 @@ tb_packages() {
 tb_build_packages() {
         local p=build-essential,fakeroot,debhelper,bash-completion,libcurl4-openssl-dev,libinih-dev,libsystemd-dev
         p+=,meson,pkgconf,python3,scdoc,lintian,man-db
+        # lintian's libnet-ssleay-perl depends on the virtual perl-openssl-abi-3, which
+        # debootstrap cannot resolve: the package that provides it, by name.
+        p+=,perl-openssl-defaults
         case $1 in
         bookworm) printf '%s' "$p" ;;
         *) printf '%s' "$p,systemd-dev" ;;
