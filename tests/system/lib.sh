@@ -152,7 +152,7 @@ EOF
         touch "$RUN/requests.log"
         python3 "$RUN/receiver.py" "$RUN/requests.log" "$RUN/port" </dev/null >"$RUN/receiver.log" 2>&1 &
         RECV_PID=$!
-        wait_for 10 test -s "$RUN/port" || setup_error "the HTTP receiver did not start (log: $RUN/receiver.log)"
+        wait_for 30 test -s "$RUN/port" || setup_error "the HTTP receiver did not start (log: $RUN/receiver.log)"
         PORT=$(cat "$RUN/port")
         log "HTTP receiver on 127.0.0.1:$PORT"
 }
