@@ -63,14 +63,12 @@ tb_boot "$ROOT" "tb-autopkgtest-$SUITE"
 
 log "autopkgtest $(C dpkg-query -W -f '${Version}' autopkgtest), Debian $(tb_suite_version "$SUITE") ($SUITE), $(C systemctl --version | head -1)"
 # The testbed is a booted container, which is what isolation-container asks for. The null
-# runner of autopkgtest 5.28 (Debian 12) claims isolation-machine for any host; from 5.3x on
-# (Debian 13: 5.49) it claims nothing, and is told with --fake-capability.
-NULL=(null)
-if C autopkgtest-virt-null --help 2>&1 | grep -q -- --fake-capability; then
-        NULL+=(--fake-capability isolation-container)
-fi
+# runner of autopkgtest 5.28 (Debian 12) claims isolation-machine for any host; 5.49 (Debian
+# 13) claims nothing, and its --fake-capability isolation-container fails an assertion (the
+# scratch directory is the host's). So the restriction is waived, as it is met.
 RC=0
-C autopkgtest -B --output-dir /var/tmp/apt/results "/var/tmp/apt/$(basename "${debs[0]}")" /var/tmp/apt/src -- "${NULL[@]}" \
+C autopkgtest -B --ignore-restrictions=isolation-container --output-dir /var/tmp/apt/results \
+        "/var/tmp/apt/$(basename "${debs[0]}")" /var/tmp/apt/src -- null \
         >"$RUN/autopkgtest.log" 2>&1 || RC=$?
 sed 's/^/    /' "$RUN/autopkgtest.log"
 summary=$ROOT/var/tmp/apt/results/summary
