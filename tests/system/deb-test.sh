@@ -2,17 +2,20 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck disable=SC2015,SC2016  # A && ok || fail is meant; dpkg-query formats in single quotes
 #
-# System test of the Debian package: installed with apt in a booted Debian 12 (bookworm)
-# container, under a real systemd system manager.
+# System test of the Debian package: installed with apt in a booted Debian 12 (bookworm) or
+# Debian 13 (trixie) container, under a real systemd system manager.
 #
-#   tests/system/deb-test.sh DEB|OUTDIR
+#   tests/system/deb-test.sh DEB|OUTDIR [SUITE]
 #
+# SUITE is bookworm (the default) or trixie: the .deb should have been built there
+# (build-deb.sh on a Debian 12 host, build-deb-in.sh trixie for Debian 13).
 # DEB is timerbeat_*.deb (or a directory with exactly one, as build-deb.sh leaves it). Needs
 # root and, the first time, the network to deb.debian.org (debootstrap into
-# $TB_DEB_DIR/base, about a minute, reused afterwards). Every run boots a fresh copy of that
+# $TB_DEB_DIR/base, or base-SUITE, about a minute, reused afterwards). Every run boots a fresh copy of that
 # tree with systemd-nspawn: systemd runs as PID 1 of the container only, never on the host.
 #
 # What it checks:
+#   - README.md's "Verified on" row for the release names the booted systemd version and bus;
 #   - apt install of the .deb: the system user timerbeat exists (sysusers.d), timerbeat.service
 #     is enabled and active with the shipped configuration, the user unit is not enabled;
 #   - with a drop-in for a timer whose service succeeds and one whose service fails,
@@ -32,7 +35,8 @@
 #
 # Environment:
 #   TB_DEB_DIR       work directory (default /var/tmp/tb-deb): base/ is the cached tree,
-#                    root/ the container of this run, run/ logs and the receiver
+#                    root/ the container of this run, run/ logs and the receiver (another
+#                    SUITE: base-SUITE/, root-SUITE/, run-SUITE/)
 #   TB_MIRROR        Debian mirror (default http://deb.debian.org/debian)
 #   TB_MAX_EXPOSURE  highest acceptable systemd-analyze security exposure (default 1.5)
 #   TB_KEEP=1        leave the container running at the end
@@ -45,12 +49,17 @@ WORK=${TB_DEB_DIR:-/var/tmp/tb-deb}
 # shellcheck source=tests/system/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BASE=$WORK/base
-ROOT=$WORK/root
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "Usage: $0 DEB|OUTDIR [SUITE]" >&2; exit 2; }
+SUITE=${2:-bookworm}
+SFX=
+[ "$SUITE" = bookworm ] || SFX=-$SUITE
+BASE=$WORK/base$SFX
+ROOT=$WORK/root$SFX
+RUN=$WORK/run$SFX
 MAX_EXPOSURE=${TB_MAX_EXPOSURE:-1.5}
 # The container: systemd as init, the system bus, and the package's run-time dependencies
 # (so that installing needs no download; apt would fetch anything missing).
-PACKAGES=$TB_BASE_PACKAGES
+PACKAGES=$(tb_packages "$SUITE")
 SECRET_JOB="secret-0123456789abcdef"
 SECRET_JOB2="secret-aaaabbbbccccdddd"
 SECRET_FAIL="secret-fedcba9876543210"
@@ -66,7 +75,6 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- arguments and host
-[ $# -eq 1 ] || { echo "Usage: $0 DEB|OUTDIR" >&2; exit 2; }
 DEB=$1
 if [ -d "$DEB" ]; then
         shopt -s nullglob
@@ -80,16 +88,28 @@ DEB=$(cd "$(dirname "$DEB")" && pwd)/$(basename "$DEB")
 tb_host_tools
 
 mkdir -p "$WORK" "$RUN"
-exec 9>"$WORK/container.lock"
+exec 9>"$WORK/container$SFX.lock"
 flock -n 9 || setup_error "another deb-test.sh is using $WORK"
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- 1. a fresh container
-tb_base "$BASE" "$PACKAGES"
+tb_base "$BASE" "$PACKAGES" "$SUITE"
 rm -rf "$ROOT"
 cp -a --reflink=auto "$BASE" "$ROOT"
 tb_receiver
-tb_boot "$ROOT" tb-deb-test
+tb_boot "$ROOT" "tb-deb-test$SFX"
+log "Debian $(tb_suite_version "$SUITE") ($SUITE): $(cat "$ROOT/etc/debian_version"), $(C systemctl --version | head -1)"
+
+# README.md's "Verified on" row for this release names the systemd version and the bus booted.
+README=$(dirname "$0")/../../README.md
+SD_MAJOR=$(C systemctl --version | head -1 | cut -d' ' -f2)
+BUS=$(C sh -c 'cat "/proc/$(systemctl show -p MainPID --value dbus.service)/comm"')
+case $BUS in dbus-broker*) BUS=dbus-broker ;; esac
+row=$(grep -E "^\| Debian $(tb_suite_version "$SUITE") " "$README" || true)
+[ -n "$row" ] || fail "README.md has no 'Verified on' row for Debian $(tb_suite_version "$SUITE")"
+grep -qF "| $SD_MAJOR |" <<<"$row" && grep -qF "| $BUS (system bus) |" <<<"$row" ||
+        fail "README.md's 'Verified on' row is '$row', but systemd $SD_MAJOR with $BUS booted: update it"
+ok "README.md's 'Verified on' row for Debian $(tb_suite_version "$SUITE"): systemd $SD_MAJOR, $BUS"
 
 # What is on the system before the package: compared with what is left after apt purge.
 # (The journal, apt's and dpkg's logs, caches and databases change anyway.)

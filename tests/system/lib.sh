@@ -69,6 +69,37 @@ tb_host_tools() {
 # so that there is one cache (one debootstrap) for all.
 TB_BASE_PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,libcurl4,libinih1,libsystemd0
 
+# tb_packages SUITE: TB_BASE_PACKAGES for the Debian SUITE. Debian 13 (trixie) renamed
+# libcurl4 to libcurl4t64 (the 64-bit time_t transition).
+tb_packages() {
+        case $1 in
+        bookworm) printf '%s' "$TB_BASE_PACKAGES" ;;
+        *) printf '%s' "${TB_BASE_PACKAGES/libcurl4,/libcurl4t64,}" ;;
+        esac
+}
+
+# What building the package in a SUITE container needs on top of tb_packages (debian/control's
+# Build-Depends by their real names, debootstrap knows no virtual ones), and lintian and man-db
+# for deb-check.sh. systemd-dev exists from Debian 13 on (the .pc files were in systemd before).
+tb_build_packages() {
+        local p=build-essential,fakeroot,debhelper,bash-completion,libcurl4-openssl-dev,libinih-dev,libsystemd-dev
+        p+=,meson,pkgconf,python3,scdoc,lintian,man-db
+        # lintian's libnet-ssleay-perl depends on the virtual perl-openssl-abi-3, which
+        # debootstrap cannot resolve: the package that provides it, by name.
+        p+=,perl-openssl-defaults
+        case $1 in
+        bookworm) printf '%s' "$p" ;;
+        *) printf '%s' "$p,systemd-dev" ;;
+        esac
+}
+
+# tb_suite_version SUITE: the Debian release number, for messages.
+tb_suite_version() {
+        case $1 in
+        bookworm) echo 12 ;; trixie) echo 13 ;; *) echo "$1" ;;
+        esac
+}
+
 # tb_base DIR PACKAGES [SUITE]: a minimal Debian SUITE (default bookworm, Debian 12) in DIR with
 # the comma-separated PACKAGES and apt's package lists, debootstrapped once (about a minute)
 # and reused while PACKAGES is unchanged. Callers boot copies of it, never DIR itself.
@@ -121,7 +152,7 @@ EOF
         touch "$RUN/requests.log"
         python3 "$RUN/receiver.py" "$RUN/requests.log" "$RUN/port" </dev/null >"$RUN/receiver.log" 2>&1 &
         RECV_PID=$!
-        wait_for 10 test -s "$RUN/port" || setup_error "the HTTP receiver did not start (log: $RUN/receiver.log)"
+        wait_for 30 test -s "$RUN/port" || setup_error "the HTTP receiver did not start (log: $RUN/receiver.log)"
         PORT=$(cat "$RUN/port")
         log "HTTP receiver on 127.0.0.1:$PORT"
 }

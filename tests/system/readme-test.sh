@@ -46,9 +46,9 @@ SUITE=${TB_SUITE:-bookworm}
 CACHE=${TB_DEB_DIR:-/var/tmp/tb-deb}
 BASE=$CACHE/base
 PACKAGES=$TB_BASE_PACKAGES
-# Another suite has a tree of its own, with systemd and the bus only (the library packages'
-# names differ between releases: libcurl4t64 in Debian 13).
-[ "$SUITE" = bookworm ] || { BASE=$CACHE/base-$SUITE; PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd; }
+# Another suite has a tree of its own, the one deb-test.sh boots for it (the library packages'
+# names differ between releases: libcurl4t64 in Debian 13; see tb_packages in lib.sh).
+[ "$SUITE" = bookworm ] || { BASE=$CACHE/base-$SUITE; PACKAGES=$(tb_packages "$SUITE"); }
 ROOT=$WORK/root
 CLONE=/root/timerbeat
 # What the command may take: apt-get update, downloads, a build on a busy 2-core machine.
