@@ -50,10 +50,21 @@ fi
 # for an init.d script; Debian 13's lintian no longer has the tag, and an override for it would
 # be an error there (alien-tag). timerbeat watches the systemd service manager over D-Bus:
 # without systemd as init it has nothing to watch, so an init.d script would be of no use.
-suppress=()
+# out-of-date-standards-version: one source package builds on Debian 12 and 13. It declares
+# 4.6.2, the newest Debian 12's lintian knows (declaring 4.7.x there draws
+# newer-standards-version); Debian 13's lintian, which knows 4.7.x, reports the older one.
+suppress_tags=()
 if lintian-explain-tags package-supports-alternative-init-but-no-init.d-script >/dev/null 2>&1; then
-        suppress=(--suppress-tags package-supports-alternative-init-but-no-init.d-script)
-        log_suppressed="    (suppressed, lintian $(lintian --version | cut -d' ' -f2): package-supports-alternative-init-but-no-init.d-script)"
+        suppress_tags+=(package-supports-alternative-init-but-no-init.d-script)
+fi
+if lintian-explain-tags out-of-date-standards-version >/dev/null 2>&1 &&
+        dpkg --compare-versions "$(lintian --version | cut -d' ' -f2 | sed 's/^v//')" ge 2.117; then
+        suppress_tags+=(out-of-date-standards-version)
+fi
+suppress=()
+if [ ${#suppress_tags[@]} -gt 0 ]; then
+        suppress=(--suppress-tags "$(IFS=,; echo "${suppress_tags[*]}")")
+        log_suppressed="    (suppressed, lintian $(lintian --version | cut -d' ' -f2): ${suppress_tags[*]})"
 fi
 for f in "${changes[0]}" "${dscs[@]}"; do
         rc=0
