@@ -51,6 +51,16 @@ typedef struct PropName {
 
 typedef void (*watcher_read_done_t)(Watcher *wr);
 
+/* A read in flight: allocated for it and freed when it is done, so that an idle watcher costs
+ * its few names and run state only. */
+typedef struct WatcherRead {
+        PropGet gets[WATCH_READ_MAX];
+        unsigned n_gets; /* replies awaited */
+        UnitProps props;
+        char *error; /* the first error a Get answered */
+        watcher_read_done_t done;
+} WatcherRead;
+
 struct Watcher {
         Watch *watch;
         Watcher *next;
@@ -66,11 +76,7 @@ struct Watcher {
         char *timer_path; /* the timer's object path (a timer check) */
 
         /* The resolution step in flight: one Get per property, gathered in props. */
-        PropGet gets[WATCH_READ_MAX];
-        unsigned n_gets; /* replies awaited */
-        UnitProps props;
-        char *read_error; /* the first error a Get answered */
-        watcher_read_done_t read_done;
+        WatcherRead *read;
         Watcher *probe_next; /* waiting to be asked whether it is enabled */
         bool probe_queued, probing;
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
@@ -232,10 +238,12 @@ static void watcher_dequeue(Watcher *wr) {
 /* The reply arrived or we gave up on it: the call slot is free again. */
 static void watcher_call_done(Watcher *wr) {
         wr->again = false;
-        for (unsigned i = 0; i < ELEMENTSOF(wr->gets); i++)
-                wr->gets[i].slot = sd_bus_slot_unref(wr->gets[i].slot);
-        wr->watch->n_calls -= wr->n_gets;
-        wr->n_gets = 0;
+        if (wr->read) {
+                for (unsigned i = 0; i < ELEMENTSOF(wr->read->gets); i++)
+                        wr->read->gets[i].slot = sd_bus_slot_unref(wr->read->gets[i].slot);
+                wr->watch->n_calls -= wr->read->n_gets;
+                wr->read->n_gets = 0;
+        }
         if (wr->probing) {
                 wr->probing = false;
                 wr->watch->n_probing--;
@@ -243,7 +251,7 @@ static void watcher_call_done(Watcher *wr) {
 }
 
 static bool watcher_reading(const Watcher *wr) {
-        return wr->n_gets > 0;
+        return wr->read && wr->read->n_gets > 0;
 }
 
 static bool watch_can_call(const Watch *w) {
@@ -279,6 +287,14 @@ static void watcher_probe_dequeue(Watcher *wr) {
         wr->probe_queued = false;
 }
 
+static void watcher_read_free(Watcher *wr) {
+        if (!wr->read)
+                return;
+        props_done(&wr->read->props);
+        free(wr->read->error);
+        wr->read = mfree(wr->read);
+}
+
 static Watcher *watcher_free(Watcher *wr) {
         if (!wr)
                 return NULL;
@@ -290,8 +306,7 @@ static Watcher *watcher_free(Watcher *wr) {
                 (void) hashmap_remove(wr->watch->by_name, wr->name);
         watcher_call_done(wr);
         watcher_probe_dequeue(wr);
-        props_done(&wr->props);
-        free(wr->read_error);
+        watcher_read_free(wr);
         sd_bus_slot_unref(wr->slot_match);
         free(wr->name);
         free(wr->service);
@@ -667,37 +682,42 @@ static int on_prop_got(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         const sd_bus_error *e = sd_bus_message_get_error(m);
         int r = 0;
 
+        WatcherRead *rd = wr->read;
+
         g->slot = sd_bus_slot_unref(g->slot);
-        wr->n_gets--;
+        rd->n_gets--;
         wr->watch->n_calls--;
         if (e) {
-                if (!wr->read_error && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty"))
-                        (void) free_and_strdup(&wr->read_error, e->message ?: e->name);
+                if (!rd->error && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty"))
+                        (void) free_and_strdup(&rd->error, e->message ?: e->name);
         } else
-                r = read_prop_value(m, g->name, &wr->props);
-        if (r < 0 && !wr->read_error)
-                (void) free_and_strdup(&wr->read_error, "malformed property value");
-        if (wr->n_gets == 0)
-                wr->read_done(wr);
+                r = read_prop_value(m, g->name, &rd->props);
+        if (r < 0 && !rd->error)
+                (void) free_and_strdup(&rd->error, "malformed property value");
+        if (rd->n_gets == 0)
+                rd->done(wr);
         return 0;
 }
 
-/* Reads the named properties of the unit at path, adding to wr->props (cleared first unless
- * keep: a second step of the same read); done is called once every answer is in. */
+/* Reads the named properties of the unit at path (adding to carry's, taken over, when a second
+ * step of a read); done is called once every answer is in. */
 static int watcher_read(Watcher *wr, const char *path, const PropName *props, size_t n, watcher_read_done_t done,
-                        bool keep) {
+                        UnitProps *carry) {
         Watch *w = wr->watch;
         int r;
 
-        assert(n <= WATCH_READ_MAX && wr->n_gets == 0);
-        if (!keep) {
-                props_done(&wr->props);
-                wr->props = (UnitProps) {};
+        assert(n <= WATCH_READ_MAX && !watcher_reading(wr));
+        watcher_read_free(wr);
+        wr->read = calloc(1, sizeof(WatcherRead));
+        if (!wr->read)
+                return -ENOMEM;
+        if (carry) {
+                wr->read->props = *carry;
+                *carry = (UnitProps) {};
         }
-        wr->read_error = mfree(wr->read_error);
-        wr->read_done = done;
+        wr->read->done = done;
         for (size_t i = 0; i < n; i++) {
-                PropGet *g = &wr->gets[i];
+                PropGet *g = &wr->read->gets[i];
 
                 g->watcher = wr;
                 g->name = props[i].name;
@@ -707,17 +727,24 @@ static int watcher_read(Watcher *wr, const char *path, const PropName *props, si
                         watcher_call_done(wr);
                         return r;
                 }
-                wr->n_gets++;
+                wr->read->n_gets++;
                 w->n_calls++;
         }
         return 0;
 }
 
-/* What a read gathered, handed to its done handler (which frees it). */
-static UnitProps watcher_take_props(Watcher *wr) {
-        UnitProps p = wr->props;
+/* What a finished read gathered, handed to its done handler (which frees it), with the first
+ * error, if any, in ret_error (the caller's buffer). */
+static UnitProps watcher_take_props(Watcher *wr, char *ret_error, size_t size) {
+        UnitProps p = {};
 
-        wr->props = (UnitProps) {};
+        ret_error[0] = 0;
+        if (wr->read) {
+                p = wr->read->props;
+                wr->read->props = (UnitProps) {};
+                snprintf(ret_error, size, "%s", wr->read->error ?: "no answer");
+        }
+        watcher_read_free(wr);
         return p;
 }
 
@@ -885,7 +912,8 @@ static void watcher_baseline(Watcher *wr, UnitProps *p) {
 }
 
 static void on_service_state(Watcher *wr) {
-        _cleanup_(props_done) UnitProps p = watcher_take_props(wr);
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
         bool refresh;
 
         if (watcher_reply_superseded(wr))
@@ -895,7 +923,7 @@ static void on_service_state(Watcher *wr) {
         /* LoadState is there for any unit systemd can name: without it, nothing is known. */
         if (!p.has_load) {
                 log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
-                         wr->name, wr->read_error ?: "no answer");
+                         wr->name, error);
                 watcher_set_resolving(wr, false);
                 return;
         }
@@ -1008,7 +1036,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                 if (r < 0)
                         return r;
         }
-        return watcher_read(wr, wr->service_path, service_props, ELEMENTSOF(service_props), on_service_state, false);
+        return watcher_read(wr, wr->service_path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
 }
 
 /* Whether a timer's service can be watched: 1 yes; 0 no, said once; -1 the watcher goes (a
@@ -1047,22 +1075,21 @@ static int watcher_timer_usable(Watcher *wr, const UnitProps *p) {
 }
 
 static void on_timer_state(Watcher *wr) {
-        _cleanup_(props_done) UnitProps p = watcher_take_props(wr);
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
         int r;
 
         if (watcher_reply_superseded(wr))
                 return;
         if (!p.has_load) {
                 log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name,
-                         wr->read_error ?: "no answer");
+                         error);
                 watcher_set_resolving(wr, false);
                 return;
         }
         /* A found timer that is not active: whether it is enabled decides, asked only now. */
         if (wr->discovered && !p.has_unit_file_state && p.has_active && !unit_timer_is_eligible(p.active, NULL)) {
-                wr->props = p;
-                p = (UnitProps) {};
-                r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_timer_state, true);
+                r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_timer_state, &p);
                 if (r < 0) {
                         log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot read the timer: %m", wr->name);
                         watcher_set_resolving(wr, false);
@@ -1149,7 +1176,7 @@ static void watcher_resolve_now(Watcher *wr) {
                 if (r >= 0)
                         /* Reading a property of a unit object loads the unit, like LoadUnit(). */
                         r = watcher_read(wr, wr->timer_path, timer_props, ELEMENTSOF(timer_props), on_timer_state,
-                                         false);
+                                         NULL);
         }
         if (r < 0) {
                 log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: failed to resolve: %m", wr->name);
@@ -1175,7 +1202,8 @@ static void watcher_probe(Watcher *wr) {
 }
 
 static void on_probed(Watcher *wr) {
-        _cleanup_(props_done) UnitProps p = watcher_take_props(wr);
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
         Watch *w = wr->watch;
 
         if (!watcher_reply_superseded(wr)) {
@@ -1201,7 +1229,7 @@ static void watch_probe_next(Watch *w) {
                         wr->probing = true;
                         w->n_probing++;
                         r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_probed,
-                                         false);
+                                         NULL);
                 }
                 if (r < 0)
                         log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot ask whether it is enabled: %m",
