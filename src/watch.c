@@ -19,10 +19,9 @@
 #define SERVICE_IFACE "org.freedesktop.systemd1.Service"
 #define TIMER_IFACE "org.freedesktop.systemd1.Timer"
 
-/* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default), the
- * session bus 50,000. */
+/* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default); a
+ * session bus may be configured as tightly, so both stay below. */
 #define WATCH_CALLS_MAX 96U
-#define WATCH_CALLS_MAX_USER 1024U
 /* A unit is read with one Get per property it needs, never GetAll: GetAll makes systemd
  * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
  * UnitFilePreset included. */
@@ -721,8 +720,8 @@ static int watcher_read(Watcher *wr, const char *path, const PropName *props, si
 
                 g->watcher = wr;
                 g->name = props[i].name;
-                r = sd_bus_call_method_async(w->bus, &g->slot, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get", on_prop_got,
-                                             g, "ss", props[i].iface, props[i].name);
+                r = sd_bus_call_method_async(w->bus, &g->slot, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get",
+                                             on_prop_got, g, "ss", props[i].iface, props[i].name);
                 if (r < 0) {
                         watcher_call_done(wr);
                         return r;
@@ -751,8 +750,8 @@ static UnitProps watcher_take_props(Watcher *wr, char *ret_error, size_t size) {
 /* What a timer is read for: the service it triggers, whether it exists, its files (for
  * annotations), whether it is active. */
 static const PropName timer_props[] = {
-        { TIMER_IFACE, "Unit" },          { UNIT_IFACE, "LoadState" },   { UNIT_IFACE, "ActiveState" },
-        { UNIT_IFACE, "FragmentPath" },   { UNIT_IFACE, "DropInPaths" },
+        { TIMER_IFACE, "Unit" },        { UNIT_IFACE, "LoadState" },   { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "FragmentPath" }, { UNIT_IFACE, "DropInPaths" },
 };
 /* Only for a found timer that is not active: whether it is enabled. */
 static const PropName enabled_props[] = {
@@ -1082,8 +1081,7 @@ static void on_timer_state(Watcher *wr) {
         if (watcher_reply_superseded(wr))
                 return;
         if (!p.has_load) {
-                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name,
-                         error);
+                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name, error);
                 watcher_set_resolving(wr, false);
                 return;
         }
@@ -1326,7 +1324,10 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         usec_t now = now_usec(CLOCK_MONOTONIC);
         Watcher *wr;
 
-        if (!from_systemd(w, m) || sd_bus_message_read(m, "so", &id, &path) < 0)
+        /* Most units loaded are neither timers nor services (scopes, slices, mounts, devices):
+         * the cheapest test first. */
+        if (sd_bus_message_read(m, "so", &id, &path) < 0 || !(endswith(id, ".timer") || endswith(id, ".service")) ||
+            !from_systemd(w, m))
                 return 0;
         wr = watch_find(w, id);
         /* Only a timer we could not resolve yet cares (a transient timer appearing); a change of
@@ -1756,7 +1757,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->want = want;
         w->on_dropped = on_dropped;
         w->userdata = userdata;
-        w->max_calls = user ? WATCH_CALLS_MAX_USER : WATCH_CALLS_MAX;
+        w->max_calls = WATCH_CALLS_MAX;
         w->max_matches = user ? WATCH_MATCHES_MAX_USER : WATCH_MATCHES_MAX;
         e = getenv("TIMERBEAT_MAX_MATCHES");
         if (e)
