@@ -869,6 +869,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                  p.has_active ? p.active : "", p.has_sub ? " SubState=" : "", p.has_sub ? p.sub : "",
                  p.has_invocation ? " InvocationID=" : "", p.has_invocation ? p.invocation : "",
                  p.has_result ? " Result=" : "", p.has_result ? p.result : "", baselined ? "" : " (before baseline)");
+        /* A read is one Get per property: a change that falls between two of its answers would
+         * leave a baseline of mixed times, so read again once this one is in. */
+        if (!baselined && watcher_reading(wr))
+                wr->again = true;
         /* Only the watchers whose runs the manager wants follow the signals (in broad mode
          * every watcher of the path sees them); the others are read again when that changes. */
         if (!wr->monitored)
