@@ -19,9 +19,11 @@
 #define SERVICE_IFACE "org.freedesktop.systemd1.Service"
 #define TIMER_IFACE "org.freedesktop.systemd1.Timer"
 
-/* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default); a
- * session bus may be configured as tightly, so both stay below. */
+/* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default), the
+ * session bus 50,000 unless configured otherwise: when the bus refuses a call for that, the
+ * limit drops below what was in flight and the read is made again. */
 #define WATCH_CALLS_MAX 96U
+#define WATCH_CALLS_MAX_USER 1024U
 /* A unit is read with one Get per property it needs, never GetAll: GetAll makes systemd
  * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
  * UnitFilePreset included. */
@@ -686,7 +688,16 @@ static int on_prop_got(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         g->slot = sd_bus_slot_unref(g->slot);
         rd->n_gets--;
         wr->watch->n_calls--;
-        if (e) {
+        if (e && sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.LimitsExceeded")) {
+                unsigned max = MAX(WATCH_READ_MAX, (wr->watch->n_calls + 1) * 3 / 4);
+
+                if (max < wr->watch->max_calls) {
+                        log_debug("The bus refused a call (%s); at most %u replies awaited from now on.",
+                                  e->message ?: e->name, max);
+                        wr->watch->max_calls = max;
+                }
+                wr->again = true;
+        } else if (e) {
                 if (!rd->error && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty"))
                         (void) free_and_strdup(&rd->error, e->message ?: e->name);
         } else
@@ -1761,7 +1772,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->want = want;
         w->on_dropped = on_dropped;
         w->userdata = userdata;
-        w->max_calls = WATCH_CALLS_MAX;
+        w->max_calls = user ? WATCH_CALLS_MAX_USER : WATCH_CALLS_MAX;
         w->max_matches = user ? WATCH_MATCHES_MAX_USER : WATCH_MATCHES_MAX;
         e = getenv("TIMERBEAT_MAX_MATCHES");
         if (e)
