@@ -1160,6 +1160,8 @@ static void watcher_resolve(Watcher *wr) {
 
         if (!w->bus)
                 return; /* disconnected: everything is re-read once we are back */
+        /* A full read decides, whether it is enabled included: no probe after it. */
+        watcher_probe_dequeue(wr);
         watcher_set_resolving(wr, true);
         if (watcher_reading(wr)) {
                 wr->again = true;
