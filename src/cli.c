@@ -1034,11 +1034,12 @@ static bool check_service_access(const CliOptions *o, const Config *c) {
 /* Counts units and the sections they come from, as the daemon's STATUS= does. */
 typedef struct Count {
         size_t units;
-        Strv sections; /* "file:line" */
+        size_t n_sections;
+        Hashmap *sections; /* "file:line" (a lookup each: 10,000 drop-ins stay linear) */
 } Count;
 
 static void count_done(Count *n) {
-        strv_done(&n->sections);
+        hashmap_free(n->sections);
 }
 
 static void count_add(Count *n, const Check *k) {
@@ -1049,8 +1050,16 @@ static void count_add(Count *n, const Check *k) {
         check_where(k, &file, &line);
         snprintf(key, sizeof(key), "%s:%u", file, line);
         n->units++;
-        if (!strv_contains(&n->sections, key) && strv_push(&n->sections, key) < 0)
+        if (!n->sections && hashmap_new(&n->sections, HASHMAP_KEYS_COPY) < 0) {
                 log_oom();
+                return;
+        }
+        if (!hashmap_get(n->sections, key)) {
+                if (hashmap_put(n->sections, key, n) < 0)
+                        log_oom();
+                else
+                        n->n_sections++;
+        }
 }
 
 /* The sections of the configuration files. A named unit is counted here only without a bus;
@@ -1155,7 +1164,7 @@ int cli_check(const CliOptions *o) {
         }
         if (!check_service_access(o, c))
                 return EX_CONFIG;
-        printf("OK: watching %zu unit%s from %zu section%s.\n", n.units, n.units == 1 ? "" : "s", n.sections.n,
-               n.sections.n == 1 ? "" : "s");
+        printf("OK: watching %zu unit%s from %zu section%s.\n", n.units, n.units == 1 ? "" : "s", n.n_sections,
+               n.n_sections == 1 ? "" : "s");
         return EXIT_SUCCESS;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +16,22 @@
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
+#define UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define SERVICE_IFACE "org.freedesktop.systemd1.Service"
+#define TIMER_IFACE "org.freedesktop.systemd1.Timer"
 
-#define WATCH_CALLS_MAX 64U
+/* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default), the
+ * session bus 50,000 unless configured otherwise: when the bus refuses a call for that, the
+ * limit drops below what was in flight and the read is made again. */
+#define WATCH_CALLS_MAX 96U
+#define WATCH_CALLS_MAX_USER 1024U
+/* A unit is read with one Get per property it needs, never GetAll: GetAll makes systemd
+ * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
+ * UnitFilePreset included. */
+#define WATCH_READ_MAX 16U
+/* Discovered timers that are neither active nor (as far as the listing tells) anything but
+ * loaded: whether they are enabled is asked after start-up, this many at a time. */
+#define WATCH_PROBES_MAX 2U
 /* How many per-service matches one connection may hold is the bus's to say: dbus-daemon refuses
  * the next AddMatch with LimitsExceeded (512 per connection on the system bus by default, 50,000
  * on the session bus; its configuration may say otherwise), and the watch learns the limit from
@@ -27,6 +42,29 @@
 #define WATCH_NEW_MAX 1024U
 
 typedef struct Watcher Watcher;
+
+/* One property of a read: which, and the reply awaited. */
+typedef struct PropGet {
+        Watcher *watcher;
+        const char *name;
+        sd_bus_slot *slot;
+} PropGet;
+
+typedef struct PropName {
+        const char *iface, *name;
+} PropName;
+
+typedef void (*watcher_read_done_t)(Watcher *wr);
+
+/* A read in flight: allocated for it and freed when it is done, so that an idle watcher costs
+ * its few names and run state only. */
+typedef struct WatcherRead {
+        PropGet gets[WATCH_READ_MAX];
+        unsigned n_gets; /* replies awaited */
+        UnitProps props;
+        char *error; /* the first error a Get answered */
+        watcher_read_done_t done;
+} WatcherRead;
 
 struct Watcher {
         Watch *watch;
@@ -41,8 +79,12 @@ struct Watcher {
         Strv timer_files; /* the timer's FragmentPath and DropInPaths */
         char *service;    /* resolved service name */
         char *service_path;
+        char *timer_path; /* the timer's object path (a timer check) */
 
-        sd_bus_slot *slot_call;  /* the resolution step in flight */
+        /* The resolution step in flight: one Get per property, gathered in props. */
+        WatcherRead *read;
+        Watcher *probe_next; /* waiting to be asked whether it is enabled */
+        bool probe_queued, probing;
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
         bool match_held;         /* the bus accepted slot_match's AddMatch */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
@@ -70,8 +112,11 @@ struct Watch {
 
         /* The system bus allows a client 128 calls awaiting replies (dbus-daemon's default);
          * resolutions beyond WATCH_CALLS_MAX wait in this queue. */
-        unsigned n_calls;
+        unsigned n_calls, max_calls;
         Watcher *queue_head, *queue_tail;
+        /* Discovered timers to ask whether they are enabled, after every resolution is done. */
+        Watcher *probe_head, *probe_tail;
+        unsigned n_probing;
 
         /* One PropertiesChanged match per watched service, until the bus refuses more (512 per
          * connection on the system bus by default): then one match for all units (broad),
@@ -206,19 +251,61 @@ static void watcher_dequeue(Watcher *wr) {
 /* The reply arrived or we gave up on it: the call slot is free again. */
 static void watcher_call_done(Watcher *wr) {
         wr->again = false;
-        if (!wr->slot_call)
-                return;
-        wr->slot_call = sd_bus_slot_unref(wr->slot_call);
-        wr->watch->n_calls--;
+        if (wr->read) {
+                for (unsigned i = 0; i < ELEMENTSOF(wr->read->gets); i++)
+                        wr->read->gets[i].slot = sd_bus_slot_unref(wr->read->gets[i].slot);
+                wr->watch->n_calls -= wr->read->n_gets;
+                wr->read->n_gets = 0;
+        }
+        if (wr->probing) {
+                wr->probing = false;
+                wr->watch->n_probing--;
+        }
+}
+
+static bool watcher_reading(const Watcher *wr) {
+        return wr->read && wr->read->n_gets > 0;
+}
+
+static bool watch_can_call(const Watch *w) {
+        return w->n_calls + WATCH_READ_MAX <= w->max_calls;
 }
 
 static void watch_dispatch_queue(Watch *w) {
-        while (w->queue_head && w->n_calls < WATCH_CALLS_MAX) {
+        while (w->queue_head && watch_can_call(w)) {
                 Watcher *wr = w->queue_head;
 
                 watcher_dequeue(wr);
                 watcher_resolve_now(wr);
         }
+}
+
+static void watcher_probe_dequeue(Watcher *wr) {
+        Watch *w = wr->watch;
+        Watcher *prev = NULL;
+
+        if (!wr->probe_queued)
+                return;
+        for (Watcher *i = w->probe_head; i; prev = i, i = i->probe_next)
+                if (i == wr) {
+                        if (prev)
+                                prev->probe_next = wr->probe_next;
+                        else
+                                w->probe_head = wr->probe_next;
+                        if (w->probe_tail == wr)
+                                w->probe_tail = prev;
+                        break;
+                }
+        wr->probe_next = NULL;
+        wr->probe_queued = false;
+}
+
+static void watcher_read_free(Watcher *wr) {
+        if (!wr->read)
+                return;
+        props_done(&wr->read->props);
+        free(wr->read->error);
+        wr->read = mfree(wr->read);
 }
 
 static Watcher *watcher_free(Watcher *wr) {
@@ -231,10 +318,13 @@ static Watcher *watcher_free(Watcher *wr) {
         if (hashmap_get(wr->watch->by_name, wr->name) == wr)
                 (void) hashmap_remove(wr->watch->by_name, wr->name);
         watcher_call_done(wr);
+        watcher_probe_dequeue(wr);
+        watcher_read_free(wr);
         sd_bus_slot_unref(wr->slot_match);
         free(wr->name);
         free(wr->service);
         free(wr->service_path);
+        free(wr->timer_path);
         free(wr->problem);
         strv_done(&wr->timer_files);
         free(wr);
@@ -242,14 +332,16 @@ static Watcher *watcher_free(Watcher *wr) {
 }
 
 static int watch_follow_broadcasts(Watch *w);
+static void watch_probe_next(Watch *w);
 
 static void watch_maybe_settled(Watch *w) {
-        if (w->n_resolving > 0)
+        if (w->n_resolving != 0)
                 return;
         if (watch_follow_broadcasts(w) < 0)
                 log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
         if (w->on_settled)
                 w->on_settled(w, w->userdata);
+        watch_probe_next(w);
 }
 
 static void watcher_set_resolving(Watcher *wr, bool b) {
@@ -539,15 +631,12 @@ static const struct {
         PROP("Conditions", "a(sbbsi)", read_prop_conditions, failed_condition, has_conditions),
 };
 
-/* One dict entry: the name, then its variant, read if we know it, skipped otherwise. */
-static int read_prop(sd_bus_message *m, UnitProps *p) {
-        const char *name, *contents;
+/* A property's variant, read if we know the name and its type, skipped otherwise. */
+static int read_prop_value(sd_bus_message *m, const char *name, UnitProps *p) {
+        const char *contents;
         char type;
         int r;
 
-        r = sd_bus_message_read_basic(m, 's', &name);
-        if (r < 0)
-                return r;
         r = sd_bus_message_peek_type(m, &type, &contents);
         if (r < 0)
                 return r;
@@ -566,6 +655,17 @@ static int read_prop(sd_bus_message *m, UnitProps *p) {
                 return r;
         }
         return sd_bus_message_skip(m, "v");
+}
+
+/* One dict entry: the name, then its variant. */
+static int read_prop(sd_bus_message *m, UnitProps *p) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &name);
+        if (r < 0)
+                return r;
+        return read_prop_value(m, name, p);
 }
 
 /* Reads an a{sv} of unit properties, taking what we know and skipping the rest. A property
@@ -591,6 +691,125 @@ int read_props(sd_bus_message *m, UnitProps *p) {
         }
         return sd_bus_message_exit_container(m);
 }
+
+/* The answer to one Get of a read. A property systemd does not have (an older version) is
+ * left unset; the read is done when every answer is in. */
+static int on_prop_got(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        PropGet *g = userdata;
+        Watcher *wr = g->watcher;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int r = 0;
+
+        WatcherRead *rd = wr->read;
+
+        g->slot = sd_bus_slot_unref(g->slot);
+        rd->n_gets--;
+        wr->watch->n_calls--;
+        if (e && sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.LimitsExceeded")) {
+                unsigned max = MAX(WATCH_READ_MAX, (wr->watch->n_calls + 1) * 3 / 4);
+
+                if (max < wr->watch->max_calls) {
+                        log_debug("The bus refused a call (%s); at most %u replies awaited from now on.",
+                                  e->message ?: e->name, max);
+                        wr->watch->max_calls = max;
+                }
+                wr->again = true;
+        } else if (e) {
+                if (!rd->error && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty"))
+                        (void) free_and_strdup(&rd->error, e->message ?: e->name);
+        } else
+                r = read_prop_value(m, g->name, &rd->props);
+        if (r < 0 && !rd->error)
+                (void) free_and_strdup(&rd->error, "malformed property value");
+        if (rd->n_gets == 0)
+                rd->done(wr);
+        return 0;
+}
+
+/* Reads the named properties of the unit at path (adding to carry's, taken over, when a second
+ * step of a read); done is called once every answer is in. */
+static int watcher_read(Watcher *wr, const char *path, const PropName *props, size_t n, watcher_read_done_t done,
+                        UnitProps *carry) {
+        Watch *w = wr->watch;
+        int r;
+
+        assert(n <= WATCH_READ_MAX && !watcher_reading(wr));
+        watcher_read_free(wr);
+        wr->read = calloc(1, sizeof(WatcherRead));
+        if (!wr->read)
+                return -ENOMEM;
+        if (carry) {
+                wr->read->props = *carry;
+                *carry = (UnitProps) {};
+        }
+        wr->read->done = done;
+        for (size_t i = 0; i < n; i++) {
+                PropGet *g = &wr->read->gets[i];
+
+                g->watcher = wr;
+                g->name = props[i].name;
+                r = sd_bus_call_method_async(w->bus, &g->slot, SYSTEMD_DEST, path, DBUS_PROPERTIES, "Get",
+                                             on_prop_got, g, "ss", props[i].iface, props[i].name);
+                if (r < 0) {
+                        watcher_call_done(wr);
+                        return r;
+                }
+                wr->read->n_gets++;
+                w->n_calls++;
+        }
+        return 0;
+}
+
+/* What a finished read gathered, handed to its done handler (which frees it), with the first
+ * error, if any, in ret_error (the caller's buffer). */
+static UnitProps watcher_take_props(Watcher *wr, char *ret_error, size_t size) {
+        UnitProps p = {};
+
+        ret_error[0] = 0;
+        if (wr->read) {
+                p = wr->read->props;
+                wr->read->props = (UnitProps) {};
+                snprintf(ret_error, size, "%s", wr->read->error ?: "no answer");
+        }
+        watcher_read_free(wr);
+        return p;
+}
+
+/* What a timer is read for: the service it triggers, whether it exists, its files (for
+ * annotations), whether it is active. */
+static const PropName timer_props[] = {
+        { TIMER_IFACE, "Unit" },        { UNIT_IFACE, "LoadState" },   { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "FragmentPath" }, { UNIT_IFACE, "DropInPaths" },
+};
+/* Only for a found timer that is not active: whether it is enabled. */
+static const PropName enabled_props[] = {
+        { UNIT_IFACE, "UnitFileState" },
+};
+/* A service's baseline: its state and last run. */
+static const PropName service_props[] = {
+        { UNIT_IFACE, "LoadState" },
+        { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "SubState" },
+        { UNIT_IFACE, "InvocationID" },
+        { UNIT_IFACE, "FragmentPath" },
+        { UNIT_IFACE, "DropInPaths" },
+        { UNIT_IFACE, "ActivationDetails" },
+        { UNIT_IFACE, "ConditionResult" },
+        { UNIT_IFACE, "ConditionTimestamp" },
+        { SERVICE_IFACE, "Result" },
+        { SERVICE_IFACE, "ExecMainCode" },
+        { SERVICE_IFACE, "ExecMainStatus" },
+        { SERVICE_IFACE, "ExecMainStartTimestamp" },
+        { SERVICE_IFACE, "ExecMainExitTimestamp" },
+        { SERVICE_IFACE, "SuccessExitStatus" },
+};
+/* A followed service after daemon-reload: only what may have changed with its files. */
+static const PropName service_refresh_props[] = {
+        { UNIT_IFACE, "LoadState" },
+        { UNIT_IFACE, "FragmentPath" },
+        { UNIT_IFACE, "DropInPaths" },
+        { SERVICE_IFACE, "SuccessExitStatus" },
+};
 
 /* What systemd told, as the run tracker takes it. The strings point into p. */
 static void props_to_update(const UnitProps *p, RunSource source, RunUpdate *ret) {
@@ -744,6 +963,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                  p.has_active ? p.active : "", p.has_sub ? " SubState=" : "", p.has_sub ? p.sub : "",
                  p.has_invocation ? " InvocationID=" : "", p.has_invocation ? p.invocation : "",
                  p.has_result ? " Result=" : "", p.has_result ? p.result : "", baselined ? "" : " (before baseline)");
+        /* A read is one Get per property: a change that falls between two of its answers would
+         * leave a baseline of mixed times, so read again once this one is in. */
+        if (!baselined && watcher_reading(wr))
+                wr->again = true;
         /* Only the watchers whose runs the manager wants follow the signals (in broad mode
          * every watcher of the path sees them); the others are read again when that changes. */
         if (!wr->monitored)
@@ -787,28 +1010,21 @@ static void watcher_baseline(Watcher *wr, UnitProps *p) {
                  p->has_active ? p->active : "?", p->has_sub ? p->sub : "?");
 }
 
-static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
-        Watcher *wr = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        _cleanup_(props_done) UnitProps p = {};
+static void on_service_state(Watcher *wr) {
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
         bool refresh;
-        int r;
 
         if (watcher_reply_superseded(wr))
-                return 0;
+                return;
         refresh = wr->refresh;
         wr->refresh = false;
-        if (e) {
+        /* LoadState is there for any unit systemd can name: without it, nothing is known. */
+        if (!p.has_load) {
                 log_unit(LOG_WARNING, wr->service, NULL, "Failed to read the state of %s for [%s]: %s", wr->service,
-                         wr->name, e->message ?: e->name);
+                         wr->name, error);
                 watcher_set_resolving(wr, false);
-                return 0;
-        }
-        r = read_props(m, &p);
-        if (r < 0) {
-                log_unit_errno(LOG_WARNING, r, wr->service, NULL, "Failed to parse the state of %s: %m", wr->service);
-                watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
 
         if (p.has_success)
@@ -818,7 +1034,7 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         wr->missing = p.has_load && !streq(p.load, "loaded");
         if (wr->missing && wr->discovered) {
                 watch_drop(wr->watch, wr);
-                return 0;
+                return;
         }
         if (wr->missing) {
                 watcher_problem(wr, LOG_WARNING,
@@ -828,7 +1044,7 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
                         wr->watch->on_dropped(wr->watch, wr->name, wr->watch->userdata);
                 watcher_baseline(wr, &p);
                 watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
         if (!wr->is_timer)
                 watcher_problem_clear(wr);
@@ -838,12 +1054,12 @@ static int on_service_state(sd_bus_message *m, void *userdata, sd_bus_error *ret
         if (refresh && watcher_is_following(wr)) {
                 (void) watcher_want(wr, &p);
                 watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
         if (watcher_want(wr, &p))
                 watcher_baseline(wr, &p);
         watcher_set_resolving(wr, false);
-        return 0;
+        return;
 }
 
 static void watch_go_broad(Watch *w);
@@ -900,11 +1116,8 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                         return 0;
                 }
                 wr->refresh = true;
-                r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
-                                             "GetAll", on_service_state, wr, "s", "");
-                if (r >= 0)
-                        w->n_calls++;
-                return r;
+                return watcher_read(wr, wr->service_path, service_refresh_props, ELEMENTSOF(service_refresh_props),
+                                    on_service_state, false);
         }
 
         r = unit_dbus_path(service, &path);
@@ -934,11 +1147,7 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, wr->service_path, DBUS_PROPERTIES,
-                                     "GetAll", on_service_state, wr, "s", "");
-        if (r >= 0)
-                w->n_calls++;
-        return r;
+        return watcher_read(wr, wr->service_path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
 }
 
 /* Whether a timer's service can be watched: 1 yes; 0 no, said once; -1 the watcher goes (a
@@ -976,28 +1185,33 @@ static int watcher_timer_usable(Watcher *wr, const UnitProps *p) {
         return 1;
 }
 
-static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
-        Watcher *wr = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        _cleanup_(props_done) UnitProps p = {};
+static void on_timer_state(Watcher *wr) {
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
         int r;
 
         if (watcher_reply_superseded(wr))
-                return 0;
-        if (e) {
-                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name,
-                         e->message ?: e->name);
+                return;
+        if (!p.has_load) {
+                log_unit(LOG_WARNING, wr->name, NULL, "[%s]: cannot read the timer: %s", wr->name, error);
                 watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
-        r = read_props(m, &p);
-        if (r >= 0)
-                r = props_files(&p, &wr->timer_files);
+        /* A found timer that is not active: whether it is enabled decides, asked only now. */
+        if (wr->discovered && !p.has_unit_file_state && p.has_active && !unit_timer_is_eligible(p.active, NULL)) {
+                r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_timer_state, &p);
+                if (r < 0) {
+                        log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot read the timer: %m", wr->name);
+                        watcher_set_resolving(wr, false);
+                }
+                return;
+        }
+        r = props_files(&p, &wr->timer_files);
         if (r < 0) {
                 log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot parse the timer's properties: %m",
                                wr->name);
                 watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
         r = watcher_timer_usable(wr, &p);
         if (r <= 0) {
@@ -1005,7 +1219,7 @@ static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                         watch_drop(wr->watch, wr);
                 else
                         watcher_set_resolving(wr, false);
-                return 0;
+                return;
         }
         if (wr->service && !streq(wr->service, p.unit))
                 log_unit(LOG_INFO, wr->name, NULL, "[%s] now triggers %s (was %s).", wr->name, p.unit, wr->service);
@@ -1015,7 +1229,7 @@ static int on_timer_state(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot watch %s: %m", wr->name, p.unit);
                 watcher_set_resolving(wr, false);
         }
-        return 0;
+        return;
 }
 
 static void watcher_enqueue_or_run(Watcher *wr) {
@@ -1023,7 +1237,7 @@ static void watcher_enqueue_or_run(Watcher *wr) {
 
         if (wr->queued)
                 return;
-        if (w->n_calls >= WATCH_CALLS_MAX) {
+        if (!watch_can_call(w)) {
                 if (w->queue_tail)
                         w->queue_tail->queue_next = wr;
                 else
@@ -1043,8 +1257,10 @@ static void watcher_resolve(Watcher *wr) {
 
         if (!w->bus)
                 return; /* disconnected: everything is re-read once we are back */
+        /* A full read decides, whether it is enabled included: no probe after it. */
+        watcher_probe_dequeue(wr);
         watcher_set_resolving(wr, true);
-        if (wr->slot_call) {
+        if (watcher_reading(wr)) {
                 wr->again = true;
                 return;
         }
@@ -1063,26 +1279,82 @@ static bool watcher_reply_superseded(Watcher *wr) {
 }
 
 static void watcher_resolve_now(Watcher *wr) {
-        Watch *w = wr->watch;
         int r;
 
         if (!wr->is_timer)
                 r = watcher_watch_service(wr, wr->name);
         else {
-                _cleanup_free_ char *path = NULL;
-
-                r = unit_dbus_path(wr->name, &path);
+                r = wr->timer_path ? 0 : unit_dbus_path(wr->name, &wr->timer_path);
                 if (r >= 0)
                         /* Reading a property of a unit object loads the unit, like LoadUnit(). */
-                        r = sd_bus_call_method_async(w->bus, &wr->slot_call, SYSTEMD_DEST, path, DBUS_PROPERTIES,
-                                                     "GetAll", on_timer_state, wr, "s", "");
-                if (r >= 0)
-                        w->n_calls++;
+                        r = watcher_read(wr, wr->timer_path, timer_props, ELEMENTSOF(timer_props), on_timer_state,
+                                         NULL);
         }
         if (r < 0) {
                 log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: failed to resolve: %m", wr->name);
                 watcher_set_resolving(wr, false);
         }
+}
+
+/* A found timer that is merely loaded (not active) is monitored only once it is enabled; that
+ * is asked after every resolution is done, WATCH_PROBES_MAX at a time: UnitFileState is the
+ * one expensive property, and thousands of idle timers must not delay start-up. */
+static void watcher_probe(Watcher *wr) {
+        Watch *w = wr->watch;
+
+        if (wr->probe_queued || wr->probing)
+                return;
+        wr->monitored = false;
+        if (w->probe_tail)
+                w->probe_tail->probe_next = wr;
+        else
+                w->probe_head = wr;
+        w->probe_tail = wr;
+        wr->probe_queued = true;
+}
+
+static void on_probed(Watcher *wr) {
+        char error[256];
+        _cleanup_(props_done) UnitProps p = watcher_take_props(wr, error, sizeof(error));
+        Watch *w = wr->watch;
+
+        if (!watcher_reply_superseded(wr)) {
+                if (p.has_unit_file_state && unit_timer_is_eligible(NULL, p.unit_file_state))
+                        watcher_resolve(wr); /* enabled: read it in full */
+                else
+                        watcher_unmonitor(wr);
+        }
+        watch_probe_next(w);
+}
+
+static void watch_probe_next(Watch *w) {
+        while (w->probe_head && w->bus && w->n_resolving == 0 && w->n_probing < WATCH_PROBES_MAX &&
+               watch_can_call(w)) {
+                Watcher *wr = w->probe_head;
+                int r;
+
+                watcher_probe_dequeue(wr);
+                if (watcher_reading(wr) || wr->resolving)
+                        continue; /* a resolution took over */
+                r = wr->timer_path ? 0 : unit_dbus_path(wr->name, &wr->timer_path);
+                if (r >= 0) {
+                        wr->probing = true;
+                        w->n_probing++;
+                        r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_probed,
+                                         NULL);
+                }
+                if (r < 0)
+                        log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot ask whether it is enabled: %m",
+                                       wr->name);
+        }
+}
+
+/* A unit found by a listing: a timer the listing shows inactive waits for the probe. */
+static void watch_examine(Watcher *wr, const char *active) {
+        if (wr->is_timer && wr->discovered && !unit_timer_is_eligible(active, NULL))
+                watcher_probe(wr);
+        else
+                watcher_resolve(wr);
 }
 
 static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -1156,9 +1428,9 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         if (w->on_reloaded)
                 w->on_reloaded(w, w->reloaded_userdata);
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (wr->is_timer || wr->discovered || wr->missing)
+                if ((wr->is_timer || wr->discovered || wr->missing) && !(wr->discovered && w->discover.n > 0))
                         watcher_resolve(wr);
-        watch_discover(w, true);
+        watch_discover(w, true); /* the found units: re-examined with what the listing says */
         return 0;
 }
 
@@ -1168,7 +1440,10 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         usec_t now = now_usec(CLOCK_MONOTONIC);
         Watcher *wr;
 
-        if (!from_systemd(w, m) || sd_bus_message_read(m, "so", &id, &path) < 0)
+        /* Most units loaded are neither timers nor services (scopes, slices, mounts, devices):
+         * the cheapest test first. */
+        if (sd_bus_message_read(m, "so", &id, &path) < 0 || !(endswith(id, ".timer") || endswith(id, ".service")) ||
+            !from_systemd(w, m))
                 return 0;
         wr = watch_find(w, id);
         /* Only a timer we could not resolve yet cares (a transient timer appearing); a change of
@@ -1205,9 +1480,9 @@ static int on_new_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 log_debug("Cannot look up new units: %s", strempty(sd_bus_message_get_error(m)->message));
         r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
         while (r > 0) {
-                const char *id, *load;
+                const char *id, *load, *active;
 
-                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, NULL, NULL, NULL, NULL, NULL, NULL,
+                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, &active, NULL, NULL, NULL, NULL, NULL,
                                         NULL);
                 if (r <= 0 || !streq(load, "loaded") || !unit_name_is_valid(id) || !watch_wants_name(w, id) ||
                     watch_find(w, id))
@@ -1217,7 +1492,7 @@ static int on_new_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                         break;
                 }
                 log_debug("%s appeared; examining it.", id);
-                watcher_resolve(wr);
+                watch_examine(wr, active);
         }
         /* Names that came meanwhile. */
         if (w->new_names.n > 0 || w->new_overflow)
@@ -1330,8 +1605,11 @@ static int watch_follow_broadcasts(Watch *w) {
 static void watch_rebaseline(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
                 run_tracker_lost(&wr->run);
-                watcher_resolve(wr);
+                /* Found timers not followed: the listing tells which to read again. */
+                if (!(wr->discovered && wr->is_timer && !wr->monitored && w->discover.n > 0))
+                        watcher_resolve(wr);
         }
+        watch_discover(w, true);
 }
 
 static int on_reconnect_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
@@ -1624,6 +1902,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         w->want = want;
         w->on_dropped = on_dropped;
         w->userdata = userdata;
+        w->max_calls = user ? WATCH_CALLS_MAX_USER : WATCH_CALLS_MAX;
         w->max_matches = WATCH_MATCHES_CEILING;
         e = getenv("TIMERBEAT_MAX_MATCHES");
         if (e)
@@ -1740,9 +2019,9 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 
         r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
         while (r > 0) {
-                const char *id, *load;
+                const char *id, *load, *active;
 
-                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, NULL, NULL, NULL, NULL, NULL, NULL,
+                r = sd_bus_message_read(m, "(ssssssouso)", &id, NULL, &load, &active, NULL, NULL, NULL, NULL, NULL,
                                         NULL);
                 if (r <= 0)
                         break;
@@ -1754,14 +2033,14 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 if (wr) {
                         wr->listed = true;
                         if (wr->discovered && w->discover_refresh)
-                                watcher_resolve(wr); /* its files or Unit= may have changed */
+                                watch_examine(wr, active); /* its files or Unit= may have changed */
                         continue;
                 }
                 if (watch_add(w, id, true, &wr) < 0) {
                         log_oom();
                         break;
                 }
-                watcher_resolve(wr);
+                watch_examine(wr, active);
         }
         if (r < 0)
                 log_warning_errno(r, "Failed to parse the list of units: %m");
@@ -1876,7 +2155,8 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
         /* Watchers found earlier, and ones that were not monitored: their check may have
          * changed with the config. (Monitored ones keep their state; see refresh.) */
         for (wr = w->watchers; wr; wr = wr->next)
-                if ((wr->discovered || !wr->monitored) && !wr->resolving) {
+                if ((discover ? !wr->discovered && !wr->monitored : wr->discovered || !wr->monitored) &&
+                    !wr->resolving) {
                         watcher_resolve(wr);
                         any_new = true;
                 }
