@@ -294,6 +294,24 @@ dry=$(C timerbeat ping host.timer --dry-run --show-secrets | head -1)
 [ "$dry" = "GET http://127.0.0.1:$PORT/host/tb-renamed-host" ] || fail "ping --dry-run disagrees: $dry"
 ok "hostnamectl hostname tb-renamed-host: the next {hostname} ping and ping --dry-run carry the new name, no restart"
 
+# ---------------------------------------------------------------- 5c. no false success after reset-failed
+# Issue 12 on the system manager: while timerbeat is stopped, fail.service fails (exit 1) and
+# `systemctl reset-failed` makes systemd say Result=success for that run. At its next start
+# timerbeat reads the run from the journal (and the exit status from the state): no success.
+C systemctl stop timerbeat.service
+C systemctl start fail.service >/dev/null 2>&1 && fail "fail.service did not fail"
+INV=$(C systemctl show -p InvocationID --value fail.service)
+C systemctl reset-failed fail.service
+[ "$(C systemctl show -p Result --value fail.service)" = success ] ||
+        fail "after reset-failed systemd does not say Result=success; the case is not reproduced"
+C systemctl start timerbeat.service
+wait_for 30 journal_has "Run $INV of fail.service ended while timerbeat was not watching, with result" ||
+        fail "timerbeat did not catch up run $INV of fail.service: $(C journalctl -b --no-pager -o cat -u timerbeat.service | grep fail.service | tail -5)"
+sleep 2 # time for a wrong ping to show up
+[ "$(grep -c '/fail/' "$RUN/requests.log" || true)" = 0 ] || fail "a request for fail.timer arrived: $(cat "$RUN/requests.log")"
+journal_has "Run $INV of fail.service succeeded" && fail "timerbeat judged the reset-failed run $INV a success"
+ok "a failed run while stopped, then reset-failed (systemd: Result=success): caught up as failed, nothing sent"
+
 # ---------------------------------------------------------------- 6. systemd-analyze security
 SEC=$(C systemd-analyze security --no-pager timerbeat.service 2>&1 || true)
 EXPOSURE=$(sed -n 's/.*Overall exposure level for timerbeat.service: \([0-9.]*\).*/\1/p' <<<"$SEC")
