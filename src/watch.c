@@ -29,6 +29,7 @@
  * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
  * UnitFilePreset included. */
 #define WATCH_READ_MAX 16U
+#define WATCH_READ_RETRIES 5U
 /* Discovered timers that are neither active nor (as far as the listing tells) anything but
  * loaded: whether they are enabled is asked after start-up, this many at a time. */
 #define WATCH_PROBES_MAX 2U
@@ -93,8 +94,9 @@ struct Watcher {
         usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
         int said_monitored;      /* what the debug line said last: -1 nothing yet */
         bool queued;
-        bool again;   /* resolve again once the call in flight returns */
-        bool refresh; /* the GetAll in flight only re-decides monitoring */
+        bool again;            /* resolve again once the call in flight returns */
+        unsigned read_retries; /* reads made again for a missing answer, since the last whole one */
+        bool refresh;          /* the GetAll in flight only re-decides monitoring */
         bool resolving;
         bool unsupported; /* a timer whose Unit= is not a service: resolved again on daemon-reload only */
         bool missing;     /* a named unit systemd does not know: resolved again on daemon-reload */
@@ -714,6 +716,13 @@ static int on_prop_got(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
                         wr->watch->max_calls = max;
                 }
                 wr->again = true;
+        } else if (e && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty") &&
+                   wr->read_retries < WATCH_READ_RETRIES) {
+                /* One answer missing (systemd re-executing, the bus restarting, a reply lost):
+                 * the other answers alone are not a baseline (an InvocationID missing from one
+                 * would hide a run), so the whole read is made again, a few times. */
+                wr->read_retries++;
+                wr->again = true;
         } else if (e) {
                 if (!rd->error && !sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.UnknownProperty"))
                         (void) free_and_strdup(&rd->error, e->message ?: e->name);
@@ -1006,8 +1015,8 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
  * reported already. */
 static void watcher_baseline(Watcher *wr, UnitProps *p) {
         watcher_feed(wr, p, RUN_SOURCE_BASELINE);
-        log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s).", wr->name, wr->service,
-                 p->has_active ? p->active : "?", p->has_sub ? p->sub : "?");
+        log_unit(LOG_DEBUG, wr->service, NULL, "[%s] watches %s (%s/%s, run %s).", wr->name, wr->service,
+                 p->has_active ? p->active : "?", p->has_sub ? p->sub : "?", p->has_invocation ? p->invocation : "?");
 }
 
 static void on_service_state(Watcher *wr) {
@@ -1017,6 +1026,7 @@ static void on_service_state(Watcher *wr) {
 
         if (watcher_reply_superseded(wr))
                 return;
+        wr->read_retries = 0;
         refresh = wr->refresh;
         wr->refresh = false;
         /* LoadState is there for any unit systemd can name: without it, nothing is known. */
@@ -1275,6 +1285,9 @@ static bool watcher_reply_superseded(Watcher *wr) {
         if (!again)
                 return false;
         watcher_enqueue_or_run(wr);
+        /* Its calls are free now: when every read in flight is made again, nothing else would
+         * start the ones waiting (the queue would stall with no call in flight). */
+        watch_dispatch_queue(wr->watch);
         return true;
 }
 
