@@ -106,6 +106,28 @@ static int parse_command(int argc, char *argv[]) {
         return 1;
 }
 
+static int parse_exit_code(const char *s) {
+        unsigned u;
+
+        if (parse_unsigned(s, 0, 255, &u) < 0) {
+                log_error("--exit-code=%s: expected a number from 0 to 255.", s);
+                return -EINVAL;
+        }
+        arg_exit_code = (int) u;
+        return 0;
+}
+
+static int parse_log_level(const char *s) {
+        int l = log_level_from_string(s);
+
+        if (l < 0) {
+                log_error("Unknown log level '%s'; use err, warning, notice, info or debug.", s);
+                return -EINVAL;
+        }
+        log_set_max_level(l);
+        return 0;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100,
@@ -140,7 +162,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "background", no_argument, NULL, ARG_BACKGROUND },
                 {},
         };
-        int c, l;
+        int c;
 
         while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
                 switch (c) {
@@ -183,27 +205,15 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_BACKGROUND:
                         arg_background = true;
                         break;
-                case ARG_EXIT_CODE: {
-                        unsigned u;
-
-                        if (parse_unsigned(optarg, 0, 255, &u) < 0) {
-                                log_error("--exit-code=%s: expected a number from 0 to 255.", optarg);
+                case ARG_EXIT_CODE:
+                        if (parse_exit_code(optarg) < 0)
                                 return -EINVAL;
-                        }
-                        arg_exit_code = (int) u;
                         break;
-                }
                 case ARG_LOG_LEVEL:
-                        l = log_level_from_string(optarg);
-                        if (l < 0) {
-                                log_error("Unknown log level '%s'; use err, warning, notice, info or debug.", optarg);
+                        if (parse_log_level(optarg) < 0)
                                 return -EINVAL;
-                        }
-                        log_set_max_level(l);
                         break;
-                case '?':
-                        return -EINVAL;
-                default:
+                default: /* '?': getopt said what is wrong */
                         return -EINVAL;
                 }
 
