@@ -41,7 +41,7 @@ typedef struct Row {
 typedef struct Inventory {
         Resolver *resolver; /* the daemon's resolution: conf section, annotation, pattern */
         Row *rows;
-        size_t n;
+        size_t n, allocated;
         bool bus_ok;
 } Inventory;
 
@@ -106,13 +106,10 @@ int cli_list_units(sd_bus *bus, char **patterns, Strv *ret) {
 }
 
 static Row *inventory_add(Inventory *inv) {
-        Row *n = realloc(inv->rows, sizeof(Row) * (inv->n + 1));
-
-        if (!n)
+        if (grow_array((void **) &inv->rows, &inv->allocated, inv->n + 1, sizeof(Row)) < 0)
                 return NULL;
-        inv->rows = n;
-        n[inv->n] = (Row) {};
-        return &n[inv->n++];
+        inv->rows[inv->n] = (Row) {};
+        return &inv->rows[inv->n++];
 }
 
 /* The check for a unit, resolved exactly as the daemon does. */

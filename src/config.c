@@ -1140,7 +1140,7 @@ static int config_index_add(Config *c, Check *check) {
 
 static int config_get_check(Parser *p, const char *name, Check **ret) {
         Config *c = p->config;
-        Check *check, **n;
+        Check *check;
 
         check = (Check *) config_find_check(c, name);
         if (check) {
@@ -1155,14 +1155,11 @@ static int config_get_check(Parser *p, const char *name, Check **ret) {
         check->pattern = !unit_name_is_valid(name);
         check->order = (unsigned) c->n_checks;
         check->file = strdup(p->path);
-        n = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
-        if (!check->file || !n) {
-                if (n)
-                        c->checks = n;
+        if (!check->file ||
+            grow_array((void **) &c->checks, &c->checks_allocated, c->n_checks + 1, sizeof(Check *)) < 0) {
                 check_free(check);
                 return -ENOMEM;
         }
-        c->checks = n;
         c->checks[c->n_checks++] = check;
         *ret = check;
         return config_index_add(c, check);
@@ -1695,7 +1692,7 @@ static Check *check_copy(const Check *k) {
 }
 
 int config_add_provisioned(Config *c, const Check *k, const char *unit, const char *url) {
-        Check *exact = (Check *) config_find_check(c, unit), **a;
+        Check *exact = (Check *) config_find_check(c, unit);
         _cleanup_(check_freep) Check *n = NULL;
 
         if (exact && !exact->pattern)
@@ -1705,10 +1702,8 @@ int config_add_provisioned(Config *c, const Check *k, const char *unit, const ch
                 return -ENOMEM;
         n->pattern = false;
         n->order = (unsigned) c->n_checks;
-        a = realloc(c->checks, sizeof(Check *) * (c->n_checks + 1));
-        if (!a)
+        if (grow_array((void **) &c->checks, &c->checks_allocated, c->n_checks + 1, sizeof(Check *)) < 0)
                 return -ENOMEM;
-        c->checks = a;
         c->checks[c->n_checks++] = TAKE_PTR(n);
         c->index = mfree(c->index);
         return config_build_index(c) < 0 ? -ENOMEM : 1;

@@ -115,6 +115,7 @@ typedef struct Config {
 
         Check **checks;
         size_t n_checks;
+        size_t checks_allocated; /* room in checks */
 
         Strv files;    /* every file read, in the order applied */
         Strv digests;  /* one per file: config_file_digest() of what was read */

@@ -422,19 +422,34 @@ usec_t now_usec(clockid_t clock) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
+int grow_array(void **p, size_t *allocated, size_t need, size_t elem) {
+        size_t want;
+        void *n;
+
+        if (*p && need <= *allocated)
+                return 0;
+        want = MAX((size_t) 8, need * 2);
+        if (want > SIZE_MAX / elem)
+                return -ENOMEM;
+        n = realloc(*p, want * elem);
+        if (!n)
+                return -ENOMEM;
+        *p = n;
+        *allocated = want;
+        return 0;
+}
+
 int strv_push(Strv *v, const char *s) {
-        char **n, *c;
+        char *c;
 
         c = strdup(s);
         if (!c)
                 return -ENOMEM;
         /* Always NULL-terminated, so items can be passed where a strv is expected. */
-        n = realloc(v->items, sizeof(char *) * (v->n + 2));
-        if (!n) {
+        if (grow_array((void **) &v->items, &v->allocated, v->n + 2, sizeof(char *)) < 0) {
                 free(c);
                 return -ENOMEM;
         }
-        v->items = n;
         v->items[v->n++] = c;
         v->items[v->n] = NULL;
         return 0;

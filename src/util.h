@@ -42,7 +42,13 @@ usec_t now_usec(clockid_t clock);
 typedef struct Strv {
         char **items;
         size_t n;
+        size_t allocated; /* room in items (strv_push grows it geometrically) */
 } Strv;
+
+/* Room for need elements of elem bytes in *p, whose room is *allocated: grown geometrically, so
+ * that adding one element at a time stays linear (a realloc per element can copy the whole array
+ * each time: it does under ASan, and for large arrays without it). */
+int grow_array(void **p, size_t *allocated, size_t need, size_t elem);
 
 int strv_push(Strv *v, const char *s);
 void strv_done(Strv *v);
