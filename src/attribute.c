@@ -40,7 +40,7 @@ struct Attributor {
 static void query_free(Query *q) {
         if (!q)
                 return;
-        for (size_t i = 0; i < q->n; i++) {
+        for (size_t i = 0; q->asks && i < q->n; i++) {
                 sd_bus_slot_unref(q->asks[i].slot);
                 free(q->asks[i].timer);
         }
