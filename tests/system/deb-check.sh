@@ -66,11 +66,28 @@ if [ ${#suppress_tags[@]} -gt 0 ]; then
         suppress=(--suppress-tags "$(IFS=,; echo "${suppress_tags[*]}")")
         log_suppressed="    (suppressed, lintian $(lintian --version | cut -d' ' -f2): ${suppress_tags[*]})"
 fi
+# spelling-error-in-binary looks for misspelt words in the binary's printable byte runs, machine
+# code included ("wtH" for "with" came and went between builds). A "word" that appears in no
+# source file is a run of instruction bytes, not text: it is shown as such and not counted; a
+# misspelling in our own strings (it is in src/) still fails.
+SRCROOT=$(cd "$(dirname "$0")/../.." && pwd)
+machine_code_spelling() {
+        local line word
+        while IFS= read -r line; do
+                word=$(sed -n 's/^I: timerbeat: spelling-error-in-binary \([^ ]*\) .* \[usr\/bin\/timerbeat\]$/\1/p' <<<"$line")
+                if [ -n "$word" ] && ! grep -rqwF -- "$word" "$SRCROOT/src"; then
+                        echo "N: (not counted: '$word' is in no source file, a byte run of the machine code) ${line#I: }"
+                else
+                        printf '%s\n' "$line"
+                fi
+        done
+}
 for f in "${changes[0]}" "${dscs[@]}"; do
         rc=0
         [ -z "${log_suppressed:-}" ] || echo "$log_suppressed"
         tags=$(lintian --pedantic --fail-on none --display-info --show-overrides "${suppress[@]}" "$f" 2>&1) || rc=$?
         tags=$(grep -v '^running with root privileges is not recommended!$' <<<"$tags" || true)
+        tags=$(machine_code_spelling <<<"$tags")
         if [ -n "$tags" ]; then printf '    %s\n' "${tags//$'\n'/$'\n    '}"; fi
         found=$(grep -c '^[EWIP]: ' <<<"$tags" || true)
         overridden=$(grep -c '^O: ' <<<"$tags" || true)
