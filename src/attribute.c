@@ -99,9 +99,10 @@ static void query_deliver(Attributor *a, Query *q) {
         a->done(&run, a->userdata);
 }
 
-/* Hands on the runs at the head whose answers are all in, in order. */
-static void attributor_flush(Attributor *a) {
-        while (a->head && a->head->pending == 0) {
+/* Hands on the runs at the head, in order: those whose answers are all in, or every one
+ * (all: the answers will not come). */
+static void attributor_deliver(Attributor *a, bool all) {
+        while (a->head && (all || a->head->pending == 0)) {
                 Query *q = a->head;
 
                 a->head = q->next;
@@ -114,18 +115,8 @@ static void attributor_flush(Attributor *a) {
 }
 
 void attributor_release(Attributor *a) {
-        if (!a)
-                return;
-        while (a->head) {
-                Query *q = a->head;
-
-                a->head = q->next;
-                if (!a->head)
-                        a->tail = NULL;
-                a->n--;
-                query_deliver(a, q);
-                query_free(q);
-        }
+        if (a)
+                attributor_deliver(a, true);
 }
 
 static int on_last_trigger(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -140,7 +131,7 @@ static int on_last_trigger(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                 ask->trigger = t;
         assert(q->pending > 0);
         q->pending--;
-        attributor_flush(q->owner);
+        attributor_deliver(q->owner, false);
         return 0;
 }
 
