@@ -82,6 +82,7 @@ static const char *run_result(const WatchRun *run) {
 /* A run found ended at (re)connect: is it new, and should it be reported now? */
 static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInput *in, Decision *d) {
         char buf[32];
+        bool starting;
 
         if (isempty(run->invocation)) {
                 /* No run to report; a new check starts its record here, so that a run ending
@@ -90,22 +91,24 @@ static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInp
                         d->record = DECIDE_RECORD_PLACEHOLDER;
                 return false;
         }
-        if (!in->has_last) {
-                /* Never seen this check before: what ended before it existed is not ours. */
+        /* No record yet: a run that ended while timerbeat was starting (after READY=1, before
+         * its unit was read) is new; one that ended before is not ours. */
+        starting = !in->has_last && in->watching_since > 0 && run->exit_timestamp >= in->watching_since;
+        if (!in->has_last && !starting) {
                 say(d, LOG_DEBUG, "[%s]: first run record.", c->name);
                 d->record = DECIDE_RECORD_RUN;
                 return false;
         }
-        if (streq(strempty(in->last_invocation), run->invocation))
+        if (in->has_last && streq(strempty(in->last_invocation), run->invocation))
                 return false; /* reported (or decided on) before */
-        if (run->exit_timestamp > 0 && in->last_exit > 0 && run->exit_timestamp <= in->last_exit)
+        if (in->has_last && run->exit_timestamp > 0 && in->last_exit > 0 && run->exit_timestamp <= in->last_exit)
                 return false;
 
         d->record = DECIDE_RECORD_RUN;
+        d->caught_up = true;
         if (!decide_run_success(run) && !c->failure) {
-                say(d, LOG_NOTICE,
-                    "Run %s of %s ended while timerbeat was not watching, with result '%s'; not pinging [%s].",
-                    run->invocation, run->service, run_result(run), c->name);
+                say(d, LOG_NOTICE, "Run %s of %s ended while timerbeat was %s, with result '%s'; not pinging [%s].",
+                    run->invocation, run->service, starting ? "starting" : "not watching", run_result(run), c->name);
                 return false;
         }
         if (run->exit_timestamp == 0 || in->now > run->exit_timestamp + in->max_age) {
@@ -115,9 +118,15 @@ static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInp
                     run->invocation, run->service, format_timespan(buf, sizeof(buf), in->max_age), c->name);
                 return false;
         }
-        snprintf(d->catch_up_note, sizeof(d->catch_up_note),
-                 "Run %s of %s ended %llus ago while timerbeat was not watching; catching up.", run->invocation,
-                 run->service, (unsigned long long) ((in->now - run->exit_timestamp) / USEC_PER_SEC));
+        if (starting)
+                snprintf(d->catch_up_note, sizeof(d->catch_up_note),
+                         "Run %s of %s ended while timerbeat was starting; reporting it.", run->invocation,
+                         run->service);
+        else
+                snprintf(d->catch_up_note, sizeof(d->catch_up_note),
+                         "Run %s of %s ended %llus ago while timerbeat was not watching; catching up.",
+                         run->invocation, run->service,
+                         (unsigned long long) ((in->now - run->exit_timestamp) / USEC_PER_SEC));
         return true;
 }
 

@@ -19,6 +19,10 @@ typedef struct DecideInput {
         bool has_last;
         const char *last_invocation;
         usec_t last_exit;
+        /* When the configuration began to be watched (CLOCK_REALTIME; 0: unknown). READY=1 comes
+         * before the units are read: a run found ended in a check's first read, without a
+         * record, is new when it ended after this. */
+        usec_t watching_since;
 } DecideInput;
 
 typedef enum DecideRecord {
@@ -37,6 +41,7 @@ typedef struct Decision {
         DecideRecord record;
         bool needs_activation_details; /* trigger = timer, but systemd cannot tell */
         bool foreign;                  /* another check's run (WatchRun.shared): not this check's */
+        bool caught_up;                /* a run found ended (catch_up) that is new: judged late */
         int log_level;                 /* of reason; -1 when there is nothing to say */
         char message[512];             /* for {message} and bodies */
         char reason[768];              /* what happened and why, for the log */

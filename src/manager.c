@@ -51,7 +51,11 @@ struct Manager {
         sd_event_source *sig_term, *sig_int, *sig_hup, *shutdown_timer, *self_timer;
         bool config_loaded; /* the last (re)load succeeded: part of being healthy */
         bool unhealthy;     /* said so, for the self-heartbeat */
-        bool ready_sent;
+        /* When the running configuration began to be watched (CLOCK_REALTIME): a run of a check
+         * without a record yet that ended after it is new (DecideInput.watching_since). */
+        usec_t watching_since;
+        bool ready_sent; /* READY=1: at the first Subscribe(), before the units are read */
+        bool started;    /* every check was resolved once */
         bool reloading;
         bool stopping;
 };
@@ -66,6 +70,7 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
                 .max_age = m->config->max_age,
                 .failures = (unsigned) (uintptr_t) hashmap_get(m->failures, run->check),
                 .last_invocation = last,
+                .watching_since = m->watching_since,
         };
         Decision d;
 
@@ -92,8 +97,7 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
         if (d.send)
                 sender_dispatch(m->sender, c, run, &d);
         /* Counted once per run: live, or caught up when it is new to the run record. */
-        if (!run->start && !d.foreign && !isempty(run->invocation) &&
-            (!run->catch_up || (in.has_last && d.record == DECIDE_RECORD_RUN)) &&
+        if (!run->start && !d.foreign && !isempty(run->invocation) && (!run->catch_up || d.caught_up) &&
             metrics_run_end(metricsfile_metrics(m->metrics), run->check, run->service, run->result ?: "unknown",
                             decide_run_succeeded(run->active_state, run->result), run->exit_timestamp) < 0)
                 log_oom();
@@ -216,6 +220,18 @@ static int keep_outbox_entry(const char *check, bool final, void *userdata) {
         return resolver_keeps(m->resolver, m->config, check, final);
 }
 
+/* READY=1 as soon as systemd's signals reach us: the units are read after it (a run that ends
+ * meanwhile is found ended in its unit's state, and is new by watching_since), so that start-up
+ * does not grow with the number of checks. */
+static void on_subscribed(Watch *w _unused_, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->ready_sent || m->stopping)
+                return;
+        (void) sd_notify(false, "READY=1\nSTATUS=Reading the state of the watched units.");
+        m->ready_sent = true;
+}
+
 static void on_settled(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
         size_t n, k;
@@ -228,7 +244,7 @@ static void on_settled(Watch *w _unused_, void *userdata) {
         if (r < 0)
                 log_warning_errno(r, "Failed to start reading the journal: %m");
         monitored_count(m->monitored, m->resolver, m->config, &n, &k);
-        if (m->ready_sent && !m->reloading) {
+        if (m->started && !m->reloading) {
                 /* A daemon-reload changed what is watched: STATUS= follows, quietly. */
                 if (n != m->said_units || k != m->said_sections)
                         (void) sd_notifyf(false, "STATUS=Watching %zu unit%s from %zu section%s.", n,
@@ -238,11 +254,14 @@ static void on_settled(Watch *w _unused_, void *userdata) {
                 return;
         }
         /* The outbox entries that waited for every check to be known (annotations, patterns). */
-        if (!m->ready_sent)
+        if (!m->started)
                 sender_replay_held(m->sender);
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
+        /* READY=1 went at the Subscribe() already, unless this is a reload's end (or systemd
+         * never accepted the subscription). */
+        (void) sd_notifyf(false, "%sSTATUS=Watching %zu unit%s from %zu section%s.",
+                          m->reloading || !m->ready_sent ? "READY=1\n" : "", n, n == 1 ? "" : "s", k,
                           k == 1 ? "" : "s");
-        if (!m->ready_sent) {
+        if (!m->started) {
                 log_info("timerbeat started, watching %zu unit%s from %zu section%s on the %s manager.", n,
                          n == 1 ? "" : "s", k, k == 1 ? "" : "s", m->options.user ? "user" : "system");
                 if (m->config->self_check)
@@ -251,10 +270,11 @@ static void on_settled(Watch *w _unused_, void *userdata) {
                 log_info("Configuration reloaded, watching %zu unit%s from %zu section%s.", n, n == 1 ? "" : "s", k,
                          k == 1 ? "" : "s");
         /* After READY=1: the sync runs in a child, it never holds up a ping. */
-        autosync_trigger(m->autosync, m->ready_sent ? "configuration reloaded" : "start");
+        autosync_trigger(m->autosync, m->started ? "configuration reloaded" : "start");
         m->said_units = n;
         m->said_sections = k;
         m->ready_sent = true;
+        m->started = true;
         m->reloading = false;
 }
 
@@ -270,6 +290,7 @@ static void manager_write_status(Manager *m, bool refused, const Strv *errors) {
 static void manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(strv_done) Strv errors = {};
+        usec_t since = now_usec(CLOCK_REALTIME);
         int r;
 
         /* Taken before the files are read: see status.h. */
@@ -305,6 +326,7 @@ static void manager_reload(Manager *m) {
 
         config_free(m->config);
         m->config = TAKE_PTR(c);
+        m->watching_since = since;
         r = metricsfile_set_path(m->metrics, m->config->metrics_file);
         if (r < 0)
                 log_oom();
@@ -447,6 +469,8 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         if (r < 0)
                 return log_oom();
         watch_set_on_reloaded(m->watch, autosync_on_systemd_reloaded, m->autosync);
+        watch_set_on_subscribed(m->watch, on_subscribed, m);
+        m->watching_since = now_usec(CLOCK_REALTIME);
         r = watch_start(m->watch);
         if (r < 0)
                 return r;

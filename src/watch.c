@@ -152,6 +152,8 @@ struct Watch {
         watch_settled_t on_settled;
         watch_reloaded_t on_reloaded;
         void *reloaded_userdata;
+        watch_subscribed_t on_subscribed;
+        void *subscribed_userdata;
         watch_want_t want;
         watch_dropped_t on_dropped;
         void *userdata;
@@ -1717,6 +1719,8 @@ static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         w->subscribed = !e || sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed");
         if (!w->subscribed)
                 log_warning("Subscribe() to systemd failed: %s; no run ends will be seen.", e->message ?: e->name);
+        else if (w->on_subscribed)
+                w->on_subscribed(w, w->subscribed_userdata);
         return 0;
 }
 
@@ -2105,6 +2109,11 @@ static void watch_discover(Watch *w, bool refresh) {
 void watch_set_on_reloaded(Watch *w, watch_reloaded_t cb, void *userdata) {
         w->on_reloaded = cb;
         w->reloaded_userdata = userdata;
+}
+
+void watch_set_on_subscribed(Watch *w, watch_subscribed_t cb, void *userdata) {
+        w->on_subscribed = cb;
+        w->subscribed_userdata = userdata;
 }
 
 int watch_set_checks(Watch *w, const Config *c, bool discover) {

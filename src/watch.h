@@ -82,6 +82,11 @@ static inline void watch_freep(Watch **w) {
 typedef void (*watch_reloaded_t)(Watch *w, void *userdata);
 void watch_set_on_reloaded(Watch *w, watch_reloaded_t cb, void *userdata);
 
+/* Called each time systemd accepts our Subscribe() (start, reconnect, re-exec): from then on
+ * its signals reach us, while the units are still being read. */
+typedef void (*watch_subscribed_t)(Watch *w, void *userdata);
+void watch_set_on_subscribed(Watch *w, watch_subscribed_t cb, void *userdata);
+
 /* Connects to the bus and subscribes. If the connection is lost later, it reconnects with
  * back-off, resubscribes and re-reads every service (reporting runs that ended meanwhile as
  * catch_up); the same happens when systemd re-executes. */

@@ -571,13 +571,31 @@ class Env:
         out.close()
         if wait_ready:
             self.wait_notify("READY=1")
+            self.wait_settled()
 
-    def wait_notify(self, what, timeout=10):
+    def wait_settled(self, timeout=10):
+        """READY=1 comes as soon as systemd's signals reach the daemon, before it has read the
+        units; "STATUS=Watching N units…" says it has read them all once. Most tests start
+        from there; last_ready then holds that STATUS=."""
+        if "STATUS=Watching" not in self.last_ready:
+            self.wait_notify("STATUS=Watching", timeout, prefix=True)
+
+    def drain_notify(self):
+        """The daemon's notifications received so far and not yet waited for."""
+        self.notify.setblocking(False)
+        try:
+            while True:
+                self.notify_messages.append(self.notify.recv(4096).decode())
+        except (BlockingIOError, socket.timeout):
+            pass
+        return list(self.notify_messages)
+
+    def wait_notify(self, what, timeout=10, prefix=False):
         deadline = time.monotonic() + timeout * SLOWDOWN
         while True:
             for i, m in enumerate(self.notify_messages):
-                if what in m.split("\n"):
-                    if what == "READY=1":
+                if any(line.startswith(what) if prefix else line == what for line in m.split("\n")):
+                    if what == "READY=1" or what == "STATUS=Watching":
                         self.last_ready = m     # with its STATUS=, for the tests that read it
                     del self.notify_messages[: i + 1]
                     return
@@ -591,7 +609,8 @@ class Env:
                         self.notify_messages.append(self.notify.recv(4096).decode())
                 except (BlockingIOError, socket.timeout):
                     pass
-                if any(what in m.split("\n") for m in self.notify_messages):
+                if any(line.startswith(what) if prefix else line == what
+                       for m in self.notify_messages for line in m.split("\n")):
                     continue
             if left <= 0 or exited:
                 raise AssertionError(f"timerbeat did not send {what} (exit={self.daemon.poll()}): "

@@ -555,6 +555,86 @@ def test_many_checks_threshold(env):
     expect_only_configured_successes(env, rcv)
 
 
+def test_ready_before_read(env):
+    """READY=1 comes once systemd's signals reach the daemon, before it has read the units
+    (issue 14: start-up that does not grow with the number of checks). A run that ends in
+    between is found ended when its unit is read, and is new (it ended after the start): it is
+    reported even on a first start, without a run record. A run that ended before the daemon
+    started is not; a failed one in the window is not pinged. The services are read in the
+    config's order, 15 properties each: the last ones are read long after their runs."""
+    n = 600
+    rcv = env.receiver()
+    for i in range(n):
+        env.oneshot(f"rb{i:03d}.service", "/bin/true")
+    env.oneshot("rbfail.service", "/bin/false")
+    for t in ("rb598", "rb599", "rbfail"):           # a timer keeps its service loaded
+        env.timer(f"{t}.timer", "OnCalendar=2099-01-01")
+    env.daemon_reload()
+    env.systemctl("start", "rb598.timer", "rb599.timer", "rbfail.timer")
+    env.write_config(FAST + "".join(f"[rb{i:03d}.service]\nurl = {rcv.url(f'/rb{i:03d}/' + SECRET)}\n"
+                                    for i in range(n))
+                     + f"[rbfail.service]\nurl = {rcv.url('/rbfail/' + SECRET)}\n")
+    env.systemctl("start", "rb599.service")             # before the daemon: not its run
+    time.sleep(0.1)
+    env.start_daemon(wait_ready=False)
+    env.wait_notify("READY=1", timeout=30)
+    # Stopped right after READY=1, as a daemon on a loaded machine is slow to read: the runs
+    # end before their units are read (their Gets are not even sent yet).
+    env.daemon.send_signal(signal.SIGSTOP)
+    assert "STATUS=Watching" not in env.last_ready, env.last_ready
+    env.systemctl("start", "rb598.service", "rb599.service")
+    env.systemctl("start", "rbfail.service", check=False)
+    assert not any("STATUS=Watching" in m for m in env.drain_notify()), \
+        "the daemon had read every unit before it was stopped: the test proves nothing"
+    env.daemon.send_signal(signal.SIGCONT)
+    env.wait_settled(timeout=60)
+    rcv.wait(2)
+    time.sleep(1)
+    assert sorted(r.path for r in rcv.requests) == [f"/rb598/{SECRET}", f"/rb599/{SECRET}"], rcv.requests
+    log = env.log()
+    assert log.count("ended while timerbeat was starting; reporting it") == 2, log[-4000:]
+    assert "of rbfail.service ended while timerbeat was starting, with result 'exit-code'; not pinging" in log, \
+        log[-4000:]
+
+
+def wakeups(pid):
+    """Context switches of the process so far: each time it was woken (or preempted)."""
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.split(":", 1) for line in f)
+    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+
+def test_unrelated_changes_do_not_wake(env):
+    """Issue 20: with named sections, a state change of a unit no section is for reaches the
+    daemon not at all (per-service matches; UnitNew, UnitRemoved and JobRemoved matched only
+    while discovery needs them). 400 loaded targets started and stopped, 400 services started
+    (each with its jobs and UnitNew/UnitRemoved as systemd loads and unloads it): the daemon is
+    woken a handful of times at most (the watchdog's own, a stray signal), not once per change."""
+    rcv = env.receiver()
+    n = 400
+    env.oneshot("watched.service", "/bin/true")
+    env.write_unit("un@.target", "[Unit]\n")
+    env.write_unit("us@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    env.write_unit("un-anchor.target", "[Unit]\n" + "".join(f"Before=un@{i:03d}.target\n" for i in range(n)))
+    env.daemon_reload()
+    env.systemctl("start", "un-anchor.target")
+    env.write_config(FAST + f"[watched.service]\nurl = {rcv.url('/w/' + SECRET)}\n")
+    env.start_daemon()
+    time.sleep(1)
+    before = wakeups(env.daemon.pid)
+    targets = [f"un@{i:03d}.target" for i in range(n)]
+    services = [f"us@{i:03d}.service" for i in range(n)]
+    env.systemctl("start", *targets)
+    env.systemctl("stop", *targets)
+    env.systemctl("start", *services)
+    time.sleep(1)
+    woken = wakeups(env.daemon.pid) - before
+    print(f"{woken} wake-ups for {4 * n} unrelated state changes", file=sys.stderr)
+    assert woken <= 20, f"woken {woken} times by {4 * n} unrelated state changes"
+    env.systemctl("start", "watched.service")
+    rcv.wait(1)
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":

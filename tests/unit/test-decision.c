@@ -73,6 +73,8 @@ static void test_decide_table(void) {
                 int has_last;             /* catch-up: a record exists */
                 const char *last;         /* its invocation */
                 usec_t exit_ago, runtime; /* relative to now */
+                usec_t since_ago;         /* watching_since, relative to now; 0: unknown */
+                bool caught_up;           /* a new run found ended */
                 bool send;
                 Event event;
                 int exit_code;
@@ -123,22 +125,33 @@ static void test_decide_table(void) {
                 { "no success URL: nothing", K_NOURL, "inactive", "success", CLD_EXITED, 0, .by_timer = -1 },
                 { "catch-up: first record only", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
                   .by_timer = -1, .has_last = 0, .exit_ago = 60, .record = DECIDE_RECORD_RUN },
+                { "catch-up: no record, ended after the start", K_PLAIN, "inactive", "success", CLD_EXITED, 0,
+                  .catch_up = true, .by_timer = -1, .exit_ago = 60, .since_ago = 120, .caught_up = true,
+                  .send = true, .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
+                { "catch-up: no record, ended before the start", K_PLAIN, "inactive", "success", CLD_EXITED, 0,
+                  .catch_up = true, .by_timer = -1, .exit_ago = 60, .since_ago = 30, .record = DECIDE_RECORD_RUN },
+                { "catch-up: no record, failed after the start", K_PLAIN, "failed", "exit-code", CLD_EXITED, 1,
+                  .catch_up = true, .by_timer = -1, .exit_ago = 60, .since_ago = 120, .caught_up = true,
+                  .record = DECIDE_RECORD_RUN, .reason = "ended while timerbeat was starting" },
+                { "catch-up: a record, ended after the start, handled", K_PLAIN, "inactive", "success", CLD_EXITED,
+                  0, .catch_up = true, .by_timer = -1, .has_last = 1, .last = INV, .exit_ago = 60,
+                  .since_ago = 120 },
                 { "catch-up: already handled", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
                   .by_timer = -1, .has_last = 1, .last = INV, .exit_ago = 60 },
-                { "catch-up: new success pings", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                { "catch-up: new success pings", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true, .caught_up = true,
                   .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true, .event = EVENT_SUCCESS,
                   .record = DECIDE_RECORD_RUN },
-                { "catch-up: older than max-age", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true,
+                { "catch-up: older than max-age", K_PLAIN, "inactive", "success", CLD_EXITED, 0, .catch_up = true, .caught_up = true,
                   .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 7200, .record = DECIDE_RECORD_RUN,
                   .reason = "longer ago than max-age=" },
-                { "catch-up: failure, not reported", K_PLAIN, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true,
+                { "catch-up: failure, not reported", K_PLAIN, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true, .caught_up = true,
                   .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .record = DECIDE_RECORD_RUN,
                   .reason = "while timerbeat was not watching, with result 'exit-code'" },
-                { "catch-up: failure reported", K_FAILURE, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true,
+                { "catch-up: failure reported", K_FAILURE, "failed", "exit-code", CLD_EXITED, 2, .catch_up = true, .caught_up = true,
                   .by_timer = -1, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true, .event = EVENT_FAILURE,
                   .exit_code = 2, .failures_after = 1, .record = DECIDE_RECORD_RUN },
                 { "catch-up: trigger unknown still counts", K_TRIGGER, "inactive", "success", CLD_EXITED, 0,
-                  .catch_up = true, .by_timer = 0, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true,
+                  .catch_up = true, .caught_up = true, .by_timer = 0, .has_last = 1, .last = OLD, .exit_ago = 60, .send = true,
                   .event = EVENT_SUCCESS, .record = DECIDE_RECORD_RUN },
         };
         Check checks[_K_MAX];
@@ -185,6 +198,7 @@ static void test_decide_table(void) {
                         .has_last = table[i].has_last,
                         .last_invocation = table[i].last,
                         .last_exit = table[i].has_last ? T0 : 0,
+                        .watching_since = table[i].since_ago ? now - table[i].since_ago * USEC_PER_SEC : 0,
                 };
                 Decision d;
 
@@ -198,6 +212,7 @@ static void test_decide_table(void) {
                 if (d.counted)
                         ASSERT_EQ(d.failures, table[i].failures_after);
                 ASSERT_EQ(d.record, table[i].record);
+                ASSERT_EQ(d.caught_up, table[i].caught_up);
                 if (table[i].reason)
                         ASSERT_CONTAINS(d.reason, table[i].reason);
                 else if (!table[i].send && !table[i].catch_up)
