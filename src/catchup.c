@@ -39,7 +39,17 @@ struct Catchup {
 
         HeldRun *held;
         size_t n_held;
+        usec_t started;
+        catchup_done_t on_done;
 };
+
+void catchup_set_started(Catchup *c, usec_t started) {
+        c->started = started;
+}
+
+void catchup_set_on_done(Catchup *c, catchup_done_t on_done) {
+        c->on_done = on_done;
+}
 
 int catchup_new(Catchup **ret, sd_event *event, const char *state_dir, bool user, catchup_record_t on_record,
                 catchup_release_t on_release, void *userdata) {
@@ -123,6 +133,8 @@ static void catchup_finish(Catchup *c) {
         c->slice = sd_event_source_disable_unref(c->slice);
         c->running = false;
         release_held(c);
+        if (c->on_done && !c->running)
+                c->on_done(c, c->userdata);
         if (c->again && !c->running) {
                 c->again = false;
                 (void) catchup_start(c, c->manager_pid, c->max_age);
@@ -149,7 +161,8 @@ static int catchup_open(Catchup *c) {
         if (!history_cursor(c->history))
                 since = c->state == STATE_CORRUPT && now_usec(CLOCK_REALTIME) > c->max_age ?
                                 now_usec(CLOCK_REALTIME) - c->max_age :
-                                now_usec(CLOCK_REALTIME);
+                        c->started ?:
+                                     now_usec(CLOCK_REALTIME);
         if (c->user && c->manager_pid <= 0)
                 return -ESRCH;
         r = history_reader_new(&c->reader, c->history, &trust, since);

@@ -39,6 +39,14 @@ static inline void catchup_freep(Catchup **c) {
 int catchup_start(Catchup *c, pid_t manager_pid, usec_t max_age);
 bool catchup_running(const Catchup *c);
 
+/* started: when the daemon began to watch (CLOCK_REALTIME). Without a saved position (the
+ * first start) the journal is read from then, not from the first round: READY=1 comes before
+ * the units are read, and a run that ended in between is in the journal. */
+void catchup_set_started(Catchup *c, usec_t started);
+/* Called at the end of each round, after the held runs were handed back. */
+typedef void (*catchup_done_t)(Catchup *c, void *userdata);
+void catchup_set_on_done(Catchup *c, catchup_done_t on_done);
+
 /* Keeps a copy of run until the round ends. -ENOBUFS when too many are held already (the
  * caller handles it at once). */
 int catchup_hold(Catchup *c, const WatchRun *run);

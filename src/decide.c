@@ -93,7 +93,7 @@ static bool decide_catch_up(const Check *c, const WatchRun *run, const DecideInp
         }
         /* No record yet: a run that ended while timerbeat was starting (after READY=1, before
          * its unit was read) is new; one that ended before is not ours. */
-        starting = !in->has_last && in->watching_since > 0 && run->exit_timestamp >= in->watching_since;
+        starting = !in->has_last && run->new_after > 0 && run->exit_timestamp >= run->new_after;
         if (!in->has_last && !starting) {
                 say(d, LOG_DEBUG, "[%s]: first run record.", c->name);
                 d->record = DECIDE_RECORD_RUN;

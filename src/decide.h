@@ -19,10 +19,6 @@ typedef struct DecideInput {
         bool has_last;
         const char *last_invocation;
         usec_t last_exit;
-        /* When the configuration began to be watched (CLOCK_REALTIME; 0: unknown). READY=1 comes
-         * before the units are read: a run found ended in a check's first read, without a
-         * record, is new when it ended after this. */
-        usec_t watching_since;
 } DecideInput;
 
 typedef enum DecideRecord {

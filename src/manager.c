@@ -52,10 +52,13 @@ struct Manager {
         bool config_loaded; /* the last (re)load succeeded: part of being healthy */
         bool unhealthy;     /* said so, for the self-heartbeat */
         /* When the running configuration began to be watched (CLOCK_REALTIME): a run of a check
-         * without a record yet that ended after it is new (DecideInput.watching_since). */
+         * without a record yet that ended after it is new (WatchRun.new_after). */
         usec_t watching_since;
         bool ready_sent; /* READY=1: at the first Subscribe(), before the units are read */
         bool started;    /* every check was resolved once */
+        /* From a start or a reload until its first read and catch-up are done: the runs handled
+         * meanwhile get WatchRun.new_after = watching_since. */
+        bool first_read;
         bool reloading;
         bool stopping;
 };
@@ -70,7 +73,6 @@ static void manager_handle_run(Manager *m, const WatchRun *run) {
                 .max_age = m->config->max_age,
                 .failures = (unsigned) (uintptr_t) hashmap_get(m->failures, run->check),
                 .last_invocation = last,
-                .watching_since = m->watching_since,
         };
         Decision d;
 
@@ -153,10 +155,16 @@ static void manager_self_arm(Manager *m) {
 
 /* While the watch (re)reads the services and the journal's catch-up runs, run ends wait:
  * the journal's older runs go first, so that each check hears its runs in order. */
-static void on_run_end(Watch *w _unused_, const WatchRun *run, void *userdata) {
+static void on_run_end(Watch *w _unused_, const WatchRun *watched, void *userdata) {
         Manager *m = userdata;
+        WatchRun copy = *watched, *run = &copy;
         int r;
 
+        /* Read while a configuration is first read: what ended after it began to be watched is
+         * new (READY=1 came before the read). A check that appears later (an annotation, a
+         * timer installed) starts fresh: what ended before its first read is not its. */
+        if (m->first_read)
+                run->new_after = m->watching_since;
         /* (A baseline without a run starts a new check's record at once: nothing to order.) */
         if (!run->start && !isempty(run->invocation) &&
             (catchup_running(m->catchup) || !watch_is_settled(m->watch))) {
@@ -173,8 +181,20 @@ static void on_released(Catchup *c _unused_, const WatchRun *run, void *userdata
         manager_handle_run(userdata, run);
 }
 
-static void on_record_run(const WatchRun *run, void *userdata) {
-        manager_handle_run(userdata, run);
+static void on_record_run(const WatchRun *read, void *userdata) {
+        Manager *m = userdata;
+        WatchRun run = *read;
+
+        if (m->first_read) /* as in on_run_end */
+                run.new_after = m->watching_since;
+        manager_handle_run(m, &run);
+}
+
+static void on_caught_up(Catchup *c _unused_, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->started && !m->reloading)
+                m->first_read = false;
 }
 
 static void on_record(Catchup *c _unused_, const HistoryRecord *rec, void *userdata) {
@@ -221,7 +241,7 @@ static int keep_outbox_entry(const char *check, bool final, void *userdata) {
 }
 
 /* READY=1 as soon as systemd's signals reach us: the units are read after it (a run that ends
- * meanwhile is found ended in its unit's state, and is new by watching_since), so that start-up
+ * meanwhile is found ended in its unit's state, and is new by WatchRun.new_after), so that start-up
  * does not grow with the number of checks. */
 static void on_subscribed(Watch *w _unused_, void *userdata) {
         Manager *m = userdata;
@@ -327,6 +347,7 @@ static void manager_reload(Manager *m) {
         config_free(m->config);
         m->config = TAKE_PTR(c);
         m->watching_since = since;
+        m->first_read = true;
         r = metricsfile_set_path(m->metrics, m->config->metrics_file);
         if (r < 0)
                 log_oom();
@@ -471,6 +492,9 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         watch_set_on_reloaded(m->watch, autosync_on_systemd_reloaded, m->autosync);
         watch_set_on_subscribed(m->watch, on_subscribed, m);
         m->watching_since = now_usec(CLOCK_REALTIME);
+        m->first_read = true;
+        catchup_set_started(m->catchup, m->watching_since);
+        catchup_set_on_done(m->catchup, on_caught_up);
         r = watch_start(m->watch);
         if (r < 0)
                 return r;

@@ -34,6 +34,10 @@ typedef struct WatchRun {
         usec_t exit_timestamp;  /* ExecMainExitTimestamp, CLOCK_REALTIME; 0 if unknown */
         usec_t start_timestamp; /* ExecMainStartTimestamp, CLOCK_REALTIME; 0 if unknown */
         bool catch_up;          /* found ended when we (re)connected, not seen ending */
+        /* Set by the manager for the runs reported while a configuration is first read (start,
+         * reload): a run found ended of a check without a record is new when it ended after
+         * this, when that configuration began to be watched (CLOCK_REALTIME; 0: never). */
+        usec_t new_after;
         bool start;             /* not an end: the run just began (activating) */
         int activated_by_timer; /* ActivationDetails names a timer: 1; names none: 0; unknown: -1 */
         /* The unit named by ActivationDetails' trigger_unit (systemd ≥ 253, and Debian 12's 252):

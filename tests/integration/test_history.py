@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import main  # noqa: E402
+from harness import SECRET, main  # noqa: E402
 
 DUMP = os.environ.get("HISTORY_DUMP", "")
 FAILURE_RESULT = "d9b373ed55a64feb8242e02dbe79a49c"
@@ -410,6 +410,47 @@ def test_catchup_timerless_service(env):
 
 test_catchup_timerless_service.journald = True
 test_catchup_timerless_service.manager_log_journal = True
+
+
+def test_first_start_window(env):
+    """First start (no saved journal position, no run records). READY=1 comes before the units
+    are read; a service without a timer that runs in between is unloaded by systemd before it
+    is read (its state then shows no run), and the journal, read from the daemon's start (not
+    from its first catch-up), still tells it: reported once. Its run before the start is not.
+    The daemon is stopped right after READY=1 to hold that window open; the service is the
+    last of 300 to be read."""
+    import signal
+    from harness import FAST
+    rcv = env.receiver()
+    n = 300
+    for i in range(n):
+        env.oneshot(f"fw{i:03d}.service", "/bin/true")
+    env.oneshot("lone.service", "/bin/true")
+    env.daemon_reload()
+    unloaded = (lambda: env.show("lone.service", "InvocationID") == "", 10, "lone.service unloaded")
+    run_oneshot(env, "lone.service")                     # before the daemon: not reported
+    env._wait_for(*unloaded)
+    time.sleep(0.1)
+    env.write_config(FAST + "".join(f"[fw{i:03d}.service]\nurl = {rcv.url('/fw')}\n" for i in range(n))
+                     + f"[lone.service]\npreset = healthchecks\nurl = {rcv.url('/p/' + SECRET)}\n")
+    env.start_daemon(wait_ready=False)
+    env.wait_notify("READY=1", timeout=30)
+    env.daemon.send_signal(signal.SIGSTOP)
+    inv = run_oneshot(env, "lone.service")
+    wait_journal(env, "MESSAGE_ID=39f53479d3a045ac8e11786248231fbf", f"USER_INVOCATION_ID={inv}")
+    env._wait_for(*unloaded)
+    assert not any("STATUS=Watching" in m for m in env.drain_notify()), \
+        "the daemon had read every unit before it was stopped: the test proves nothing"
+    env.daemon.send_signal(signal.SIGCONT)
+    env.wait_settled(timeout=60)
+    env.wait_log(CATCHUP_DONE)
+    rcv.wait(1)
+    time.sleep(QUIET)
+    assert [r.path for r in rcv.requests] == hc_paths([(inv, None)]), rcv.requests
+
+
+test_first_start_window.journald = True
+test_first_start_window.manager_log_journal = True
 
 
 def test_catchup_no_journal(env):

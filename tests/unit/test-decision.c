@@ -73,7 +73,7 @@ static void test_decide_table(void) {
                 int has_last;             /* catch-up: a record exists */
                 const char *last;         /* its invocation */
                 usec_t exit_ago, runtime; /* relative to now */
-                usec_t since_ago;         /* watching_since, relative to now; 0: unknown */
+                usec_t since_ago;         /* WatchRun.new_after, relative to now; 0: none */
                 bool caught_up;           /* a new run found ended */
                 bool send;
                 Event event;
@@ -190,6 +190,7 @@ static void test_decide_table(void) {
                         .catch_up = table[i].catch_up,
                         .start = table[i].start,
                         .activated_by_timer = table[i].by_timer,
+                        .new_after = table[i].since_ago ? now - table[i].since_ago * USEC_PER_SEC : 0,
                 };
                 DecideInput in = {
                         .now = now,
@@ -198,7 +199,6 @@ static void test_decide_table(void) {
                         .has_last = table[i].has_last,
                         .last_invocation = table[i].last,
                         .last_exit = table[i].has_last ? T0 : 0,
-                        .watching_since = table[i].since_ago ? now - table[i].since_ago * USEC_PER_SEC : 0,
                 };
                 Decision d;
 
