@@ -671,8 +671,16 @@ static int last_from_add(Outbox *o, const char *check, const char *invocation, u
         return last_put(o, check, invocation, created);
 }
 
-static void apply_record(const OutboxRecord *rec, size_t offset, size_t size, void *userdata) {
-        Outbox *o = userdata;
+/* The part of the log being walked: records' offsets are relative to its start. */
+typedef struct LogWindow {
+        Outbox *o;
+        uint64_t base;
+} LogWindow;
+
+static void apply_record(const OutboxRecord *rec, size_t window_offset, size_t size, void *userdata) {
+        LogWindow *w = userdata;
+        Outbox *o = w->o;
+        uint64_t offset = w->base + window_offset;
         Item *i;
         int r = 0;
 
@@ -702,7 +710,43 @@ static void apply_record(const OutboxRecord *rec, size_t offset, size_t size, vo
 
 /* --- the log ------------------------------------------------------------------------------ */
 
-/* Reads the whole log into memory: the live entries' places, the last and ping records. */
+/* Walks the mapped log a window at a time and gives the pages read back to the kernel, so that
+ * a large log (100,000 entries after an outage) does not sit in the daemon's memory: only the
+ * index of its entries does. A window ends at its last whole record; the next one starts
+ * there (a record cut by the window's end, or damage, is read again whole). */
+#define LOG_WINDOW (4U << 20)
+static void log_walk_windows(Outbox *o, const char *p, size_t size, OutboxLogStats *ret) {
+        size_t start = 0, window = LOG_WINDOW, page = (size_t) sysconf(_SC_PAGESIZE);
+        OutboxLogStats total = {};
+
+        for (;;) {
+                LogWindow w = { .o = o, .base = start };
+                size_t len = MIN(window, size - start), released;
+                bool last = start + len == size;
+                OutboxLogStats st;
+
+                outbox_log_walk(p + start, len, apply_record, &w, &st);
+                total.n += st.n;
+                total.damaged += st.damaged;
+                if (last) {
+                        total.end = start + st.end;
+                        break;
+                }
+                if (st.end == 0) { /* no whole record in it: one larger than the window */
+                        window *= 2;
+                        continue;
+                }
+                total.end = start + st.end;
+                start += st.end;
+                window = LOG_WINDOW;
+                released = start / page * page;
+                if (released > 0)
+                        (void) madvise((void *) p, released, MADV_DONTNEED);
+        }
+        *ret = total;
+}
+
+/* Reads the whole log: the live entries' places, the last and ping records. */
 static int log_load(Outbox *o) {
         _cleanup_close_ int fd = -EBADF;
         OutboxLogStats st = {};
@@ -723,7 +767,7 @@ static int log_load(Outbox *o) {
         p = mmap(NULL, (size_t) s.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
-        outbox_log_walk(p, (size_t) s.st_size, apply_record, o, &st);
+        log_walk_windows(o, p, (size_t) s.st_size, &st);
         (void) munmap(p, (size_t) s.st_size);
         o->size = st.end;
         o->loaded = true;

@@ -139,17 +139,18 @@ static void test_records(void) {
 
         ASSERT_EQ(outbox_record_format(&ping, &p), 0);
         ASSERT_EQ(outbox_record_parse(p, strlen(p), &back), 0);
-        ASSERT(back.type == OUTBOX_RECORD_PING && back.ping.status == 200 && back.ping.delivered == ping.ping.delivered);
+        ASSERT(back.type == OUTBOX_RECORD_PING && back.ping.status == 200 &&
+               back.ping.delivered == ping.ping.delivered);
         ASSERT_STREQ(back.ping.outcome, "delivered");
 
         /* Refused: checksums right over wrong content. */
         static const char *const wrong[] = {
-                "timerbeat-outbox 1\ndone=x1\n",                   /* not a number */
-                "timerbeat-outbox 1\ndone=99999999999999999999\n", /* too large */
+                "timerbeat-outbox 1\ndone=x1\n",                               /* not a number */
+                "timerbeat-outbox 1\ndone=99999999999999999999\n",             /* too large */
                 "timerbeat-outbox 1\nlast=a.timer\ninvocation=0123\nexit=1\n", /* short id */
-                "timerbeat-outbox 1\nping=a.timer\nstatus=1\n",   /* no outcome */
-                "timerbeat-outbox 1\nseq=1\ncreated=1\n",         /* an add without check */
-                "timerbeat-outbox 1\nwhat=1\n",                    /* nothing known */
+                "timerbeat-outbox 1\nping=a.timer\nstatus=1\n",                /* no outcome */
+                "timerbeat-outbox 1\nseq=1\ncreated=1\n",                      /* an add without check */
+                "timerbeat-outbox 1\nwhat=1\n",                                /* nothing known */
                 "timerbeat-outbox 1\nno equals sign\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(wrong); i++) {
@@ -199,8 +200,8 @@ static void test_log_walk(void) {
         } rows[] = {
                 { "whole", strdup(log), n, 4, 0, n, 2 },
                 { "torn last record", strndup(log, n - 5), n - 5, 3, 0, l1 + l2 + l3, 2 },
-                { "torn after its magic line", strndup(log, l1 + l2 + l3 + 20), l1 + l2 + l3 + 20, 3, 0,
-                  l1 + l2 + l3, 2 },
+                { "torn after its magic line", strndup(log, l1 + l2 + l3 + 20), l1 + l2 + l3 + 20, 3, 0, l1 + l2 + l3,
+                  2 },
                 { "torn crc line", strndup(log, n - 1), n - 1, 3, 0, l1 + l2 + l3, 2 },
                 { "bad crc in the middle", strdup(log), n, 3, 1, n, 1 },
                 { "bad crc at the end", strdup(log), n, 3, 0, l1 + l2 + l3, 2 },
@@ -238,7 +239,10 @@ static void test_log_walk(void) {
         for (size_t cut = 0; cut < n; cut++) {
                 OutboxLogStats st;
                 Walked w = {};
-                size_t whole = cut >= l1 + l2 + l3 + l4 ? 4 : cut >= l1 + l2 + l3 ? 3 : cut >= l1 + l2 ? 2 : cut >= l1;
+                size_t whole = cut >= l1 + l2 + l3 + l4 ? 4 :
+                               cut >= l1 + l2 + l3      ? 3 :
+                               cut >= l1 + l2           ? 2 :
+                                                          cut >= l1;
 
                 outbox_log_walk(log, cut, count_record, &w, &st);
                 ASSERT_EQ(st.n, whole);
@@ -429,6 +433,56 @@ static void test_compaction(void) {
         rm_rf(d);
 }
 
+/* A log larger than the window it is read in (4 MiB, src/outbox.c LOG_WINDOW), with a damaged
+ * record across the first window's end: every other record is found, at the right offset. */
+static void test_large_log(void) {
+        char tmpl[] = "/tmp/test-outbox-XXXXXX";
+        char *d = mkdtemp(tmpl), path[512];
+        _cleanup_free_ char *rec = NULL;
+        size_t len, k, n = 0, bad = 0;
+        Outbox *o = NULL;
+        Ping *back = NULL;
+        FILE *f;
+
+        ASSERT(d);
+        snprintf(path, sizeof(path), "%s/outbox", d);
+        ASSERT(mkdir(path, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/outbox/log", d);
+        ASSERT((f = fopen(path, "w")));
+        ASSERT_EQ(outbox_record_format_add(&sample, 1, &rec), 0);
+        len = strlen(rec);
+        k = (9U << 20) / len + 1;
+        for (size_t seq = 1; seq <= k; seq++) {
+                char *r = NULL;
+
+                ASSERT_EQ(outbox_record_format_add(&sample, seq, &r), 0);
+                if (n <= (4U << 20) && n + strlen(r) > (4U << 20)) {
+                        r[strlen(r) / 2] ^= 0x01; /* the record across the first window's end */
+                        bad = seq;
+                }
+                n += strlen(r);
+                ASSERT(fputs(r, f) >= 0);
+                free(r);
+        }
+        ASSERT(fclose(f) == 0);
+        ASSERT(bad > 0);
+
+        ASSERT_EQ(outbox_new(&o, d), 0);
+        ASSERT_EQ(count_live(o), k - 1);
+        ASSERT_EQ(file_size(path), (off_t) n);
+        ASSERT_EQ(outbox_load(o, bad, &back), -ENOENT);
+        for (size_t i = 0; i < 4; i++) {
+                size_t seq = (size_t[]) { 1, bad - 1, bad + 1, k }[i];
+
+                ASSERT_EQ(outbox_load(o, seq, &back), 0);
+                ASSERT_STREQ(back->url, sample.url);
+                ping_free(back);
+                back = NULL;
+        }
+        outbox_free(o);
+        rm_rf(d);
+}
+
 int main(void) {
         test_roundtrip();
         test_damaged();
@@ -438,5 +492,6 @@ int main(void) {
         test_store_replay();
         test_torn_tail_cut();
         test_compaction();
+        test_large_log();
         return 0;
 }
