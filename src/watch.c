@@ -1767,7 +1767,9 @@ static void watch_clear_pending(Watch *w) {
 }
 
 /* An installed timer systemd had not loaded changed state: it is loaded now, and started or
- * pulled in. Looked up like a UnitNew: only a unit loaded from a unit file gets a watcher. */
+ * pulled in. (systemd announces the load itself with UnitNew only; the start's state change
+ * comes with PropertiesChanged, from a later turn of its loop.) Looked up like a UnitNew: only
+ * a unit loaded from a unit file gets a watcher. */
 static int on_pending_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         PendingUnit *pu = userdata;
 
@@ -2467,6 +2469,7 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
         /* What to discover: every timer (annotations, timer patterns) and the service patterns. */
         strv_done(&w->discover);
         w->patterns = discover && config_has_patterns(c);
+        w->files_known = w->files_known && discover; /* listed again below, with what is discovered now */
         if (discover) {
                 r = strv_push(&w->discover, "*.timer");
                 if (r < 0)
