@@ -1843,14 +1843,17 @@ static int watch_read_files(Watch *w, sd_bus_message *m) {
                         break;
                 name = strrchr(file, '/');
                 name = name ? name + 1 : file;
-                if (!unit_name_is_valid(name) || !watch_wants_name(w, name) || streq(state, "masked"))
+                if (!watch_wants_name(w, name) || streq(state, "masked"))
                         continue;
                 /* A template's instances have no file of their own to match: an annotation in
-                 * foo@.timer reaches us only through UnitNew, so the broadcasts stay. */
+                 * foo@.timer reaches us only through UnitNew, so the broadcasts stay. (A
+                 * template's name is no valid unit name: asked first.) */
                 if (strstr(name, "@.")) {
                         w->files_template = true;
                         break;
                 }
+                if (!unit_name_is_valid(name))
+                        continue;
                 q = watch_pend(w, name);
                 if (q == -ENOSPC) {
                         w->files_overflow = true;

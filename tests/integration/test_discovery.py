@@ -277,6 +277,25 @@ def test_annotation_loaded_timer_started(env):
     assert rcv.wait(1)[0].path == f"/held/{SECRET}"
 
 
+def test_annotation_template_timer(env):
+    """An annotated template timer: its instances have no file of their own to list, so with a
+    template installed timerbeat keeps following UnitNew, and an instance started after the
+    daemon is found and its runs pinged."""
+    rcv = env.receiver()
+    env.write_unit("tpl@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    env.write_unit("tpl@.timer", "[Timer]\nOnActiveSec=1h\nAccuracySec=1ms\n")
+    dropin(env, "tpl@.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/tpl/' + SECRET)}\n")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("A template timer is installed")
+    env.systemctl("start", "tpl@a.timer")
+    env.wait_log("[tpl@a.timer] watches tpl@a.service")
+    env.systemctl("start", "tpl@a.service")
+    assert rcv.wait(1)[0].path == f"/tpl/{SECRET}"
+
+
 def test_annotation_enable_now(env):
     """`systemctl enable --now` of a newly installed annotated timer (systemd sends
     UnitFilesChanged, reloads and starts it): its runs are pinged."""
