@@ -41,6 +41,10 @@
  * 195,000): this ceiling keeps us far below that. $TIMERBEAT_MAX_MATCHES overrides it (tests). */
 #define WATCH_MATCHES_CEILING 20000U
 #define WATCH_NEW_MAX 1024U
+/* Installed timer files systemd has not loaded, each matched by object path when discovery is
+ * for annotations only (issue 20). Beyond this many, UnitNew, UnitRemoved and JobRemoved are
+ * followed instead: one match each, whatever the number of files. */
+#define WATCH_PENDING_MAX 256U
 
 typedef struct Watcher Watcher;
 
@@ -87,6 +91,8 @@ struct Watcher {
         Watcher *probe_next; /* waiting to be asked whether it is enabled */
         bool probe_queued, probing;
         sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        sd_bus_slot *slot_timer; /* PropertiesChanged of timer_path: a found timer started or stopped */
+        int timer_up;            /* whether the timer was active when last seen: -1 not known */
         bool match_held;         /* the bus accepted slot_match's AddMatch */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
@@ -178,7 +184,27 @@ struct Watch {
         bool discovering;
         bool discover_refresh; /* the listing in flight re-reads the units found before, too */
         bool new_overflow;
+
+        /* Discovery for annotations only (no pattern sections) follows found and installed timers
+         * by object path instead of systemd's UnitNew, UnitRemoved and JobRemoved broadcasts,
+         * which would route every unit loaded and every job on the system to us (issue 20). */
+        Hashmap *pending; /* unit name → PendingUnit: installed timer files systemd has not loaded */
+        sd_bus_slot *slot_unit_files, *slot_files_changed;
+        bool patterns;       /* pattern sections: their instances cannot be listed, broadcasts are kept */
+        bool files_known;    /* the latest ListUnitFilesByPatterns answered */
+        bool files_template; /* it listed a template timer (foo@.timer): only UnitNew finds its instances */
+        bool files_overflow; /* more than WATCH_PENDING_MAX files to match */
+        bool paths_refused;  /* the bus refused a match on a timer's path */
 };
+
+/* An installed timer file systemd has not loaded: when systemd loads and starts it, its
+ * PropertiesChanged reaches us on this match, and it is looked up like a UnitNew. */
+typedef struct PendingUnit {
+        Watch *watch;
+        char *name;
+        sd_bus_slot *slot;
+        bool listed; /* seen in the latest listing of the unit files */
+} PendingUnit;
 
 bool watch_state_is_run_end(const char *active, const char *sub) {
         return run_state_is_end(active, sub);
@@ -194,6 +220,9 @@ static void watch_discover(Watch *w, bool refresh);
 static Watcher *watch_find(Watch *w, const char *unit);
 static bool watch_wants_name(Watch *w, const char *unit);
 static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret);
+static bool watch_by_path(const Watch *w);
+static int watcher_follow_timer(Watcher *wr);
+static void watch_unpend(Watch *w, const char *name);
 
 static void watcher_unhash(Watcher *wr) {
         Hashmap *paths = wr->watch->by_path;
@@ -325,6 +354,7 @@ static Watcher *watcher_free(Watcher *wr) {
         watcher_probe_dequeue(wr);
         watcher_read_free(wr);
         sd_bus_slot_unref(wr->slot_match);
+        sd_bus_slot_unref(wr->slot_timer);
         free(wr->name);
         free(wr->service);
         free(wr->service_path);
@@ -796,6 +826,12 @@ static const PropName timer_props[] = {
 static const PropName enabled_props[] = {
         { UNIT_IFACE, "UnitFileState" },
 };
+/* The same, when the timer is followed by its path: whether it was started between the listing
+ * and its match, too (JobRemoved, followed otherwise, would have told). */
+static const PropName probe_path_props[] = {
+        { UNIT_IFACE, "UnitFileState" },
+        { UNIT_IFACE, "ActiveState" },
+};
 /* A service's baseline: its state and last run. */
 static const PropName service_props[] = {
         { UNIT_IFACE, "LoadState" },
@@ -1209,6 +1245,8 @@ static void on_timer_state(Watcher *wr) {
                 watcher_set_resolving(wr, false);
                 return;
         }
+        if (p.has_active)
+                wr->timer_up = unit_timer_is_eligible(p.active, NULL);
         /* A found timer that is not active: whether it is enabled decides, asked only now. */
         if (wr->discovered && !p.has_unit_file_state && p.has_active && !unit_timer_is_eligible(p.active, NULL)) {
                 r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_timer_state, &p);
@@ -1334,8 +1372,9 @@ static void on_probed(Watcher *wr) {
         Watch *w = wr->watch;
 
         if (!watcher_reply_superseded(wr)) {
-                if (p.has_unit_file_state && unit_timer_is_eligible(NULL, p.unit_file_state))
-                        watcher_resolve(wr); /* enabled: read it in full */
+                if ((p.has_unit_file_state && unit_timer_is_eligible(NULL, p.unit_file_state)) ||
+                    (p.has_active && unit_timer_is_eligible(p.active, NULL)))
+                        watcher_resolve(wr); /* enabled or started: read it in full */
                 else
                         watcher_unmonitor(wr);
         }
@@ -1355,8 +1394,10 @@ static void watch_probe_next(Watch *w) {
                 if (r >= 0) {
                         wr->probing = true;
                         w->n_probing++;
-                        r = watcher_read(wr, wr->timer_path, enabled_props, ELEMENTSOF(enabled_props), on_probed,
-                                         NULL);
+                        r = watch_by_path(w) ? watcher_read(wr, wr->timer_path, probe_path_props,
+                                                            ELEMENTSOF(probe_path_props), on_probed, NULL) :
+                                               watcher_read(wr, wr->timer_path, enabled_props,
+                                                            ELEMENTSOF(enabled_props), on_probed, NULL);
                 }
                 if (r < 0)
                         log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot ask whether it is enabled: %m",
@@ -1366,6 +1407,7 @@ static void watch_probe_next(Watch *w) {
 
 /* A unit found by a listing: a timer the listing shows inactive waits for the probe. */
 static void watch_examine(Watcher *wr, const char *active) {
+        wr->timer_up = unit_timer_is_eligible(active, NULL);
         if (wr->is_timer && wr->discovered && !unit_timer_is_eligible(active, NULL))
                 watcher_probe(wr);
         else
@@ -1421,6 +1463,9 @@ static void watch_go_broad(Watch *w) {
                 return;
         }
         w->broad = true;
+        /* The match for all units carries the timers' signals, too: no match by path. */
+        if (watch_follow_broadcasts(w) < 0)
+                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
         watch_rebaseline(w);
 }
 
@@ -1449,6 +1494,20 @@ static int on_reloading(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
+/* A unit that may be new to us, looked up with the others from a defer source. */
+static void watch_queue_new(Watch *w, const char *id) {
+        if (strv_contains(&w->new_names, id))
+                return;
+        if (w->new_names.n >= WATCH_NEW_MAX)
+                w->new_overflow = true;
+        else if (strv_push(&w->new_names, id) < 0) {
+                log_oom();
+                return;
+        }
+        if (!w->slot_new_list && sd_event_source_set_enabled(w->new_defer, SD_EVENT_ONESHOT) < 0)
+                log_warning("Cannot schedule the look-up of new units; they are found at the next daemon-reload.");
+}
+
 static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *id, *path;
@@ -1472,14 +1531,8 @@ static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
         /* A unit we would discover (a new timer, a service matching a pattern). Anyone can make
          * systemd load a unit by name, installed or not: look the names up together, without
          * loading anything, and keep those that are loaded from a unit file. */
-        if (!unit_name_is_valid(id) || !watch_wants_name(w, id) || strv_contains(&w->new_names, id))
-                return 0;
-        if (w->new_names.n >= WATCH_NEW_MAX)
-                w->new_overflow = true;
-        else if (strv_push(&w->new_names, id) < 0)
-                return log_oom(), 0;
-        if (!w->slot_new_list && sd_event_source_set_enabled(w->new_defer, SD_EVENT_ONESHOT) < 0)
-                log_warning("Cannot schedule the look-up of new units; they are found at the next daemon-reload.");
+        if (unit_name_is_valid(id) && watch_wants_name(w, id))
+                watch_queue_new(w, id);
         return 0;
 }
 
@@ -1582,10 +1635,13 @@ static int watch_connect(Watch *w);
 static void watch_disconnect(Watch *w);
 
 /* UnitNew, UnitRemoved and JobRemoved are broadcast for every unit and job on the system: a
- * match for one has the bus route each of them to us (issue 20). Discovery needs all three
- * (new timers, units gone, a merely loaded timer started); without it only a named timer
- * systemd does not know yet waits for UnitNew. So each match exists only while needed,
- * re-examined whenever the watch has settled. */
+ * match for one has the bus route each of them to us (issue 20), and a match rule cannot
+ * select a suffix (".timer"). Discovery needs what they tell (new timers, units gone, a merely
+ * loaded timer started); for annotations alone, matches on the found and installed timers'
+ * object paths tell it instead (watch_by_path). Pattern sections and template timers keep the
+ * broadcasts: their instances have no file to list. A named timer systemd does not know yet
+ * waits for UnitNew. So each match exists only while needed, re-examined whenever the watch
+ * has settled. */
 static int watch_follow_broadcast(Watch *w, sd_bus_slot **slot, bool want, const char *member,
                                   sd_bus_message_handler_t handler) {
         if (!w->bus || !want) {
@@ -1601,19 +1657,293 @@ static int watch_follow_broadcast(Watch *w, sd_bus_slot **slot, bool want, const
 static int on_unit_new(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_unit_files_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static void watch_sync_paths(Watch *w);
 
 static int watch_follow_broadcasts(Watch *w) {
-        bool discover = w->discover.n > 0, waiting = w->n_resolving > 0 || !w->subscribed;
+        bool discover = w->discover.n > 0, broadcasts = discover && !watch_by_path(w);
+        bool waiting = w->n_resolving > 0 || !w->subscribed;
         int r;
 
-        for (Watcher *wr = w->watchers; !discover && !waiting && wr; wr = wr->next)
-                waiting = wr->is_timer && !wr->service && !wr->unsupported;
-        r = watch_follow_broadcast(w, &w->slot_unit_new, discover || waiting, "UnitNew", on_unit_new);
+        /* The matches by path first: the bus takes them before the broadcasts' RemoveMatch, so
+         * that nothing falls between. */
+        watch_sync_paths(w);
+        for (Watcher *wr = w->watchers; !broadcasts && !waiting && wr; wr = wr->next)
+                waiting = !wr->discovered && wr->is_timer && !wr->service && !wr->unsupported;
+        r = watch_follow_broadcast(w, &w->slot_unit_new, broadcasts || waiting, "UnitNew", on_unit_new);
         if (r >= 0)
-                r = watch_follow_broadcast(w, &w->slot_unit_removed, discover, "UnitRemoved", on_unit_removed);
+                r = watch_follow_broadcast(w, &w->slot_unit_removed, broadcasts, "UnitRemoved", on_unit_removed);
         if (r >= 0)
-                r = watch_follow_broadcast(w, &w->slot_job_removed, discover, "JobRemoved", on_job_removed);
+                r = watch_follow_broadcast(w, &w->slot_job_removed, broadcasts, "JobRemoved", on_job_removed);
+        /* Sent on enable, disable, link and mask only: rare. */
+        if (r >= 0)
+                r = watch_follow_broadcast(w, &w->slot_files_changed, discover && !w->patterns, "UnitFilesChanged",
+                                           on_unit_files_changed);
         return r;
+}
+
+/* Whether discovery follows timers by their object paths rather than systemd's broadcasts:
+ * annotations only, the installed timer files listed (none a template, not too many), the bus
+ * taking every match, and no match for all units (broad) that would carry the signals anyway. */
+static bool watch_by_path(const Watch *w) {
+        return w->bus && w->discover.n > 0 && !w->patterns && w->files_known && !w->files_template &&
+               !w->files_overflow && !w->paths_refused && !w->broad;
+}
+
+/* The bus refused a match on a path (its limit of matches per connection): the broadcasts
+ * again, which are one match each. */
+static void watch_paths_refused(Watch *w, const sd_bus_error *e) {
+        if (w->paths_refused)
+                return;
+        w->paths_refused = true;
+        log_debug("The bus refused a match on a timer's path (%s): following systemd's new units and jobs instead.",
+                  e->message ?: e->name);
+        if (watch_follow_broadcasts(w) < 0)
+                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+}
+
+static int on_path_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (e)
+                watch_paths_refused(wr->watch, e);
+        return 0;
+}
+
+/* A found timer started or stopped (what JobRemoved told): whether it is eligible may have
+ * changed, so it is read again. Its other signals (a job queued, its Timer properties at
+ * every elapse) leave ActiveState as it was and cost nothing more. */
+static int on_timer_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watcher *wr = userdata;
+        _cleanup_(props_done) UnitProps p = {};
+        const char *iface;
+        int up;
+
+        if (!from_systemd(wr->watch, m) || sd_bus_message_read_basic(m, 's', &iface) < 0 ||
+            !streq(iface, UNIT_IFACE) || read_props(m, &p) < 0 || !p.has_active)
+                return 0;
+        up = unit_timer_is_eligible(p.active, NULL);
+        if (up == wr->timer_up)
+                return 0;
+        wr->timer_up = up;
+        log_debug("%s is %s; examining it.", wr->name, p.active);
+        watcher_resolve(wr);
+        return 0;
+}
+
+static int watcher_follow_timer(Watcher *wr) {
+        int r;
+
+        if (wr->slot_timer)
+                return 0;
+        r = wr->timer_path ? 0 : unit_dbus_path(wr->name, &wr->timer_path);
+        if (r < 0)
+                return r;
+        return sd_bus_match_signal_async(wr->watch->bus, &wr->slot_timer, SYSTEMD_DEST, wr->timer_path,
+                                         DBUS_PROPERTIES, "PropertiesChanged", on_timer_changed,
+                                         on_path_match_installed, wr);
+}
+
+static PendingUnit *pending_free(PendingUnit *pu) {
+        if (!pu)
+                return NULL;
+        sd_bus_slot_unref(pu->slot);
+        free(pu->name);
+        free(pu);
+        return NULL;
+}
+
+static void watch_unpend(Watch *w, const char *name) {
+        pending_free(hashmap_remove(w->pending, name));
+}
+
+static void watch_clear_pending(Watch *w) {
+        HashmapIter i = HASHMAP_ITER_INIT;
+        const char *name;
+
+        while (hashmap_iterate(w->pending, &i, &name, NULL))
+                watch_unpend(w, name);
+}
+
+/* An installed timer systemd had not loaded changed state: it is loaded now, and started or
+ * pulled in. (systemd announces the load itself with UnitNew only; the start's state change
+ * comes with PropertiesChanged, from a later turn of its loop.) Looked up like a UnitNew: only
+ * a unit loaded from a unit file gets a watcher. */
+static int on_pending_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        PendingUnit *pu = userdata;
+
+        if (from_systemd(pu->watch, m))
+                watch_queue_new(pu->watch, pu->name);
+        return 0;
+}
+
+static int on_pending_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        PendingUnit *pu = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (e)
+                watch_paths_refused(pu->watch, e);
+        return 0;
+}
+
+/* Matches an installed timer file by its path unless a watcher or a match has it already:
+ * 1 if a match was added, 0 if not, -ENOSPC beyond WATCH_PENDING_MAX. */
+static int watch_pend(Watch *w, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        PendingUnit *pu;
+        int r;
+
+        if (watch_find(w, name))
+                return 0;
+        pu = hashmap_get(w->pending, name);
+        if (pu) {
+                pu->listed = true;
+                return 0;
+        }
+        if (hashmap_size(w->pending) >= WATCH_PENDING_MAX)
+                return -ENOSPC;
+        r = unit_dbus_path(name, &path);
+        if (r < 0)
+                return r;
+        pu = calloc(1, sizeof(PendingUnit));
+        if (!pu)
+                return -ENOMEM;
+        *pu = (PendingUnit) { .watch = w, .name = strdup(name), .listed = true };
+        r = pu->name ? hashmap_put(w->pending, pu->name, pu) : -ENOMEM;
+        if (r < 0) {
+                pending_free(pu);
+                return r;
+        }
+        r = sd_bus_match_signal_async(w->bus, &pu->slot, SYSTEMD_DEST, path, DBUS_PROPERTIES, "PropertiesChanged",
+                                      on_pending_changed, on_pending_installed, pu);
+        if (r < 0) {
+                watch_unpend(w, name);
+                return r;
+        }
+        log_debug("%s is installed, not loaded: following it by its path.", name);
+        return 1;
+}
+
+/* Reads a ListUnitFilesByPatterns answer into the pending matches; drops those whose file is
+ * gone. */
+static int watch_read_files(Watch *w, sd_bus_message *m) {
+        HashmapIter i = HASHMAP_ITER_INIT;
+        PendingUnit *pu;
+        int q, r;
+
+        while (hashmap_iterate(w->pending, &i, NULL, (void **) &pu))
+                pu->listed = false;
+        r = sd_bus_message_enter_container(m, 'a', "(ss)");
+        while (r > 0) {
+                const char *file, *state, *name;
+
+                r = sd_bus_message_read(m, "(ss)", &file, &state);
+                if (r <= 0)
+                        break;
+                name = strrchr(file, '/');
+                name = name ? name + 1 : file;
+                if (!watch_wants_name(w, name) || streq(state, "masked"))
+                        continue;
+                /* A template's instances have no file of their own to match: an annotation in
+                 * foo@.timer reaches us only through UnitNew, so the broadcasts stay. (A
+                 * template's name is no valid unit name: asked first.) */
+                if (strstr(name, "@.")) {
+                        w->files_template = true;
+                        break;
+                }
+                if (!unit_name_is_valid(name))
+                        continue;
+                q = watch_pend(w, name);
+                if (q == -ENOSPC) {
+                        w->files_overflow = true;
+                        break;
+                }
+                if (q < 0)
+                        log_debug_errno(q,
+                                        "Cannot follow %s by its path (%m); it is found at the next daemon-reload.",
+                                        name);
+                /* Started while its match was on the way: the look-up after the match sees it. */
+                if (q > 0)
+                        watch_queue_new(w, name);
+        }
+        i = HASHMAP_ITER_INIT;
+        while (hashmap_iterate(w->pending, &i, NULL, (void **) &pu))
+                if (!pu->listed)
+                        watch_unpend(w, pu->name);
+        return r;
+}
+
+static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int r = -EIO;
+
+        w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
+        w->files_template = w->files_overflow = false;
+        if (e)
+                log_debug("Cannot list the installed timers (%s): following systemd's new units and jobs.",
+                          e->message ?: e->name);
+        else {
+                r = watch_read_files(w, m);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to read the list of installed timers: %m");
+        }
+        w->files_known = r >= 0;
+        if (w->files_template)
+                log_debug("A template timer is installed: following systemd's new units and jobs to find its "
+                          "instances.");
+        if (w->files_overflow)
+                log_debug("More than %u installed timers not loaded: following systemd's new units and jobs instead "
+                          "of a match on each.",
+                          WATCH_PENDING_MAX);
+        if (watch_follow_broadcasts(w) < 0)
+                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        return 0;
+}
+
+/* The installed timer files, without loading any unit: after every listing of the loaded ones,
+ * and when systemd says unit files were enabled or disabled. */
+static void watch_list_files(Watch *w) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *req = NULL;
+        int r;
+
+        if (!w->bus || w->discover.n == 0 || w->patterns)
+                return;
+        w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
+        r = sd_bus_message_new_method_call(w->bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "ListUnitFilesByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, NULL); /* every state */
+        if (r >= 0)
+                r = sd_bus_message_append_strv(req, w->discover.items);
+        if (r >= 0)
+                r = sd_bus_call_async(w->bus, &w->slot_unit_files, req, on_files_listed, w, 0);
+        if (r < 0)
+                log_warning_errno(r, "Failed to list the installed timers: %m");
+}
+
+static int on_unit_files_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+
+        if (from_systemd(w, m))
+                watch_list_files(w);
+        return 0;
+}
+
+/* The matches by path as watch_by_path says: one per found timer and per installed timer not
+ * loaded, or none. */
+static void watch_sync_paths(Watch *w) {
+        bool by_path = watch_by_path(w);
+
+        for (Watcher *wr = w->watchers; wr; wr = wr->next)
+                if (!by_path || !wr->discovered || !wr->is_timer)
+                        wr->slot_timer = sd_bus_slot_unref(wr->slot_timer);
+                else if (watcher_follow_timer(wr) < 0)
+                        log_debug("Cannot follow %s by its path; it is read again at the next daemon-reload.",
+                                  wr->name);
+        if (!by_path)
+                watch_clear_pending(w);
 }
 
 /* Every watcher reads its service again: after a reconnect, or when systemd re-executed. */
@@ -1661,8 +1991,14 @@ static void watch_disconnect(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
                 watcher_call_done(wr);
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                wr->slot_timer = sd_bus_slot_unref(wr->slot_timer);
                 run_tracker_lost(&wr->run);
         }
+        watch_clear_pending(w);
+        w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
+        w->slot_files_changed = sd_bus_slot_unref(w->slot_files_changed);
+        /* A new connection lists the files again, and its bus may take more matches. */
+        w->files_known = w->files_template = w->files_overflow = w->paths_refused = false;
         w->slot_reloading = sd_bus_slot_unref(w->slot_reloading);
         w->slot_unit_new = sd_bus_slot_unref(w->slot_unit_new);
         w->slot_unit_removed = sd_bus_slot_unref(w->slot_unit_removed);
@@ -1897,8 +2233,10 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
 
         if (!w)
                 return -ENOMEM;
-        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 || hashmap_new(&w->by_path, HASHMAP_KEYS_COPY) < 0) {
+        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 || hashmap_new(&w->by_path, HASHMAP_KEYS_COPY) < 0 ||
+            hashmap_new(&w->pending, HASHMAP_KEYS_BORROW) < 0) {
                 hashmap_free(w->by_name);
+                hashmap_free(w->by_path);
                 free(w);
                 return -ENOMEM;
         }
@@ -1909,6 +2247,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
                 sd_event_source_disable_unref(w->new_defer);
                 hashmap_free(w->by_name);
                 hashmap_free(w->by_path);
+                hashmap_free(w->pending);
                 free(w);
                 return r;
         }
@@ -1943,6 +2282,7 @@ Watch *watch_free(Watch *w) {
         strv_done(&w->discover);
         hashmap_free(w->by_name);
         hashmap_free(w->by_path);
+        hashmap_free(w->pending); /* emptied by watch_disconnect */
         sd_event_unref(w->event);
         free(w);
         return NULL;
@@ -1980,11 +2320,18 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
         wr->discovered = discovered;
         wr->monitored = true;
         wr->said_monitored = -1;
+        wr->timer_up = -1;
         run_tracker_init(&wr->run);
         wr->listed = true;
         wr->next = w->watchers;
         w->watchers = wr;
         w->n_watchers++;
+        /* A watcher follows it from now on: its match on the path goes. A found timer is
+         * matched before it is read, so that a start between the read and the match is not
+         * missed. */
+        watch_unpend(w, unit);
+        if (discovered && wr->is_timer && watch_by_path(w) && watcher_follow_timer(wr) < 0)
+                log_debug("Cannot follow %s by its path; it is read again at the next daemon-reload.", unit);
         if (ret)
                 *ret = wr;
         return 0;
@@ -2075,6 +2422,7 @@ static int on_discovered(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                          w->n_watchers);
                 watch_go_broad(w);
         }
+        watch_list_files(w);
         watch_discovery_done(w);
         return 0;
 }
@@ -2123,6 +2471,8 @@ int watch_set_checks(Watch *w, const Config *c, bool discover) {
 
         /* What to discover: every timer (annotations, timer patterns) and the service patterns. */
         strv_done(&w->discover);
+        w->patterns = discover && config_has_patterns(c);
+        w->files_known = w->files_known && discover; /* listed again below, with what is discovered now */
         if (discover) {
                 r = strv_push(&w->discover, "*.timer");
                 if (r < 0)

@@ -226,6 +226,137 @@ def test_pattern_over_many_idle_timers(env):
     print(f"READY=1 after {took:.2f} s; {gets} Get calls", file=sys.stderr)
 
 
+def wakeups(pid):
+    """Context switches of the process so far: each time it was woken (or preempted)."""
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(line.split(":", 1) for line in f)
+    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+
+def annotated_timer(env, rcv, name, timer_extra=""):
+    timer_job(env, name, timer_extra=timer_extra)
+    dropin(env, f"{name}.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/' + name + '/' + SECRET)}\n")
+
+
+def test_annotation_installed_started_later(env):
+    """Issue 20: with annotations alone, systemd's UnitNew is not followed. A timer installed
+    and daemon-reloaded but not started is not loaded; the listing of the installed timer files
+    gives it a match on its object path, and its start comes through that."""
+    rcv = env.receiver()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    annotated_timer(env, rcv, "late")
+    env.daemon_reload()
+    env.wait_log("late.timer is installed, not loaded: following it by its path.")
+    assert env.show("late.timer", "LoadState") != "loaded" or env.show("late.timer", "ActiveState") == "inactive"
+    env.systemctl("start", "late.timer")
+    env.wait_log("[late.timer] watches late.service")
+    env.systemctl("start", "late.service")
+    assert rcv.wait(1)[0].path == f"/late/{SECRET}"
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+
+
+def test_annotation_loaded_timer_started(env):
+    """Issue 20: a timer systemd has loaded (another unit refers to it) but not started is found
+    and not monitored; its start (JobRemoved told before) comes through the match on its
+    object path."""
+    rcv = env.receiver()
+    annotated_timer(env, rcv, "held")
+    env.write_unit("held-anchor.target", "[Unit]\nBefore=held.timer\n")
+    env.daemon_reload()
+    env.systemctl("start", "held-anchor.target")
+    assert env.show("held.timer", "ActiveState") == "inactive"
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_log("held.timer: not monitored.")
+    env.systemctl("start", "held.timer")
+    env.wait_log("[held.timer] watches held.service")
+    env.systemctl("start", "held.service")
+    assert rcv.wait(1)[0].path == f"/held/{SECRET}"
+
+
+def test_annotation_template_timer(env):
+    """An annotated template timer: its instances have no file of their own to list, so with a
+    template installed timerbeat keeps following UnitNew, and an instance started after the
+    daemon is found and its runs pinged."""
+    rcv = env.receiver()
+    env.write_unit("tpl@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    env.write_unit("tpl@.timer", "[Timer]\nOnActiveSec=1h\nAccuracySec=1ms\n")
+    dropin(env, "tpl@.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/tpl/' + SECRET)}\n")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("A template timer is installed")
+    env.systemctl("start", "tpl@a.timer")
+    env.wait_log("[tpl@a.timer] watches tpl@a.service")
+    env.systemctl("start", "tpl@a.service")
+    assert rcv.wait(1)[0].path == f"/tpl/{SECRET}"
+
+
+def test_annotation_enable_now(env):
+    """`systemctl enable --now` of a newly installed annotated timer (systemd sends
+    UnitFilesChanged, reloads and starts it): its runs are pinged."""
+    rcv = env.receiver()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    annotated_timer(env, rcv, "fresh", "[Install]\nWantedBy=timers.target\n")
+    env.systemctl("enable", "--now", "fresh.timer")
+    env.wait_log("[fresh.timer] watches fresh.service")
+    env.systemctl("start", "fresh.service")
+    assert rcv.wait(1)[0].path == f"/fresh/{SECRET}"
+
+
+def test_annotation_enable_no_reload(env):
+    """The same without a daemon-reload (enable --no-reload, then start): only UnitFilesChanged
+    tells that a timer file came; the file listing it prompts matches the timer by path."""
+    rcv = env.receiver()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    annotated_timer(env, rcv, "quiet", "[Install]\nWantedBy=timers.target\n")
+    env.systemctl("enable", "--no-reload", "quiet.timer")
+    env.wait_log("quiet.timer is installed, not loaded: following it by its path.")
+    env.systemctl("start", "quiet.timer")
+    env.wait_log("[quiet.timer] watches quiet.service")
+    env.systemctl("start", "quiet.service")
+    assert rcv.wait(1)[0].path == f"/quiet/{SECRET}"
+
+
+def test_annotations_unrelated_starts_do_not_wake(env):
+    """Issue 20: with the default configuration (annotations, no pattern section), one
+    annotated timer watched and one installed but not loaded, 100 targets started and stopped
+    and 100 services started and unloaded wake the daemon a handful of times at most: neither
+    UnitNew, UnitRemoved nor JobRemoved is routed to it."""
+    rcv = env.receiver()
+    n = 100
+    annotated_timer(env, rcv, "seen")
+    annotated_timer(env, rcv, "idle")
+    env.write_unit("uw@.target", "[Unit]\n")
+    env.write_unit("uv@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    env.write_unit("uw-anchor.target", "[Unit]\n" + "".join(f"Before=uw@{i:03d}.target\n" for i in range(n)))
+    start_timers(env, "seen")
+    env.systemctl("start", "uw-anchor.target")
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("idle.timer is installed, not loaded: following it by its path.")
+    time.sleep(1)
+    before = wakeups(env.daemon.pid)
+    env.systemctl("start", *[f"uw@{i:03d}.target" for i in range(n)])
+    env.systemctl("stop", *[f"uw@{i:03d}.target" for i in range(n)])
+    env.systemctl("start", *[f"uv@{i:03d}.service" for i in range(n)])
+    time.sleep(1)
+    woken = wakeups(env.daemon.pid) - before
+    print(f"{woken} wake-ups for {4 * n} unrelated state changes", file=sys.stderr)
+    assert woken <= 20, f"woken {woken} times by {4 * n} unrelated state changes"
+    env.systemctl("start", "seen.service")
+    assert rcv.wait(1)[0].path == f"/seen/{SECRET}"
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 if __name__ == "__main__":
