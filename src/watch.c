@@ -221,6 +221,7 @@ static Watcher *watch_find(Watch *w, const char *unit);
 static bool watch_wants_name(Watch *w, const char *unit);
 static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret);
 static bool watch_by_path(const Watch *w);
+static bool watch_timers_by_path(const Watch *w);
 static int watcher_follow_timer(Watcher *wr);
 static void watch_unpend(Watch *w, const char *name);
 
@@ -1394,10 +1395,10 @@ static void watch_probe_next(Watch *w) {
                 if (r >= 0) {
                         wr->probing = true;
                         w->n_probing++;
-                        r = watch_by_path(w) ? watcher_read(wr, wr->timer_path, probe_path_props,
-                                                            ELEMENTSOF(probe_path_props), on_probed, NULL) :
-                                               watcher_read(wr, wr->timer_path, enabled_props,
-                                                            ELEMENTSOF(enabled_props), on_probed, NULL);
+                        r = watch_timers_by_path(w) ? watcher_read(wr, wr->timer_path, probe_path_props,
+                                                                   ELEMENTSOF(probe_path_props), on_probed, NULL) :
+                                                      watcher_read(wr, wr->timer_path, enabled_props,
+                                                                   ELEMENTSOF(enabled_props), on_probed, NULL);
                 }
                 if (r < 0)
                         log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot ask whether it is enabled: %m",
@@ -1638,8 +1639,9 @@ static void watch_disconnect(Watch *w);
  * match for one has the bus route each of them to us (issue 20), and a match rule cannot
  * select a suffix (".timer"). Discovery needs what they tell (new timers, units gone, a merely
  * loaded timer started); for annotations alone, matches on the found and installed timers'
- * object paths tell it instead (watch_by_path). Pattern sections and template timers keep the
- * broadcasts: their instances have no file to list. A named timer systemd does not know yet
+ * object paths tell it instead (watch_by_path). Pattern sections keep the three broadcasts;
+ * with a template timer installed UnitNew and UnitRemoved stay (its instances have no file to
+ * list) but JobRemoved goes (watch_timers_by_path). A named timer systemd does not know yet
  * waits for UnitNew. So each match exists only while needed, re-examined whenever the watch
  * has settled. */
 static int watch_follow_broadcast(Watch *w, sd_bus_slot **slot, bool want, const char *member,
@@ -1662,7 +1664,7 @@ static void watch_sync_paths(Watch *w);
 
 static int watch_follow_broadcasts(Watch *w) {
         bool discover = w->discover.n > 0, broadcasts = discover && !watch_by_path(w);
-        bool waiting = w->n_resolving > 0 || !w->subscribed;
+        bool jobs = discover && !watch_timers_by_path(w), waiting = w->n_resolving > 0 || !w->subscribed;
         int r;
 
         /* The matches by path first: the bus takes them before the broadcasts' RemoveMatch, so
@@ -1674,7 +1676,7 @@ static int watch_follow_broadcasts(Watch *w) {
         if (r >= 0)
                 r = watch_follow_broadcast(w, &w->slot_unit_removed, broadcasts, "UnitRemoved", on_unit_removed);
         if (r >= 0)
-                r = watch_follow_broadcast(w, &w->slot_job_removed, broadcasts, "JobRemoved", on_job_removed);
+                r = watch_follow_broadcast(w, &w->slot_job_removed, jobs, "JobRemoved", on_job_removed);
         /* Sent on enable, disable, link and mask only: rare. */
         if (r >= 0)
                 r = watch_follow_broadcast(w, &w->slot_files_changed, discover && !w->patterns, "UnitFilesChanged",
@@ -1686,8 +1688,14 @@ static int watch_follow_broadcasts(Watch *w) {
  * annotations only, the installed timer files listed (none a template, not too many), the bus
  * taking every match, and no match for all units (broad) that would carry the signals anyway. */
 static bool watch_by_path(const Watch *w) {
-        return w->bus && w->discover.n > 0 && !w->patterns && w->files_known && !w->files_template &&
-               !w->files_overflow && !w->paths_refused && !w->broad;
+        return watch_timers_by_path(w) && !w->files_template && !w->files_overflow;
+}
+
+/* The part of it that holds with a template timer installed (or too many files): the found
+ * timers are followed by path, so JobRemoved, the most frequent of the three broadcasts (every
+ * job on the system), is not needed; UnitNew and UnitRemoved are, for the instances. */
+static bool watch_timers_by_path(const Watch *w) {
+        return w->bus && w->discover.n > 0 && !w->patterns && w->files_known && !w->paths_refused && !w->broad;
 }
 
 /* The bus refused a match on a path (its limit of matches per connection): the broadcasts
@@ -1891,8 +1899,8 @@ static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         }
         w->files_known = r >= 0;
         if (w->files_template)
-                log_debug("A template timer is installed: following systemd's new units and jobs to find its "
-                          "instances.");
+                log_debug("A template timer is installed: following systemd's new and removed units to find "
+                          "its instances.");
         if (w->files_overflow)
                 log_debug("More than %u installed timers not loaded: following systemd's new units and jobs instead "
                           "of a match on each.",
@@ -1931,13 +1939,13 @@ static int on_unit_files_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
-/* The matches by path as watch_by_path says: one per found timer and per installed timer not
- * loaded, or none. */
+/* The matches by path: one per found timer (watch_timers_by_path) and one per installed timer
+ * not loaded (watch_by_path), or none. */
 static void watch_sync_paths(Watch *w) {
-        bool by_path = watch_by_path(w);
+        bool by_path = watch_by_path(w), timers = watch_timers_by_path(w);
 
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                if (!by_path || !wr->discovered || !wr->is_timer)
+                if (!timers || !wr->discovered || !wr->is_timer)
                         wr->slot_timer = sd_bus_slot_unref(wr->slot_timer);
                 else if (watcher_follow_timer(wr) < 0)
                         log_debug("Cannot follow %s by its path; it is read again at the next daemon-reload.",
@@ -2330,7 +2338,7 @@ static int watch_add(Watch *w, const char *unit, bool discovered, Watcher **ret)
          * matched before it is read, so that a start between the read and the match is not
          * missed. */
         watch_unpend(w, unit);
-        if (discovered && wr->is_timer && watch_by_path(w) && watcher_follow_timer(wr) < 0)
+        if (discovered && wr->is_timer && watch_timers_by_path(w) && watcher_follow_timer(wr) < 0)
                 log_debug("Cannot follow %s by its path; it is read again at the next daemon-reload.", unit);
         if (ret)
                 *ret = wr;

@@ -277,6 +277,40 @@ def test_annotation_loaded_timer_started(env):
     assert rcv.wait(1)[0].path == f"/held/{SECRET}"
 
 
+def test_annotation_loaded_timer_started_template_installed(env):
+    """The same with a template timer installed (as postgresql-common's pg_dump@.timer): its
+    instances keep UnitNew and UnitRemoved followed, but not JobRemoved, the most frequent of
+    the three (every job on the system): the start still comes through the timer's path, and
+    400 loaded targets started and stopped (jobs, no unit loaded) do not wake the daemon."""
+    rcv = env.receiver()
+    env.write_unit("other@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    env.write_unit("other@.timer", "[Timer]\nOnActiveSec=1h\n")
+    annotated_timer(env, rcv, "held")
+    n = 400
+    env.write_unit("un@.target", "[Unit]\n")
+    env.write_unit("held-anchor.target", "[Unit]\nBefore=held.timer\n"
+                   + "".join(f"Before=un@{i:03d}.target\n" for i in range(n)))
+    env.daemon_reload()
+    env.systemctl("start", "held-anchor.target")
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_log("held.timer: not monitored.")
+    env.wait_log("A template timer is installed")
+    time.sleep(1)
+    before = wakeups(env.daemon.pid)
+    targets = [f"un@{i:03d}.target" for i in range(n)]
+    env.systemctl("start", *targets)
+    env.systemctl("stop", *targets)
+    time.sleep(1)
+    woken = wakeups(env.daemon.pid) - before
+    print(f"{woken} wake-ups for {2 * n} unrelated state changes", file=sys.stderr)
+    assert woken <= 20, f"woken {woken} times by {2 * n} unrelated state changes"
+    env.systemctl("start", "held.timer")
+    env.wait_log("[held.timer] watches held.service")
+    env.systemctl("start", "held.service")
+    assert rcv.wait(1)[0].path == f"/held/{SECRET}"
+
+
 def test_annotation_template_timer(env):
     """An annotated template timer: its instances have no file of their own to list, so with a
     template installed timerbeat keeps following UnitNew, and an instance started after the
