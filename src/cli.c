@@ -38,8 +38,8 @@ typedef struct Row {
         UnitProps timer_props, service_props;
         UnitState state; /* whether it runs here, and in state_text why not */
         char state_text[200];
-        bool monitored; /* what the daemon follows: an active check, a unit that can run, a timer
-                         * a pattern or annotation covers only when enabled or active */
+        bool monitored;     /* what the daemon follows: an active check, a unit that can run, a timer
+                             * a pattern or annotation covers only when enabled or active */
         const Check *named; /* the section that named this unit (not a listed one): no resolution */
 } Row;
 
@@ -67,9 +67,9 @@ static void inventory_done(Inventory *inv) {
         *inv = (Inventory) {};
 }
 
-/* What check and list read of a timer (list also when it last and next elapses) and of a service
- * (list also its last run); UnitFileState only of a timer that is not active (unit_state() and
- * unit_timer_is_eligible() look at it then only). */
+/* What check and list read of a timer (list also when it last and next elapses) and of a service,
+ * no more: 10,000 units are tens of thousands of Gets. UnitFileState only of a timer that is not
+ * active (unit_state() and unit_timer_is_eligible() look at it then only). */
 static const UnitPropName timer_names[] = {
         { TIMER_IFACE, "Unit" },
         { UNIT_IFACE, "LoadState" },
@@ -87,16 +87,20 @@ static const UnitPropName service_names[] = {
         { UNIT_IFACE, "LoadState" },
         { UNIT_IFACE, "ActiveState" },
         { UNIT_IFACE, "SubState" },
+        { UNIT_IFACE, "Conditions" },
+};
+/* For the resolution (annotations) of a listed unit's service: a named one is not resolved. */
+static const UnitPropName service_file_names[] = {
         { UNIT_IFACE, "FragmentPath" },
         { UNIT_IFACE, "DropInPaths" },
-        { UNIT_IFACE, "Conditions" },
+};
+/* The last run, for list; check reads the start only of a service that may be running. */
+static const UnitPropName service_run_names[] = {
         { SERVICE_IFACE, "ExecMainStartTimestamp" },
-        /* list only, from here */
         { UNIT_IFACE, "InvocationID" },
         { SERVICE_IFACE, "Result" },
         { SERVICE_IFACE, "ExecMainExitTimestamp" },
 };
-#define SERVICE_NAMES_CHECK 7
 static const UnitPropName enabled_names[] = {
         { UNIT_IFACE, "UnitFileState" },
 };
@@ -266,28 +270,45 @@ static int inventory_add_named(sd_bus *bus, const Config *c, Inventory *inv) {
         return 0;
 }
 
-/* Reads the timers of all rows (their_services false), or the services of all rows and whether
- * the timers not active are enabled: one Get per property, many in flight. */
-static int inventory_read(sd_bus *bus, Inventory *inv, bool their_services) {
-        _cleanup_free_ UnitRead *reads = calloc(inv->n * 2 + 1, sizeof(UnitRead));
+typedef enum ReadStep {
+        READ_TIMERS,
+        READ_SERVICES,      /* and whether the timers not active are enabled */
+        READ_RUNNING_SINCE, /* check: the start of a service that may be running */
+} ReadStep;
+
+static bool maybe_running(const UnitProps *p) {
+        return p->has_active && !streq(p->active, "inactive") && !streq(p->active, "failed");
+}
+
+/* Reads one step's properties of every row: one Get per property, many in flight. */
+static int inventory_read(sd_bus *bus, Inventory *inv, ReadStep step) {
+        _cleanup_free_ UnitRead *reads = calloc(inv->n * 4 + 1, sizeof(UnitRead));
         size_t n = 0;
 
         if (!reads)
                 return -ENOMEM;
         for (size_t i = 0; i < inv->n; i++) {
                 Row *row = &inv->rows[i];
+                UnitProps *t = &row->timer_props, *sv = &row->service_props;
 
-                if (!their_services && row->timer)
-                        reads[n++] = (UnitRead) { row->timer, &row->timer_props, timer_names,
+                if (step == READ_TIMERS && row->timer)
+                        reads[n++] = (UnitRead) { row->timer, t, timer_names,
                                                   inv->last_runs ? ELEMENTSOF(timer_names) : TIMER_NAMES_CHECK };
-                if (!their_services)
+                if (step == READ_RUNNING_SINCE && row->service && !inv->last_runs && maybe_running(sv))
+                        reads[n++] = (UnitRead) { row->service, sv, service_run_names, 1 };
+                if (step != READ_SERVICES)
                         continue;
-                if (row->timer && !unit_timer_is_eligible(row->timer_props.active, NULL))
-                        reads[n++] = (UnitRead) { row->timer, &row->timer_props, enabled_names,
-                                                  ELEMENTSOF(enabled_names) };
-                if (row->service)
-                        reads[n++] = (UnitRead) { row->service, &row->service_props, service_names,
-                                                  inv->last_runs ? ELEMENTSOF(service_names) : SERVICE_NAMES_CHECK };
+                if (row->timer && !unit_timer_is_eligible(t->active, NULL))
+                        reads[n++] = (UnitRead) { row->timer, t, enabled_names, ELEMENTSOF(enabled_names) };
+                if (!row->service)
+                        continue;
+                reads[n++] = (UnitRead) { row->service, sv, service_names, ELEMENTSOF(service_names) };
+                if (!row->named)
+                        reads[n++] = (UnitRead) { row->service, sv, service_file_names,
+                                                  ELEMENTSOF(service_file_names) };
+                if (inv->last_runs)
+                        reads[n++] = (UnitRead) { row->service, sv, service_run_names,
+                                                  ELEMENTSOF(service_run_names) };
         }
         return unit_read_bulk(bus, reads, n);
 }
@@ -316,7 +337,7 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                         return log_oom();
         r = inventory_add_named(bus, c, inv);
         if (r >= 0)
-                r = inventory_read(bus, inv, false);
+                r = inventory_read(bus, inv, READ_TIMERS);
         for (size_t i = 0; r >= 0 && i < inv->n; i++) {
                 Row *row = &inv->rows[i];
 
@@ -324,7 +345,9 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                         return log_oom();
         }
         if (r >= 0)
-                r = inventory_read(bus, inv, true);
+                r = inventory_read(bus, inv, READ_SERVICES);
+        if (r >= 0)
+                r = inventory_read(bus, inv, READ_RUNNING_SINCE);
         if (r < 0)
                 return r == -ENOMEM ? log_oom() : r;
         for (size_t i = 0; i < inv->n; i++) {
