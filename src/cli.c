@@ -19,11 +19,15 @@
 #include "resolve.h"
 #include "sync.h"
 #include "template.h"
+#include "unitread.h"
 #include "unitstate.h"
 #include "watch.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define SERVICE_IFACE "org.freedesktop.systemd1.Service"
+#define TIMER_IFACE "org.freedesktop.systemd1.Timer"
 
 /* One monitored (or unmonitored) job, as `list` shows it. */
 typedef struct Row {
@@ -34,15 +38,18 @@ typedef struct Row {
         UnitProps timer_props, service_props;
         UnitState state; /* whether it runs here, and in state_text why not */
         char state_text[200];
-        bool monitored; /* what the daemon follows: an active check, a unit that can run, a timer
-                         * a pattern or annotation covers only when enabled or active */
+        bool monitored;     /* what the daemon follows: an active check, a unit that can run, a timer
+                             * a pattern or annotation covers only when enabled or active */
+        const Check *named; /* the section that named this unit (not a listed one): no resolution */
 } Row;
 
 typedef struct Inventory {
         Resolver *resolver; /* the daemon's resolution: conf section, annotation, pattern */
         Row *rows;
         size_t n, allocated;
+        Hashmap *timers, *services; /* the rows by timer, the rows without one by service */
         bool bus_ok;
+        bool last_runs; /* also read what list shows: last and next elapse, last run */
 } Inventory;
 
 static void inventory_done(Inventory *inv) {
@@ -55,23 +62,66 @@ static void inventory_done(Inventory *inv) {
         }
         free(inv->rows);
         resolver_free(inv->resolver);
+        hashmap_free(inv->timers);
+        hashmap_free(inv->services);
         *inv = (Inventory) {};
 }
 
-int cli_get_all(sd_bus *bus, const char *unit, UnitProps *ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
-        int r;
+/* What check and list read of a timer (list also when it last and next elapses) and of a service,
+ * no more: 10,000 units are tens of thousands of Gets. UnitFileState only of a timer that is not
+ * active (unit_state() and unit_timer_is_eligible() look at it then only). */
+static const UnitPropName timer_names[] = {
+        { TIMER_IFACE, "Unit" },
+        { UNIT_IFACE, "LoadState" },
+        { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "FragmentPath" },
+        { UNIT_IFACE, "DropInPaths" },
+        { UNIT_IFACE, "Conditions" },
+        /* list only, from here */
+        { TIMER_IFACE, "LastTriggerUSec" },
+        { TIMER_IFACE, "NextElapseUSecRealtime" },
+        { TIMER_IFACE, "NextElapseUSecMonotonic" },
+};
+#define TIMER_NAMES_CHECK 6
+static const UnitPropName service_names[] = {
+        { UNIT_IFACE, "LoadState" },
+        { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "SubState" },
+        { UNIT_IFACE, "Conditions" },
+};
+/* For the resolution (annotations) of a listed unit's service: a named one is not resolved. */
+static const UnitPropName service_file_names[] = {
+        { UNIT_IFACE, "FragmentPath" },
+        { UNIT_IFACE, "DropInPaths" },
+};
+/* The last run, for list; check reads the start only of a service that may be running. */
+static const UnitPropName service_run_names[] = {
+        { SERVICE_IFACE, "ExecMainStartTimestamp" },
+        { UNIT_IFACE, "InvocationID" },
+        { SERVICE_IFACE, "Result" },
+        { SERVICE_IFACE, "ExecMainExitTimestamp" },
+};
+static const UnitPropName enabled_names[] = {
+        { UNIT_IFACE, "UnitFileState" },
+};
+/* `ping --last-run`: the service's last run (and whether systemd knows the unit). */
+static const UnitPropName last_run_names[] = {
+        { UNIT_IFACE, "LoadState" },
+        { UNIT_IFACE, "ActiveState" },
+        { UNIT_IFACE, "InvocationID" },
+        { SERVICE_IFACE, "Result" },
+        { SERVICE_IFACE, "ExecMainCode" },
+        { SERVICE_IFACE, "ExecMainStatus" },
+        { SERVICE_IFACE, "ExecMainStartTimestamp" },
+        { SERVICE_IFACE, "ExecMainExitTimestamp" },
+};
+/* A timer named on the command line: what it triggers. */
+static const UnitPropName timer_unit_names[] = {
+        { TIMER_IFACE, "Unit" },
+};
 
-        r = unit_dbus_path(unit, &path);
-        if (r < 0)
-                return r;
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
-                               "s", "");
-        if (r < 0)
-                return r;
-        return read_props(reply, ret);
+static int read_unit(sd_bus *bus, const char *unit, const UnitPropName *names, size_t n, UnitProps *ret) {
+        return unit_read_bulk(bus, &(UnitRead) { .unit = unit, .props = ret, .names = names, .n_names = n }, 1);
 }
 
 /* Units matching the patterns that are loaded from a unit file, sorted. ListUnitsByPatterns
@@ -166,11 +216,45 @@ static void row_assess(Row *row) {
                          (!covered || !row->timer || unit_timer_is_eligible(t->active, t->unit_file_state));
 }
 
-/* Services that service pattern sections ([job-*.service]) cover, as the daemon finds them. */
-static int inventory_pattern_services(sd_bus *bus, const Config *c, Inventory *inv) {
+/* A row for a unit not yet in the inventory (a timer, or a service without one), or NULL with *ret_r
+ * 0 when it is there, -ENOMEM. */
+static Row *inventory_add_unit(Inventory *inv, const char *unit, bool timer, const Check *named, int *ret_r) {
+        Hashmap *m = timer ? inv->timers : inv->services;
+        Row *row;
+
+        *ret_r = 0;
+        if (hashmap_get(m, unit))
+                return NULL;
+        *ret_r = -ENOMEM;
+        row = inventory_add(inv);
+        if (!row)
+                return NULL;
+        row->named = named;
+        if (timer)
+                row->timer = strdup(unit);
+        else
+                row->service = strdup(unit);
+        if (!(timer ? row->timer : row->service) || hashmap_put(m, timer ? row->timer : row->service, row) < 0)
+                return NULL;
+        *ret_r = 0;
+        return row;
+}
+
+/* Units named in the config (services, then timers) that are not listed (a timer not loaded now,
+ * maybe installed: reading it loads it, as the daemon's does), then the services that service
+ * pattern sections ([job-*.service]) cover, as the daemon finds them. */
+static int inventory_add_named(sd_bus *bus, const Config *c, Inventory *inv) {
         _cleanup_(strv_done) Strv patterns = {}, services = {};
         int r;
 
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < c->n_checks; i++) {
+                        const Check *k = c->checks[i];
+
+                        if (!k->pattern && endswith(k->name, pass == 0 ? ".service" : ".timer") &&
+                            !inventory_add_unit(inv, k->name, pass == 1, k, &r) && r < 0)
+                                return log_oom();
+                }
         for (size_t i = 0; i < c->n_checks; i++)
                 if (c->checks[i]->pattern && endswith(c->checks[i]->name, ".service") &&
                     strv_push(&patterns, c->checks[i]->name) < 0)
@@ -180,31 +264,66 @@ static int inventory_pattern_services(sd_bus *bus, const Config *c, Inventory *i
         r = cli_list_units(bus, patterns.items, &services);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < services.n; i++) {
-                bool seen = false;
-                Row *row;
-
-                for (size_t j = 0; j < inv->n; j++)
-                        seen = seen || (!inv->rows[j].timer && streq_ptr(inv->rows[j].service, services.items[i]));
-                if (seen)
-                        continue;
-                row = inventory_add(inv);
-                if (!row || !(row->service = strdup(services.items[i])))
+        for (size_t i = 0; i < services.n; i++)
+                if (!inventory_add_unit(inv, services.items[i], false, NULL, &r) && r < 0)
                         return log_oom();
-                (void) cli_get_all(bus, row->service, &row->service_props);
-                if (row_resolve(inv, row, c, row->service) < 0)
-                        return log_oom();
-                row_assess(row);
-        }
         return 0;
 }
 
+typedef enum ReadStep {
+        READ_TIMERS,
+        READ_SERVICES,      /* and whether the timers not active are enabled */
+        READ_RUNNING_SINCE, /* check: the start of a service that may be running */
+} ReadStep;
+
+static bool maybe_running(const UnitProps *p) {
+        return p->has_active && !streq(p->active, "inactive") && !streq(p->active, "failed");
+}
+
+/* Reads one step's properties of every row: one Get per property, many in flight. */
+static int inventory_read(sd_bus *bus, Inventory *inv, ReadStep step) {
+        _cleanup_free_ UnitRead *reads = calloc(inv->n * 4 + 1, sizeof(UnitRead));
+        size_t n = 0;
+
+        if (!reads)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n; i++) {
+                Row *row = &inv->rows[i];
+                UnitProps *t = &row->timer_props, *sv = &row->service_props;
+
+                if (step == READ_TIMERS && row->timer)
+                        reads[n++] = (UnitRead) { row->timer, t, timer_names,
+                                                  inv->last_runs ? ELEMENTSOF(timer_names) : TIMER_NAMES_CHECK };
+                if (step == READ_RUNNING_SINCE && row->service && !inv->last_runs && maybe_running(sv))
+                        reads[n++] = (UnitRead) { row->service, sv, service_run_names, 1 };
+                if (step != READ_SERVICES)
+                        continue;
+                if (row->timer && !unit_timer_is_eligible(t->active, NULL))
+                        reads[n++] = (UnitRead) { row->timer, t, enabled_names, ELEMENTSOF(enabled_names) };
+                if (!row->service)
+                        continue;
+                reads[n++] = (UnitRead) { row->service, sv, service_names, ELEMENTSOF(service_names) };
+                if (!row->named)
+                        reads[n++] = (UnitRead) { row->service, sv, service_file_names,
+                                                  ELEMENTSOF(service_file_names) };
+                if (inv->last_runs)
+                        reads[n++] = (UnitRead) { row->service, sv, service_run_names,
+                                                  ELEMENTSOF(service_run_names) };
+        }
+        return unit_read_bulk(bus, reads, n);
+}
+
+/* Every timer, the units the config names and the services its patterns cover, in that order,
+ * read in phases (the timers, then their services), then resolved as the daemon does. */
 static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventory *inv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(strv_done) Strv timers = {};
         int r;
 
         if (!inv->resolver && resolver_new(&inv->resolver) < 0)
+                return log_oom();
+        if ((!inv->timers && hashmap_new(&inv->timers, HASHMAP_KEYS_BORROW) < 0) ||
+            (!inv->services && hashmap_new(&inv->services, HASHMAP_KEYS_BORROW) < 0))
                 return log_oom();
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
@@ -213,69 +332,33 @@ static int inventory_collect(const ManagerOptions *mo, const Config *c, Inventor
                 return r; /* the caller says what that means for it */
         inv->bus_ok = true;
 
-        for (size_t i = 0; i < timers.n; i++) {
-                Row *row = inventory_add(inv);
-
-                if (!row || !(row->timer = strdup(timers.items[i])))
+        for (size_t i = 0; i < timers.n; i++)
+                if (!inventory_add_unit(inv, timers.items[i], true, NULL, &r) && r < 0)
                         return log_oom();
-                if (cli_get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
-                        row->service = strdup(row->timer_props.unit);
-                        if (!row->service)
-                                return log_oom();
-                        (void) cli_get_all(bus, row->service, &row->service_props);
-                }
-                if (row_resolve(inv, row, c, row->timer) < 0)
+        r = inventory_add_named(bus, c, inv);
+        if (r >= 0)
+                r = inventory_read(bus, inv, READ_TIMERS);
+        for (size_t i = 0; r >= 0 && i < inv->n; i++) {
+                Row *row = &inv->rows[i];
+
+                if (row->timer && !isempty(row->timer_props.unit) && !(row->service = strdup(row->timer_props.unit)))
+                        return log_oom();
+        }
+        if (r >= 0)
+                r = inventory_read(bus, inv, READ_SERVICES);
+        if (r >= 0)
+                r = inventory_read(bus, inv, READ_RUNNING_SINCE);
+        if (r < 0)
+                return r == -ENOMEM ? log_oom() : r;
+        for (size_t i = 0; i < inv->n; i++) {
+                Row *row = &inv->rows[i];
+
+                row->check = row->named;
+                if (!row->named && row_resolve(inv, row, c, row->timer ?: row->service) < 0)
                         return log_oom();
                 row_assess(row);
         }
-
-        /* Services named in the config without a timer of theirs in the list. */
-        for (size_t i = 0; i < c->n_checks; i++) {
-                const Check *k = c->checks[i];
-                bool seen = false;
-                Row *row;
-
-                if (k->pattern || !endswith(k->name, ".service"))
-                        continue;
-                for (size_t j = 0; j < inv->n; j++)
-                        if (!inv->rows[j].timer ? streq_ptr(inv->rows[j].service, k->name) : false)
-                                seen = true;
-                if (seen)
-                        continue;
-                row = inventory_add(inv);
-                if (!row || !(row->service = strdup(k->name)))
-                        return log_oom();
-                (void) cli_get_all(bus, row->service, &row->service_props);
-                row->check = k;
-                row_assess(row);
-        }
-        /* Timers named in the config and not loaded. */
-        for (size_t i = 0; i < c->n_checks; i++) {
-                const Check *k = c->checks[i];
-                bool seen = false;
-                Row *row;
-
-                if (k->pattern || !endswith(k->name, ".timer"))
-                        continue;
-                for (size_t j = 0; j < inv->n; j++)
-                        if (streq_ptr(inv->rows[j].timer, k->name))
-                                seen = true;
-                if (seen)
-                        continue;
-                row = inventory_add(inv);
-                if (!row || !(row->timer = strdup(k->name)))
-                        return log_oom();
-                /* Not loaded now, maybe installed: reading it loads it, as the daemon's does. */
-                if (cli_get_all(bus, row->timer, &row->timer_props) >= 0 && !isempty(row->timer_props.unit)) {
-                        row->service = strdup(row->timer_props.unit);
-                        if (!row->service)
-                                return log_oom();
-                        (void) cli_get_all(bus, row->service, &row->service_props);
-                }
-                row->check = k;
-                row_assess(row);
-        }
-        return inventory_pattern_services(bus, c, inv);
+        return 0;
 }
 
 static const char *row_unit(const Row *row) {
@@ -663,7 +746,7 @@ int cli_list(const CliOptions *o) {
         _cleanup_(hashmap_freep) Hashmap *undelivered = NULL;
         _cleanup_free_ char *state = NULL, *results = NULL;
         _cleanup_(sync_results_done) SyncResults res = {};
-        Inventory inv = {};
+        Inventory inv = { .last_runs = true };
         size_t monitored = 0;
         int r;
 
@@ -736,7 +819,7 @@ static int unit_known(const ManagerOptions *mo, const char *unit, char ret_load[
 
         r = mo->user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
         if (r >= 0)
-                r = cli_get_all(bus, unit, &p);
+                r = read_unit(bus, unit, last_run_names, 1, &p); /* LoadState */
         if (r < 0)
                 return r;
         snprintf(ret_load, 32, "%s", p.has_load ? p.load : "?");
@@ -857,17 +940,18 @@ static int last_run_props(const CliOptions *o, const Row *row, UnitProps *ret, c
         if (r < 0)
                 return r;
         if (!service && endswith(o->unit, ".timer")) {
-                r = cli_get_all(bus, o->unit, &tp);
+                r = read_unit(bus, o->unit, timer_unit_names, ELEMENTSOF(timer_unit_names), &tp);
                 if (r < 0)
                         return r;
-                service = tp.unit;
+                if (!isempty(tp.unit))
+                        service = tp.unit;
         }
         if (!service)
                 service = o->unit;
         *ret_service = strdup(service);
         if (!*ret_service)
                 return -ENOMEM;
-        return cli_get_all(bus, service, ret);
+        return read_unit(bus, service, last_run_names, ELEMENTSOF(last_run_names), ret);
 }
 
 typedef struct TailState {

@@ -46,8 +46,6 @@ void cli_daemon_print(const CliOptions *o, const Config *disk, const char *state
 /* Validates config and annotations; prints each check with its origin. */
 int cli_check(const CliOptions *o);
 
-/* Synchronous D-Bus helpers of the commands (never used by the daemon): every property of a
- * unit as UnitProps, and the units matching patterns that are loaded from a unit file, sorted
- * (ListUnitsByPatterns, which loads nothing). */
-int cli_get_all(sd_bus *bus, const char *unit, UnitProps *ret);
+/* A synchronous D-Bus helper of the commands (never used by the daemon): the units matching
+ * patterns that are loaded from a unit file, sorted (ListUnitsByPatterns, which loads nothing). */
 int cli_list_units(sd_bus *bus, char **patterns, Strv *ret);

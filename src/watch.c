@@ -692,6 +692,10 @@ static int read_prop_value(sd_bus_message *m, const char *name, UnitProps *p) {
         return sd_bus_message_skip(m, "v");
 }
 
+int props_read_value(sd_bus_message *m, const char *name, UnitProps *p) {
+        return read_prop_value(m, name, p);
+}
+
 /* One dict entry: the name, then its variant. */
 static int read_prop(sd_bus_message *m, UnitProps *p) {
         const char *name;

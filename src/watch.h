@@ -143,6 +143,9 @@ typedef struct UnitProps {
         char trigger_unit[256]; /* ActivationDetails' trigger_unit, "" when it names none */
 } UnitProps;
 int read_props(sd_bus_message *m, UnitProps *p);
+/* One property's variant (the answer to a Get of name): read if the name and its type are known,
+ * skipped otherwise. */
+int props_read_value(sd_bus_message *m, const char *name, UnitProps *p);
 void props_done(UnitProps *p);
 /* FragmentPath, then DropInPaths. */
 int props_files(UnitProps *p, Strv *ret);
