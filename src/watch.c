@@ -831,8 +831,9 @@ static const PropName timer_props[] = {
 static const PropName enabled_props[] = {
         { UNIT_IFACE, "UnitFileState" },
 };
-/* The same, when the timer is followed by its path: whether it was started between the listing
- * and its match, too (JobRemoved, followed otherwise, would have told). */
+/* The probe of a found timer the listing showed inactive: whether it is enabled, and whether it
+ * was started since (its start job may have ended before we followed it: by its path, or by a
+ * JobRemoved that came before the watcher existed). */
 static const PropName probe_path_props[] = {
         { UNIT_IFACE, "UnitFileState" },
         { UNIT_IFACE, "ActiveState" },
@@ -1399,10 +1400,8 @@ static void watch_probe_next(Watch *w) {
                 if (r >= 0) {
                         wr->probing = true;
                         w->n_probing++;
-                        r = watch_timers_by_path(w) ? watcher_read(wr, wr->timer_path, probe_path_props,
-                                                                   ELEMENTSOF(probe_path_props), on_probed, NULL) :
-                                                      watcher_read(wr, wr->timer_path, enabled_props,
-                                                                   ELEMENTSOF(enabled_props), on_probed, NULL);
+                        r = watcher_read(wr, wr->timer_path, probe_path_props, ELEMENTSOF(probe_path_props),
+                                         on_probed, NULL);
                 }
                 if (r < 0)
                         log_unit_errno(LOG_WARNING, r, wr->name, NULL, "[%s]: cannot ask whether it is enabled: %m",
@@ -1570,6 +1569,10 @@ static int on_new_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         /* Names that came meanwhile. */
         if (w->new_names.n > 0 || w->new_overflow)
                 (void) watch_look_up_new(w);
+        /* A timer found inactive (its start job still running when the listing was made) is
+         * asked now whether it is enabled or active, not at the next settling: its start may
+         * have ended before anything follows it. */
+        watch_probe_next(w);
         return 0;
 }
 
