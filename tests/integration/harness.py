@@ -590,6 +590,19 @@ class Env:
             pass
         return list(self.notify_messages)
 
+    def woken_during(self, *commands):
+        """Runs each systemctl command (a list of arguments) and returns how often the daemon
+        was woken meanwhile (its context switches), from a settled daemon to a second after."""
+        time.sleep(1)
+        with open(f"/proc/{self.daemon.pid}/status") as f:
+            before = dict(line.split(":", 1) for line in f)
+        for args in commands:
+            self.systemctl(*args)
+        time.sleep(1)
+        with open(f"/proc/{self.daemon.pid}/status") as f:
+            after = dict(line.split(":", 1) for line in f)
+        return sum(int(after[k]) - int(before[k]) for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
+
     def wait_notify(self, what, timeout=10, prefix=False):
         deadline = time.monotonic() + timeout * SLOWDOWN
         while True:
@@ -603,12 +616,7 @@ class Env:
             exited = self.daemon and self.daemon.poll() is not None
             if exited:
                 # It may have said it just before exiting: read what is left first.
-                self.notify.setblocking(False)
-                try:
-                    while True:
-                        self.notify_messages.append(self.notify.recv(4096).decode())
-                except (BlockingIOError, socket.timeout):
-                    pass
+                self.drain_notify()
                 if any(line.startswith(what) if prefix else line == what
                        for m in self.notify_messages for line in m.split("\n")):
                     continue

@@ -226,13 +226,6 @@ def test_pattern_over_many_idle_timers(env):
     print(f"READY=1 after {took:.2f} s; {gets} Get calls", file=sys.stderr)
 
 
-def wakeups(pid):
-    """Context switches of the process so far: each time it was woken (or preempted)."""
-    with open(f"/proc/{pid}/status") as f:
-        st = dict(line.split(":", 1) for line in f)
-    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
-
-
 def annotated_timer(env, rcv, name, timer_extra=""):
     timer_job(env, name, timer_extra=timer_extra)
     dropin(env, f"{name}.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/' + name + '/' + SECRET)}\n")
@@ -296,13 +289,8 @@ def test_annotation_loaded_timer_started_template_installed(env):
     env.start_daemon()
     env.wait_log("held.timer: not monitored.")
     env.wait_log("A template timer is installed")
-    time.sleep(1)
-    before = wakeups(env.daemon.pid)
     targets = [f"un@{i:03d}.target" for i in range(n)]
-    env.systemctl("start", *targets)
-    env.systemctl("stop", *targets)
-    time.sleep(1)
-    woken = wakeups(env.daemon.pid) - before
+    woken = env.woken_during(["start", *targets], ["stop", *targets])
     print(f"{woken} wake-ups for {2 * n} unrelated state changes", file=sys.stderr)
     assert woken <= 20, f"woken {woken} times by {2 * n} unrelated state changes"
     env.systemctl("start", "held.timer")
@@ -378,13 +366,9 @@ def test_annotations_unrelated_starts_do_not_wake(env):
     env.start_daemon()
     env.wait_settled()
     env.wait_log("idle.timer is installed, not loaded: following it by its path.")
-    time.sleep(1)
-    before = wakeups(env.daemon.pid)
-    env.systemctl("start", *[f"uw@{i:03d}.target" for i in range(n)])
-    env.systemctl("stop", *[f"uw@{i:03d}.target" for i in range(n)])
-    env.systemctl("start", *[f"uv@{i:03d}.service" for i in range(n)])
-    time.sleep(1)
-    woken = wakeups(env.daemon.pid) - before
+    targets = [f"uw@{i:03d}.target" for i in range(n)]
+    woken = env.woken_during(["start", *targets], ["stop", *targets],
+                             ["start", *[f"uv@{i:03d}.service" for i in range(n)]])
     print(f"{woken} wake-ups for {4 * n} unrelated state changes", file=sys.stderr)
     assert woken <= 20, f"woken {woken} times by {4 * n} unrelated state changes"
     env.systemctl("start", "seen.service")
