@@ -367,13 +367,18 @@ static Watcher *watcher_free(Watcher *wr) {
 }
 
 static int watch_follow_broadcasts(Watch *w);
+
+/* The broadcasts again as the watch now needs them; a failure only delays finding new units. */
+static void watch_refollow(Watch *w) {
+        if (watch_follow_broadcasts(w) < 0)
+                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+}
 static void watch_probe_next(Watch *w);
 
 static void watch_maybe_settled(Watch *w) {
         if (w->n_resolving != 0)
                 return;
-        if (watch_follow_broadcasts(w) < 0)
-                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        watch_refollow(w);
         if (w->on_settled)
                 w->on_settled(w, w->userdata);
         watch_probe_next(w);
@@ -1468,8 +1473,7 @@ static void watch_go_broad(Watch *w) {
         }
         w->broad = true;
         /* The match for all units carries the timers' signals, too: no match by path. */
-        if (watch_follow_broadcasts(w) < 0)
-                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        watch_refollow(w);
         watch_rebaseline(w);
 }
 
@@ -1713,8 +1717,7 @@ static void watch_paths_refused(Watch *w, const sd_bus_error *e) {
         w->paths_refused = true;
         log_debug("The bus refused a match on a timer's path (%s): following systemd's new units and jobs instead.",
                   e->message ?: e->name);
-        if (watch_follow_broadcasts(w) < 0)
-                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        watch_refollow(w);
 }
 
 static int on_path_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -1912,8 +1915,7 @@ static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                 log_debug("More than %u installed timers not loaded: following systemd's new units and jobs instead "
                           "of a match on each.",
                           WATCH_PENDING_MAX);
-        if (watch_follow_broadcasts(w) < 0)
-                log_warning("Cannot follow systemd's new units and jobs: they are found at the next daemon-reload.");
+        watch_refollow(w);
         return 0;
 }
 
