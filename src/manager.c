@@ -452,7 +452,7 @@ int manager_new(Manager **ret, const ManagerOptions *o, Config *config) {
         r = manager_state_dir(o, &m->state_dir);
         if (r < 0)
                 return log_error_errno(r, "Cannot determine the state directory: %m (set HOME or XDG_STATE_HOME)");
-        r = outbox_new(&m->outbox, m->state_dir);
+        r = outbox_new_bounded(&m->outbox, m->state_dir, m->config->max_queue, m->config->max_queue_per_check);
         if (r == -ENOMEM)
                 return log_oom();
         outbox_report_write(m->outbox, r, "the outbox directory");

@@ -53,6 +53,13 @@ struct Outbox {
         uint64_t live_bytes; /* the add records of live items */
         Hashmap *last;       /* check → LastRecord */
         Hashmap *pings;      /* check → PingRecord */
+
+        /* While the log is read: what a full queue keeps (max-queue, max-queue-per-check; 0 no
+         * bound) and each check's live entries, so that the index never holds much more than
+         * the bounds, however many entries an outage left (issue 14). */
+        size_t max_items, max_per_check;
+        Hashmap *counts;      /* check → live entries, as a number (while the log is read) */
+        size_t held, dropped; /* live entries the log held, and those dropped beyond the bounds */
 };
 
 static uint32_t crc_tables[8][256];
@@ -546,6 +553,19 @@ int write_file_atomic(const char *dir, const char *name, const char *data, size_
 
 /* --- the live entries: an array by seq (seqs are handed out in ascending order) ------------ */
 
+static void count_add(Outbox *o, const char *check, int d) {
+        uintptr_t c;
+
+        if (!o->counts)
+                return;
+        c = (uintptr_t) hashmap_get(o->counts, check);
+        c = d < 0 ? (c > 0 ? c - 1 : 0) : c + 1;
+        if (c == 0)
+                (void) hashmap_remove(o->counts, check); /* an entry only for checks with live ones */
+        else /* no memory for the count: that check is bounded at the log's end instead */
+                (void) hashmap_replace(o->counts, check, (void *) c);
+}
+
 static Item *item_find(Outbox *o, uint64_t seq) {
         size_t lo = 0, hi = o->n_items;
 
@@ -569,6 +589,9 @@ static int item_put(Outbox *o, uint64_t seq, uint64_t offset, uint32_t size, use
         int r;
 
         if (i) {
+                if (!i->dead)
+                        count_add(o, i->check, -1);
+                count_add(o, check, +1);
                 r = free_and_strdup(&i->check, check);
                 if (r < 0)
                         return r;
@@ -600,6 +623,7 @@ static int item_put(Outbox *o, uint64_t seq, uint64_t offset, uint32_t size, use
         }
         o->n_items++;
         o->live_bytes += size;
+        count_add(o, check, +1);
         return 0;
 }
 
@@ -616,12 +640,22 @@ static void items_pack(Outbox *o) {
         o->n_dead = 0;
 }
 
-static void item_kill(Outbox *o, Item *i) {
+/* Marks an entry answered without packing the array: Item pointers and indexes stay valid. */
+static void item_mark_dead(Outbox *o, Item *i) {
         i->dead = true;
         o->n_dead++;
         o->live_bytes -= i->size;
+        count_add(o, i->check, -1);
+}
+
+static void items_maybe_pack(Outbox *o) {
         if (o->n_dead > 64 && o->n_dead * 2 > o->n_items)
                 items_pack(o);
+}
+
+static void item_kill(Outbox *o, Item *i) {
+        item_mark_dead(o, i);
+        items_maybe_pack(o);
 }
 
 static int last_put(Outbox *o, const char *check, const char *invocation, usec_t exit_usec) {
@@ -661,6 +695,90 @@ static int ping_put(Outbox *o, const char *check, const PingRecord *p) {
         return 0;
 }
 
+/* --- the bounds while the log is read ------------------------------------------------------- */
+
+static int cmp_items_by_age(const void *a, const void *b, void *userdata) {
+        const Item *items = userdata, *x = &items[*(const size_t *) a], *y = &items[*(const size_t *) b];
+
+        if (x->created != y->created)
+                return x->created < y->created ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The live entries' indexes (of check, or of all with NULL), oldest first in the replay's order:
+ * when the run ended, then seq. */
+static int live_by_age(Outbox *o, const char *check, size_t **ret, size_t *ret_n) {
+        size_t *idx = malloc(sizeof(size_t) * (o->n_items + 1)), n = 0;
+
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < o->n_items; i++)
+                if (!o->items[i].dead && (!check || streq(o->items[i].check, check)))
+                        idx[n++] = i;
+        qsort_r(idx, n, sizeof(size_t), cmp_items_by_age, o->items);
+        *ret = idx;
+        *ret_n = n;
+        return 0;
+}
+
+/* Drops a check's oldest live entries until keep are left. */
+static int trim_check(Outbox *o, const char *check, size_t keep) {
+        _cleanup_free_ size_t *idx = NULL;
+        size_t n;
+        int r = live_by_age(o, check, &idx, &n);
+
+        if (r < 0 || n <= keep)
+                return r;
+        for (size_t i = 0; i < n - keep; i++)
+                item_mark_dead(o, &o->items[idx[i]]);
+        o->dropped += n - keep;
+        items_maybe_pack(o);
+        return 0;
+}
+
+/* Keeps what a full queue keeps, as the replay would (sender.c): newest first, an entry stays
+ * if its check has fewer than max-queue-per-check newer ones kept and fewer than max-queue are
+ * kept in all. An entry dropped now would be dropped at the end too: every later add is newer,
+ * and one that pushes an entry of its check out is itself kept in its place. */
+static int trim_all(Outbox *o) {
+        _cleanup_(hashmap_freep) Hashmap *per_check = NULL;
+        _cleanup_free_ size_t *idx = NULL;
+        size_t n, kept = 0, dropped = 0;
+        int r;
+
+        r = hashmap_new(&per_check, HASHMAP_KEYS_BORROW);
+        if (r >= 0)
+                r = live_by_age(o, NULL, &idx, &n);
+        for (size_t i = n; r >= 0 && i > 0; i--) {
+                Item *it = &o->items[idx[i - 1]];
+                uintptr_t c = (uintptr_t) hashmap_get(per_check, it->check) + 1;
+
+                if ((o->max_per_check == 0 || c <= o->max_per_check) && (o->max_items == 0 || kept < o->max_items)) {
+                        r = hashmap_replace(per_check, it->check, (void *) c);
+                        kept++;
+                        continue;
+                }
+                item_mark_dead(o, it);
+                dropped++;
+        }
+        o->dropped += dropped;
+        items_maybe_pack(o);
+        return r;
+}
+
+/* After each add while the log is read: a check at twice its bound is cut back to it, and all
+ * of them when twice max-queue are live (amortized: the index holds at most about twice the
+ * bounds, however long the log). */
+static int bound_after_add(Outbox *o, const char *check) {
+        int r = 0;
+
+        if (o->max_per_check > 0 && o->counts && (uintptr_t) hashmap_get(o->counts, check) >= 2 * o->max_per_check)
+                r = trim_check(o, check, o->max_per_check);
+        if (r >= 0 && o->max_items > 0 && o->n_items - o->n_dead >= 2 * o->max_items)
+                r = trim_all(o);
+        return r;
+}
+
 /* The add of a run end says which run was decided on last, as a last record would (unless the
  * check's record is of a later run already: an add stored again with its log body). */
 static int last_from_add(Outbox *o, const char *check, const char *invocation, usec_t created, bool start) {
@@ -689,6 +807,8 @@ static void apply_record(const OutboxRecord *rec, size_t window_offset, size_t s
                 r = item_put(o, rec->seq, offset, (uint32_t) size, rec->created, rec->check);
                 if (r >= 0)
                         r = last_from_add(o, rec->check, rec->invocation, rec->created, rec->start);
+                if (r >= 0)
+                        r = bound_after_add(o, rec->check);
                 break;
         case OUTBOX_RECORD_DONE:
                 i = item_find(o, rec->seq);
@@ -767,8 +887,14 @@ static int log_load(Outbox *o) {
         p = mmap(NULL, (size_t) s.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
+        if ((o->max_items > 0 || o->max_per_check > 0) && hashmap_new(&o->counts, HASHMAP_KEYS_COPY) < 0)
+                o->load_error = -ENOMEM;
         log_walk_windows(o, p, (size_t) s.st_size, &st);
         (void) munmap(p, (size_t) s.st_size);
+        if (o->load_error == 0 && (o->max_items > 0 || o->max_per_check > 0))
+                o->load_error = trim_all(o); /* at the end, exactly the bounds */
+        o->counts = hashmap_free(o->counts);
+        o->held = o->n_items - o->n_dead + o->dropped;
         o->size = st.end;
         o->loaded = true;
         if (st.damaged > 0)
@@ -1076,6 +1202,10 @@ static int outbox_alloc(const char *state_dir, bool read_only, Outbox **ret) {
 }
 
 int outbox_new(Outbox **ret, const char *state_dir) {
+        return outbox_new_bounded(ret, state_dir, 0, 0);
+}
+
+int outbox_new_bounded(Outbox **ret, const char *state_dir, size_t max_items, size_t max_per_check) {
         Outbox *o;
         int r, k;
 
@@ -1083,6 +1213,8 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         r = outbox_alloc(state_dir, false, &o);
         if (r < 0)
                 return r;
+        o->max_items = max_items;
+        o->max_per_check = max_per_check;
         k = log_load(o);
         if (k == -ENOMEM) {
                 outbox_free(o);
@@ -1094,7 +1226,13 @@ int outbox_new(Outbox **ret, const char *state_dir) {
         r = log_open(o);
         if (r >= 0)
                 r = legacy_import(o);
-        if (r >= 0)
+        if (r >= 0 && o->dropped > 0) {
+                /* The dropped entries leave the log now (their done records would be as many
+                 * lines as there are entries); if that fails they are dropped again next time. */
+                k = log_compact(o);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot rewrite %s without the dropped pings: %m.", o->log_path);
+        } else if (r >= 0)
                 log_maybe_compact(o);
         *ret = o;
         return r < 0 ? r : 0;
@@ -1118,6 +1256,7 @@ Outbox *outbox_free(Outbox *o) {
                 free(v);
         hashmap_free(o->last);
         hashmap_free(o->pings);
+        hashmap_free(o->counts);
         free(o->state_dir);
         free(o->dir);
         free(o->log_path);
@@ -1296,6 +1435,11 @@ int outbox_load(Outbox *o, uint64_t seq, Ping **ret) {
         }
         *ret = TAKE_PTR(e);
         return 0;
+}
+
+void outbox_load_dropped(const Outbox *o, size_t *ret_held, size_t *ret_dropped) {
+        *ret_held = o->held;
+        *ret_dropped = o->dropped;
 }
 
 size_t outbox_size(const Outbox *o) {

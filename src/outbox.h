@@ -85,6 +85,13 @@ typedef struct Outbox Outbox;
  * it). A state directory that cannot be written is not fatal: the error is returned with *ret
  * set, and writes are tried again later. */
 int outbox_new(Outbox **ret, const char *dir);
+/* The same, reading the log as a full queue would keep it: of each check the newest
+ * max_per_check entries, of all the newest max_items (0: no bound), in the replay's order; the
+ * older ones are dropped while it is read (the index never holds much more than the bounds) and
+ * the log is rewritten without them. */
+int outbox_new_bounded(Outbox **ret, const char *dir, size_t max_items, size_t max_per_check);
+/* What reading the log found: live entries held, and how many of them were dropped. */
+void outbox_load_dropped(const Outbox *o, size_t *ret_held, size_t *ret_dropped);
 Outbox *outbox_free(Outbox *o);
 static inline void outbox_freep(Outbox **o) {
         outbox_free(*o);

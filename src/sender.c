@@ -504,7 +504,7 @@ static void replay_start(Sender *s) {
 static int replay_bound(Sender *s, OutboxRef *refs, size_t n) {
         _cleanup_(hashmap_freep) Hashmap *per_check = NULL;
         _cleanup_free_ uint64_t *drop = NULL;
-        size_t kept = 0, dropped = 0;
+        size_t kept = 0, dropped = 0, held, load_dropped;
         int r;
 
         r = hashmap_new(&per_check, HASHMAP_KEYS_BORROW);
@@ -530,10 +530,13 @@ static int replay_bound(Sender *s, OutboxRef *refs, size_t n) {
         r = outbox_remove_many(s->outbox, drop, dropped);
         if (r < 0)
                 log_warning_errno(r, "Failed to mark the dropped entries of %s/log done: %m", outbox_dir(s->outbox));
-        if (dropped > 0)
+        /* Most were dropped already while the log was read (outbox_new_bounded): one line for all. */
+        outbox_load_dropped(s->outbox, &held, &load_dropped);
+        if (dropped + load_dropped > 0)
                 log_warning("The outbox held %zu pings, more than max-queue=%u and max-queue-per-check=%u keep; "
                             "dropped the %zu oldest.",
-                            n, s->config->max_queue, s->config->max_queue_per_check, dropped);
+                            MAX(n + load_dropped, held), s->config->max_queue, s->config->max_queue_per_check,
+                            dropped + load_dropped);
         return 0;
 }
 

@@ -483,6 +483,130 @@ static void test_large_log(void) {
         rm_rf(d);
 }
 
+/* What a full queue keeps, computed the slow way: per check the newest max_per_check (by
+ * created, then seq), of those the newest max_items. */
+typedef struct BoundEntry {
+        uint64_t seq;
+        usec_t created;
+        unsigned check;
+        bool done;
+        bool kept;
+} BoundEntry;
+
+static int cmp_newest(const void *a, const void *b) {
+        const BoundEntry *x = *(BoundEntry *const *) a, *y = *(BoundEntry *const *) b;
+
+        if (x->created != y->created)
+                return x->created > y->created ? -1 : 1;
+        return x->seq > y->seq ? -1 : x->seq < y->seq;
+}
+
+static size_t expect_kept(BoundEntry *e, size_t n, size_t max_items, size_t max_per_check) {
+        _cleanup_free_ BoundEntry **order = calloc(n + 1, sizeof(BoundEntry *));
+        unsigned per[8] = {};
+        size_t m = 0, kept = 0;
+
+        ASSERT(order);
+        for (size_t i = 0; i < n; i++)
+                if (!e[i].done)
+                        order[m++] = &e[i];
+        qsort(order, m, sizeof(BoundEntry *), cmp_newest);
+        for (size_t i = 0; i < m; i++)
+                if ((max_per_check == 0 || per[order[i]->check] < max_per_check) &&
+                    (max_items == 0 || kept < max_items)) {
+                        per[order[i]->check]++;
+                        order[i]->kept = true;
+                        kept++;
+                }
+        return kept;
+}
+
+static void test_bounded_load(void) {
+        static const struct {
+                size_t n, max_items, max_per_check;
+                unsigned checks; /* entries go round-robin to this many checks... */
+                unsigned skew;   /* ...except every skew-th goes to check 0 (0: none) */
+                unsigned late;   /* every late-th entry ended earlier than its seq says (0: none) */
+                unsigned done;   /* every done-th entry is answered right after its add (0: none) */
+        } rows[] = {
+                { 50, 1000, 100, 3, 0, 0, 0 },     /* within the bounds: nothing dropped */
+                { 1000, 1000, 100, 5, 0, 0, 0 },   /* per check: 200 each, 100 kept */
+                { 5000, 50, 20, 3, 2, 0, 0 },      /* both bounds, one check has most */
+                { 5000, 50, 0, 4, 0, 7, 0 },       /* max-queue only, some runs ended late */
+                { 3000, 0, 10, 6, 3, 5, 4 },       /* per check only, with done records */
+                { 20000, 1000, 100, 7, 5, 11, 9 }, /* the replay test's size, everything at once */
+                { 400, 1, 1, 2, 0, 3, 0 },         /* the smallest bounds */
+        };
+
+        for (size_t t = 0; t < ELEMENTSOF(rows); t++) {
+                char tmpl[] = "/tmp/test-outbox-XXXXXX";
+                char *d = mkdtemp(tmpl), path[512];
+                _cleanup_free_ BoundEntry *e = calloc(rows[t].n, sizeof(BoundEntry));
+                OutboxRef *refs = NULL;
+                size_t n_refs = 0, kept, held, dropped, live = 0;
+                Outbox *o = NULL;
+                off_t before;
+                FILE *f;
+
+                ASSERT(d && e);
+                snprintf(path, sizeof(path), "%s/outbox", d);
+                ASSERT(mkdir(path, 0700) == 0);
+                snprintf(path, sizeof(path), "%s/outbox/log", d);
+                ASSERT((f = fopen(path, "w")));
+                for (size_t i = 0; i < rows[t].n; i++) {
+                        char check[32], *r = NULL;
+                        Ping p = sample;
+
+                        e[i].seq = i + 1;
+                        e[i].check = rows[t].skew && i % rows[t].skew == 0 ? 0 : (unsigned) (i % rows[t].checks);
+                        e[i].created = sample.created + i * 10 - (rows[t].late && i % rows[t].late == 0 ? 35 : 0);
+                        e[i].done = rows[t].done && i % rows[t].done == 0;
+                        snprintf(check, sizeof(check), "c%u.timer", e[i].check);
+                        p.check = check;
+                        p.created = e[i].created;
+                        ASSERT_EQ(outbox_record_format_add(&p, e[i].seq, &r), 0);
+                        ASSERT(fputs(r, f) >= 0);
+                        free(r);
+                        if (e[i].done) {
+                                OutboxRecord rec = { .type = OUTBOX_RECORD_DONE, .seq = e[i].seq };
+
+                                ASSERT_EQ(outbox_record_format(&rec, &r), 0);
+                                ASSERT(fputs(r, f) >= 0);
+                                free(r);
+                        }
+                        live += !e[i].done;
+                }
+                ASSERT(fclose(f) == 0);
+                before = file_size(path);
+                kept = expect_kept(e, rows[t].n, rows[t].max_items, rows[t].max_per_check);
+
+                ASSERT_EQ(outbox_new_bounded(&o, d, rows[t].max_items, rows[t].max_per_check), 0);
+                outbox_load_dropped(o, &held, &dropped);
+                ASSERT_EQ(held, live);
+                ASSERT_EQ(dropped, live - kept);
+                ASSERT_EQ(outbox_list(o, &refs, &n_refs), 0);
+                ASSERT_EQ(n_refs, kept);
+                for (size_t i = 0; i < n_refs; i++) {
+                        const BoundEntry *x = &e[refs[i].seq - 1];
+                        char check[32];
+
+                        snprintf(check, sizeof(check), "c%u.timer", x->check);
+                        ASSERT(x->kept);
+                        ASSERT_STREQ(refs[i].check, check);
+                        ASSERT_EQ(refs[i].created, x->created);
+                }
+                outbox_refs_free(refs, n_refs);
+                outbox_free(o);
+                /* The dropped ones left the log: read without bounds, the same entries. */
+                if (dropped > 0)
+                        ASSERT(file_size(path) < before);
+                ASSERT_EQ(outbox_new(&o, d), 0);
+                ASSERT_EQ(count_live(o), kept);
+                outbox_free(o);
+                rm_rf(d);
+        }
+}
+
 int main(void) {
         test_roundtrip();
         test_damaged();
@@ -493,5 +617,6 @@ int main(void) {
         test_torn_tail_cut();
         test_compaction();
         test_large_log();
+        test_bounded_load();
         return 0;
 }
