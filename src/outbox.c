@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "hashmap.h"
 #include "log.h"
@@ -47,6 +48,10 @@ struct Outbox {
         uint64_t next_seq;
         int load_error;
         bool loaded; /* the log was read: what follows its last whole record may be cut */
+        /* Adds appended since the last fdatasync, and when the oldest of them was (monotonic):
+         * the sender syncs right after handing them to the connection (outbox_sync). */
+        bool unsynced;
+        usec_t unsynced_since;
 
         Item *items; /* by seq, ascending */
         size_t n_items, n_dead, allocated;
@@ -1244,6 +1249,7 @@ Outbox *outbox_free(Outbox *o) {
 
         if (!o)
                 return NULL;
+        (void) outbox_sync(o);
         if (o->fd >= 0)
                 close(o->fd);
         for (size_t i = 0; i < o->n_items; i++)
@@ -1300,10 +1306,15 @@ int outbox_store(Outbox *o, Ping *e) {
         if (r < 0)
                 return r;
         size = strlen(data);
-        /* The outbox is the promise: on disk before the first attempt. */
-        r = log_append(o, data, size, true, &offset);
+        /* The outbox is the promise: in the log (the page cache, which outlives the process)
+         * before the first attempt, on the disk right after it is handed to the connection
+         * (outbox_sync(), from the sender). */
+        r = log_append(o, data, size, false, &offset);
         if (r < 0)
                 return r;
+        if (!o->unsynced)
+                o->unsynced_since = now_usec(CLOCK_MONOTONIC);
+        o->unsynced = true;
         if (!e->id) {
                 o->next_seq++;
                 if (asprintf(&id, "%" PRIu64, seq) < 0)
@@ -1435,6 +1446,18 @@ int outbox_load(Outbox *o, uint64_t seq, Ping **ret) {
         }
         *ret = TAKE_PTR(e);
         return 0;
+}
+
+int outbox_sync(Outbox *o) {
+        if (!o->unsynced || o->fd < 0)
+                return 0;
+        /* Cleared also when it fails: an error here is reported, not retried in a loop. */
+        o->unsynced = false;
+        return fdatasync(o->fd) < 0 ? -errno : 0;
+}
+
+usec_t outbox_unsynced_since(const Outbox *o) {
+        return o->unsynced ? o->unsynced_since : 0;
 }
 
 void outbox_load_dropped(const Outbox *o, size_t *ret_held, size_t *ret_dropped) {

@@ -102,9 +102,14 @@ const char *outbox_dir(const Outbox *o);
  * starts failing and once when it works again; pings go on from memory meanwhile. */
 void outbox_report_write(Outbox *o, int r, const char *what);
 
-/* Stores a ping durably (append + fdatasync) and sets its id (its seq). A ping that has an id
- * already is stored again under it (same position in the order). */
+/* Stores a ping (an append: it outlives the process) and sets its id (its seq). A ping that has
+ * an id already is stored again under it (same position in the order). Durable on the disk
+ * once outbox_sync() returns. */
 int outbox_store(Outbox *o, Ping *p);
+/* fdatasync of what was stored since the last one (one for all of them); 0 if nothing was. */
+int outbox_sync(Outbox *o);
+/* When the oldest store not synced yet was made (CLOCK_MONOTONIC); 0: none. */
+usec_t outbox_unsynced_since(const Outbox *o);
 /* Records that the entry is answered for good (a done record); an unknown id is fine. */
 int outbox_remove(Outbox *o, const char *id);
 /* The same for many entries, in one append. */

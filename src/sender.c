@@ -54,7 +54,12 @@ struct Sender {
         size_t n_waiting;
         Strv dropped_checks;
         size_t n_dropped;
+
+        sd_event_source *sync_source; /* the outbox's fdatasync, after the requests are handed over */
 };
+
+/* The longest a stored ping waits for its fdatasync when the loop is busy. */
+#define SYNC_MAX_DELAY (50 * USEC_PER_MSEC)
 
 /* Entries read back from the outbox per loop iteration. */
 #define REPLAY_BATCH 32
@@ -153,11 +158,55 @@ static long sender_body_limit(const Sender *s, const char *check) {
         return (long) (uintptr_t) hashmap_get(s->body_limits, check) - 1;
 }
 
-/* Durable first: the entry is on disk before the first attempt. */
+static void sender_sync(Sender *s) {
+        int r = outbox_sync(s->outbox);
+
+        outbox_report_write(s->outbox, r, "an outbox entry");
+        crash_point("synced");
+}
+
+static int on_sync(sd_event_source *e _unused_, void *userdata) {
+        Sender *s = userdata;
+
+        (void) sd_event_source_set_enabled(s->sync_source, SD_EVENT_OFF);
+        sender_sync(s);
+        return 0;
+}
+
+/* The entry is in the log before the first attempt (a crash of the daemon keeps it: the page
+ * cache outlives the process); its fdatasync comes from a defer source of lower priority than
+ * curl's timer and sockets, so the request usually leaves first and one fdatasync covers every
+ * ping of a busy moment, at most SYNC_MAX_DELAY after the oldest of them. A power cut before it
+ * loses the entry as it would have during a sync before the request: the run's exit is older. */
+static void sender_sync_soon(Sender *s) {
+        usec_t since = outbox_unsynced_since(s->outbox);
+        int r;
+
+        if (since == 0)
+                return;
+        if (now_usec(CLOCK_MONOTONIC) - since >= SYNC_MAX_DELAY) {
+                sender_sync(s);
+                return;
+        }
+        if (s->sync_source)
+                r = sd_event_source_set_enabled(s->sync_source, SD_EVENT_ONESHOT);
+        else {
+                r = sd_event_add_defer(s->event, &s->sync_source, on_sync, s);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(s->sync_source, SD_EVENT_PRIORITY_NORMAL + 1);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(s->sync_source, "outbox-sync");
+        }
+        if (r < 0)
+                sender_sync(s);
+}
+
 static void sender_store(Sender *s, Ping *p) {
         int r = outbox_store(s->outbox, p);
 
         outbox_report_write(s->outbox, r, "an outbox entry");
+        if (r >= 0)
+                sender_sync_soon(s);
 }
 
 /* Takes p: hands it to http, or says why it could not. */
@@ -575,6 +624,8 @@ Sender *sender_free(Sender *s) {
         free(s->waiting);
         free(s->replay);
         sd_event_source_disable_unref(s->replay_source);
+        sd_event_source_disable_unref(s->sync_source);
+        (void) outbox_sync(s->outbox);
         strv_done(&s->dropped_checks);
         http_free(s->http);
         hashmap_free(s->body_limits);

@@ -336,6 +336,34 @@ def test_kill9_after_stored(env):
     restart_and_count(env, rcv, 1)
 
 
+def test_kill9_after_synced(env):
+    """Killed right after the entry's fdatasync, which comes once the request is handed to curl
+    (the monitor holds it unanswered): the request may have left already. After the restart the
+    entry is sent (again): at least once, at most twice, never lost. Red if the flush never
+    comes (the crash point is not reached)."""
+    rcv = env.receiver()
+    rcv.script = [("sleep", 3, 200)]
+    job(env, rcv.url())
+    env.env["TIMERBEAT_TEST_CRASH_AT"] = "synced"
+    env.start_daemon()
+    del env.env["TIMERBEAT_TEST_CRASH_AT"]
+    env.systemctl("start", "job.service")
+    env.wait_log("TIMERBEAT_TEST_CRASH_AT=synced: killing myself.")
+    assert env.daemon.wait(10) == -signal.SIGKILL
+    assert outbox(env) == [1], outbox(env)
+    env.start_daemon()
+    rcv.wait(1, timeout=10)
+    deadline = time.monotonic() + 10
+    while outbox(env) != [] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert outbox(env) == [], outbox(env)
+    assert 1 <= rcv.count() <= 2, rcv.requests
+    assert len({r.path for r in rcv.requests}) == 1, rcv.requests
+    n = rcv.count()
+    env.systemctl("start", "job.service")           # and live runs still count
+    rcv.wait(n + 1)
+
+
 def test_kill9_after_request_sent(env):
     """Killed while the monitor holds the request unanswered: sent again after the restart
     (at least once; never taken as delivered without an answer)."""
