@@ -997,8 +997,12 @@ class Bench:
         st = proc_status(pid)
         self.stop_tb(timeout=120)
         with open(f"{env.dir}/timerbeat.log", "rb") as f:
-            log_all = f.read().count(b"\n") - log0
+            text = f.read().split(b"\n")[log0:]
+        log_all = len(text) - 1
+        # Lines about dropped entries: the one summary line, and any per-entry drop line.
+        drop_lines = sum(1 for line in text if b"dropped the" in line or b"dropping the oldest" in line)
         self.add("replay_ready", ready * 1000)
+        self.add("replay_drop_lines", drop_lines)
         self.add("replay_cpu", cpu / 1000)
         self.add("replay_log_ready", log_ready)
         self.add("replay_log", log_all)
@@ -1210,9 +1214,18 @@ def report(d):
                  f"{status(cmp('replay_ready', 1000))} |")
         L.append(f"| 14.3 | … memory bounded by `max-queue` (1,000): peak RSS ≤ 16 MiB, as the burst of 1,000 | "
                  f"{fmt('replay_rss', 1, ' MiB')} | {status(cmp('replay_rss', 16))} |")
-        L.append(f"| 14.3 | … one summary line for dropped entries (≤ 2 lines per delivered ping + 100) | "
-                 f"{fmt('replay_log')} lines, {fmt('replay_delivered')} delivered | "
-                 f"{status(med('replay_log') <= 2 * med('replay_delivered') + 100)} |")
+        if has("replay_drop_lines"):
+            # The criterion: one line for all dropped entries, none per entry; the rest is two lines
+            # per delivered ping and the start (a line per check monitored, timerbeat(8) LOGGING).
+            checks = size["replay_checks"]
+            L.append(f"| 14.3 | … one summary line for dropped entries (and ≤ 2 lines per delivered ping + 1 per "
+                     f"check at start + 10) | {fmt('replay_drop_lines')} about drops; {fmt('replay_log')} lines in "
+                     f"all, {fmt('replay_delivered')} delivered, {checks} checks | "
+                     f"{status(med('replay_drop_lines') == 1 and med('replay_log') <= 2 * med('replay_delivered') + checks + 10)} |")
+        else:
+            L.append(f"| 14.3 | … one summary line for dropped entries (≤ 2 lines per delivered ping + 100) | "
+                     f"{fmt('replay_log')} lines, {fmt('replay_delivered')} delivered | "
+                     f"{status(med('replay_log') <= 2 * med('replay_delivered') + 100)} |")
     if has("check_wall"):
         L.append(f"| 14.4 | `timerbeat check` with {size['dropins']:,} drop-ins ≤ 2 s | {fmt('check_wall', 0, ' ms')} | "
                  f"{status(cmp('check_wall', 2000))} |")
