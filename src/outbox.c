@@ -837,9 +837,9 @@ static void apply_record(const OutboxRecord *rec, size_t window_offset, size_t s
 
 /* Walks the mapped log a window at a time and gives the pages read back to the kernel, so that
  * a large log (100,000 entries after an outage) does not sit in the daemon's memory: only the
- * index of its entries does. A window ends at its last whole record; the next one starts
+ * index of the entries the bounds keep does. A window ends at its last whole record; the next one starts
  * there (a record cut by the window's end, or damage, is read again whole). */
-#define LOG_WINDOW (4U << 20)
+#define LOG_WINDOW (1U << 20)
 static void log_walk_windows(Outbox *o, const char *p, size_t size, OutboxLogStats *ret) {
         size_t start = 0, window = LOG_WINDOW, page = (size_t) sysconf(_SC_PAGESIZE);
         OutboxLogStats total = {};

@@ -433,7 +433,7 @@ static void test_compaction(void) {
         rm_rf(d);
 }
 
-/* A log larger than the window it is read in (4 MiB, src/outbox.c LOG_WINDOW), with a damaged
+/* A log larger than the window it is read in (1 MiB, src/outbox.c LOG_WINDOW), with a damaged
  * record across the first window's end: every other record is found, at the right offset. */
 static void test_large_log(void) {
         char tmpl[] = "/tmp/test-outbox-XXXXXX";
@@ -456,7 +456,7 @@ static void test_large_log(void) {
                 char *r = NULL;
 
                 ASSERT_EQ(outbox_record_format_add(&sample, seq, &r), 0);
-                if (n <= (4U << 20) && n + strlen(r) > (4U << 20)) {
+                if (n <= (1U << 20) && n + strlen(r) > (1U << 20)) {
                         r[strlen(r) / 2] ^= 0x01; /* the record across the first window's end */
                         bad = seq;
                 }
