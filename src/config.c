@@ -16,6 +16,7 @@
 #include "access.h"
 #include "build-config.h"
 #include "config.h"
+#include "dropin.h"
 #include "hashmap.h"
 #include "template.h"
 
@@ -329,10 +330,7 @@ static char *parser_read_line(char *str, int num, void *stream) {
                 len--;
 
         if (p->annotation && len > 0 && *s == '[') {
-                const char *close = memchr(s, ']', len);
-
-                p->in_annotation = close && (size_t) (close - s - 1) == strlen("X-Timerbeat") &&
-                                   strncasecmp(s + 1, "X-Timerbeat", strlen("X-Timerbeat")) == 0;
+                p->in_annotation = dropin_is_annotation_header(s, len);
                 if (p->in_annotation)
                         p->section_line = p->line;
                 /* inih only ever sees our own section's header. */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "annotscan.h"
 #include "hashmap.h"
 #include "log.h"
 #include "retry.h"
@@ -45,6 +46,9 @@
  * for annotations only (issue 20). Beyond this many, UnitNew, UnitRemoved and JobRemoved are
  * followed instead: one match each, whatever the number of files. */
 #define WATCH_PENDING_MAX 256U
+/* Template timers whose files are read to tell whether an instance may be annotated; beyond
+ * this many, one is assumed to be. */
+#define WATCH_TEMPLATES_MAX 32U
 
 typedef struct Watcher Watcher;
 
@@ -192,7 +196,14 @@ struct Watch {
         sd_bus_slot *slot_unit_files, *slot_files_changed;
         bool patterns;       /* pattern sections: their instances cannot be listed, broadcasts are kept */
         bool files_known;    /* the latest ListUnitFilesByPatterns answered */
-        bool files_template; /* it listed a template timer (foo@.timer): only UnitNew finds its instances */
+        bool files_template; /* a template timer (foo@.timer) listed may annotate: only UnitNew finds its instances */
+        bool files_failed;   /* the latest ListUnitFilesByPatterns failed */
+        /* The template timers listed (name, and its fragment at the same index) and the
+         * manager's UnitPath, asked together: from their files, whether any instance can carry
+         * an annotation (annotscan.c, issue 14). */
+        Strv templates, template_files, unit_path;
+        sd_bus_slot *slot_unit_path;
+        bool unit_path_known;
         bool files_overflow; /* more than WATCH_PENDING_MAX files to match */
         bool paths_refused;  /* the bus refused a match on a timer's path */
 };
@@ -1863,12 +1874,20 @@ static int watch_read_files(Watch *w, sd_bus_message *m) {
                 name = name ? name + 1 : file;
                 if (!watch_wants_name(w, name) || streq(state, "masked"))
                         continue;
-                /* A template's instances have no file of their own to match: an annotation in
-                 * foo@.timer reaches us only through UnitNew, so the broadcasts stay. (A
-                 * template's name is no valid unit name: asked first.) */
+                /* A template's instances have no file of their own to match: whether one may
+                 * be annotated is read from its files once the listing is complete
+                 * (watch_files_settle). (A template's name is no valid unit name: asked first.) */
                 if (strstr(name, "@.")) {
-                        w->files_template = true;
-                        break;
+                        if (w->templates.n >= WATCH_TEMPLATES_MAX) {
+                                w->files_template = true;
+                                continue;
+                        }
+                        q = strv_push(&w->templates, name);
+                        if (q >= 0)
+                                q = strv_push(&w->template_files, file);
+                        if (q < 0)
+                                return q;
+                        continue;
                 }
                 if (!unit_name_is_valid(name))
                         continue;
@@ -1892,6 +1911,51 @@ static int watch_read_files(Watch *w, sd_bus_message *m) {
         return r;
 }
 
+/* Whether an installed template timer may have an annotated instance: the first that may is
+ * named. Without UnitPath, every template is assumed to. */
+static bool watch_templates_annotate(Watch *w) {
+        for (size_t i = 0; i < w->templates.n; i++) {
+                int r = w->unit_path_known ? annotscan_template(w->templates.items[i], w->template_files.items[i],
+                                                                w->unit_path.items) :
+                                             1;
+
+                if (r < 0)
+                        log_debug_errno(r, "Cannot read the files of %s (%m): assuming an annotation.",
+                                        w->templates.items[i]);
+                if (r != 0) {
+                        log_debug("A template timer is installed, %s, and its instances may be annotated: following "
+                                  "systemd's new and removed units to find them.",
+                                  w->templates.items[i]);
+                        return true;
+                }
+                log_debug("%s is installed; no annotation applies to its instances: they are not looked for.",
+                          w->templates.items[i]);
+        }
+        return false;
+}
+
+/* Both the listing of the installed timers and UnitPath answered: what discovery follows.
+ * When UnitNew is followed anew for a template, a listing of the loaded timers follows the
+ * match: an instance loaded while nothing followed UnitNew (between the daemon-reload that
+ * brought its annotation and now) is found by it. */
+static void watch_files_settle(Watch *w) {
+        bool followed = w->slot_unit_new;
+
+        if (w->slot_unit_files || w->slot_unit_path)
+                return;
+        w->files_known = !w->files_failed;
+        w->files_template = w->files_template || watch_templates_annotate(w);
+        strv_done(&w->templates);
+        strv_done(&w->template_files);
+        if (w->files_overflow)
+                log_debug("More than %u installed timers not loaded: following systemd's new units and jobs instead "
+                          "of a match on each.",
+                          WATCH_PENDING_MAX);
+        watch_refollow(w);
+        if (!followed && w->slot_unit_new && w->files_template)
+                watch_discover(w, false);
+}
+
 static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -1899,6 +1963,8 @@ static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 
         w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
         w->files_template = w->files_overflow = false;
+        strv_done(&w->templates);
+        strv_done(&w->template_files);
         if (e)
                 log_debug("Cannot list the installed timers (%s): following systemd's new units and jobs.",
                           e->message ?: e->name);
@@ -1907,15 +1973,36 @@ static int on_files_listed(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                 if (r < 0)
                         log_warning_errno(r, "Failed to read the list of installed timers: %m");
         }
-        w->files_known = r >= 0;
-        if (w->files_template)
-                log_debug("A template timer is installed: following systemd's new and removed units to find "
-                          "its instances.");
-        if (w->files_overflow)
-                log_debug("More than %u installed timers not loaded: following systemd's new units and jobs instead "
-                          "of a match on each.",
-                          WATCH_PENDING_MAX);
-        watch_refollow(w);
+        w->files_failed = r < 0;
+        watch_files_settle(w);
+        return 0;
+}
+
+/* The manager's unit search path, asked with every listing of the installed timers. */
+static int on_unit_path(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+        Watch *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int r = -EIO;
+
+        w->slot_unit_path = sd_bus_slot_unref(w->slot_unit_path);
+        strv_done(&w->unit_path);
+        if (!e)
+                r = sd_bus_message_enter_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(m, 'a', "s");
+        while (r > 0) {
+                const char *dir;
+
+                r = sd_bus_message_read_basic(m, 's', &dir);
+                if (r > 0)
+                        r = strv_push(&w->unit_path, dir) < 0 ? -ENOMEM : 1;
+        }
+        w->unit_path_known = r >= 0;
+        if (r < 0)
+                log_debug("Cannot read systemd's unit search path (%s): an installed template timer is assumed "
+                          "to annotate its instances.",
+                          e ? (e->message ?: e->name) : strerror(-r));
+        watch_files_settle(w);
         return 0;
 }
 
@@ -1927,6 +2014,15 @@ static void watch_list_files(Watch *w) {
 
         if (!w->bus || w->discover.n == 0 || w->patterns)
                 return;
+        /* UnitPath first: systemd answers in order, so the files' answer completes the pair. */
+        w->slot_unit_path = sd_bus_slot_unref(w->slot_unit_path);
+        r = sd_bus_call_method_async(w->bus, &w->slot_unit_path, SYSTEMD_DEST, SYSTEMD_PATH, DBUS_PROPERTIES, "Get",
+                                     on_unit_path, w, "ss", SYSTEMD_MANAGER, "UnitPath");
+        if (r < 0) {
+                w->unit_path_known = false;
+                log_debug_errno(r, "Cannot ask for systemd's unit search path (%m): an installed template timer is "
+                                   "assumed to annotate its instances.");
+        }
         w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
         r = sd_bus_message_new_method_call(w->bus, &req, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                            "ListUnitFilesByPatterns");
@@ -1936,8 +2032,10 @@ static void watch_list_files(Watch *w) {
                 r = sd_bus_message_append_strv(req, w->discover.items);
         if (r >= 0)
                 r = sd_bus_call_async(w->bus, &w->slot_unit_files, req, on_files_listed, w, 0);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Failed to list the installed timers: %m");
+                w->slot_unit_path = sd_bus_slot_unref(w->slot_unit_path);
+        }
 }
 
 static int on_unit_files_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
@@ -2013,9 +2111,12 @@ static void watch_disconnect(Watch *w) {
         }
         watch_clear_pending(w);
         w->slot_unit_files = sd_bus_slot_unref(w->slot_unit_files);
+        w->slot_unit_path = sd_bus_slot_unref(w->slot_unit_path);
+        strv_done(&w->templates);
+        strv_done(&w->template_files);
         w->slot_files_changed = sd_bus_slot_unref(w->slot_files_changed);
         /* A new connection lists the files again, and its bus may take more matches. */
-        w->files_known = w->files_template = w->files_overflow = w->paths_refused = false;
+        w->files_known = w->files_template = w->files_overflow = w->paths_refused = w->unit_path_known = false;
         w->slot_reloading = sd_bus_slot_unref(w->slot_reloading);
         w->slot_unit_new = sd_bus_slot_unref(w->slot_unit_new);
         w->slot_unit_removed = sd_bus_slot_unref(w->slot_unit_removed);
@@ -2297,6 +2398,7 @@ Watch *watch_free(Watch *w) {
         sd_event_source_disable_unref(w->reconnect_timer);
         sd_event_source_disable_unref(w->new_defer);
         strv_done(&w->discover);
+        strv_done(&w->unit_path);
         hashmap_free(w->by_name);
         hashmap_free(w->by_path);
         hashmap_free(w->pending); /* emptied by watch_disconnect */

@@ -4,6 +4,7 @@
 systemd user manager: picked up on daemon-reload without touching timerbeat."""
 
 import os
+import signal
 import sys
 import time
 
@@ -271,13 +272,15 @@ def test_annotation_loaded_timer_started(env):
 
 
 def test_annotation_loaded_timer_started_template_installed(env):
-    """The same with a template timer installed (as postgresql-common's pg_dump@.timer): its
+    """The same with an annotated template timer installed: its
     instances keep UnitNew and UnitRemoved followed, but not JobRemoved, the most frequent of
     the three (every job on the system): the start still comes through the timer's path, and
     400 loaded targets started and stopped (jobs, no unit loaded) do not wake the daemon."""
     rcv = env.receiver()
     env.write_unit("other@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
     env.write_unit("other@.timer", "[Timer]\nOnActiveSec=1h\n")
+    # Annotated: otherwise no instance of it is looked for, and UnitNew is not followed at all.
+    dropin(env, "other@.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/other/' + SECRET)}\n")
     annotated_timer(env, rcv, "held")
     n = 400
     env.write_unit("un@.target", "[Unit]\n")
@@ -373,6 +376,117 @@ def test_annotations_unrelated_starts_do_not_wake(env):
     assert woken <= 20, f"woken {woken} times by {4 * n} unrelated state changes"
     env.systemctl("start", "seen.service")
     assert rcv.wait(1)[0].path == f"/seen/{SECRET}"
+
+
+def template_pair(env, name, service_extra=""):
+    env.write_unit(f"{name}@.service", f"[Service]\nType=oneshot\nExecStart=/bin/true\n{service_extra}")
+    env.write_unit(f"{name}@.timer", "[Timer]\nOnActiveSec=1h\nAccuracySec=1ms\n")
+
+
+def test_template_unannotated_does_not_wake(env):
+    """Issue 14: an installed template timer that no annotation applies to (postgresql-common's
+    pg_dump@.timer, as shipped): its instances are not looked for, so systemd's UnitNew and
+    UnitRemoved are not followed, and units loaded, started and stopped by others do not wake
+    the daemon."""
+    rcv = env.receiver()
+    n = 100
+    template_pair(env, "pg_dump")
+    annotated_timer(env, rcv, "seen")
+    env.write_unit("uw@.target", "[Unit]\n")
+    env.write_unit("uv@.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+    start_timers(env, "seen")
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("pg_dump@.timer")     # its files read, whatever they tell
+    targets = [f"uw@{i:03d}.target" for i in range(n)]
+    woken = env.woken_during(["start", *targets], ["stop", *targets],
+                             ["start", *[f"uv@{i:03d}.service" for i in range(n)]],
+                             ["start", "pg_dump@main.timer"], ["stop", "pg_dump@main.timer"])
+    print(f"{woken} wake-ups for {3 * n + 2} unrelated loads and state changes", file=sys.stderr)
+    assert woken <= 20, f"woken {woken} times by {3 * n + 2} unrelated loads and state changes"
+    assert "pg_dump@main.timer" not in env.log()
+    assert "pg_dump@.timer is installed; no annotation applies to its instances" in env.log()
+    env.systemctl("start", "seen.service")
+    assert rcv.wait(1)[0].path == f"/seen/{SECRET}"
+
+
+def test_annotation_template_service(env):
+    """An annotation in the template's service (tpl@.service) applies to every instance of the
+    timer: UnitNew is followed, and an instance started after the daemon is found."""
+    rcv = env.receiver()
+    template_pair(env, "tplsvc", f"[X-Timerbeat]\nURL={rcv.url('/tplsvc/' + SECRET)}\n")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("A template timer is installed, tplsvc@.timer")
+    env.systemctl("start", "tplsvc@a.timer")
+    env.wait_log("[tplsvc@a.timer] watches tplsvc@a.service")
+    env.systemctl("start", "tplsvc@a.service")
+    assert rcv.wait(1)[0].path == f"/tplsvc/{SECRET}"
+
+
+def test_annotation_template_instance_added_later(env):
+    """`systemctl edit pg_dump@main.timer` adding an annotation to one instance of a template
+    nothing annotated, then daemon-reload: the instance started right after is found (UnitNew
+    is followed from then on, and a listing after the match catches one loaded before it),
+    its success pinged; another instance stays unmonitored."""
+    rcv = env.receiver()
+    template_pair(env, "late")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("late@.timer is installed; no annotation applies to its instances")
+    dropin(env, "late@main.timer", "override.conf", f"[X-Timerbeat]\nURL={rcv.url('/late/' + SECRET)}\n")
+    env.daemon_reload()
+    env.systemctl("start", "late@main.timer", "late@other.timer")
+    env.wait_log("[late@main.timer] watches late@main.service")
+    env.systemctl("start", "late@main.service", "late@other.service")
+    assert rcv.wait(1)[0].path == f"/late/{SECRET}"
+    time.sleep(QUIET)
+    assert rcv.count() == 1, rcv.requests
+
+
+def test_annotation_template_instance_started_meanwhile(env):
+    """The same, with the instance started before timerbeat has seen the daemon-reload (it is
+    stopped meanwhile, so the UnitNew of the instance is sent while nothing follows it): the
+    listing of the loaded timers after the daemon-reload finds it."""
+    rcv = env.receiver()
+    template_pair(env, "busy")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("busy@.timer is installed; no annotation applies to its instances")
+    os.kill(env.daemon.pid, signal.SIGSTOP)
+    try:
+        dropin(env, "busy@main.timer", "override.conf", f"[X-Timerbeat]\nURL={rcv.url('/busy/' + SECRET)}\n")
+        env.daemon_reload()
+        env.systemctl("start", "busy@main.timer")
+    finally:
+        os.kill(env.daemon.pid, signal.SIGCONT)
+    env.wait_log("[busy@main.timer] watches busy@main.service")
+    env.systemctl("start", "busy@main.service")
+    assert rcv.wait(1)[0].path == f"/busy/{SECRET}"
+
+
+def test_annotation_template_prefix_dropin(env):
+    """An annotation in a drop-in directory systemd reads for the template's instances by a
+    dash prefix of its name (db-dump@x.timer reads db-@.timer.d/): found."""
+    rcv = env.receiver()
+    template_pair(env, "db-dump")
+    dropin(env, "db-@.timer", "hb.conf", f"[X-Timerbeat]\nURL={rcv.url('/db/' + SECRET)}\n")
+    env.daemon_reload()
+    env.write_config(FAST)
+    env.start_daemon()
+    env.wait_settled()
+    env.wait_log("A template timer is installed, db-dump@.timer")
+    env.systemctl("start", "db-dump@x.timer")
+    env.wait_log("[db-dump@x.timer] watches db-dump@x.service")
+    env.systemctl("start", "db-dump@x.service")
+    assert rcv.wait(1)[0].path == f"/db/{SECRET}"
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
