@@ -748,7 +748,7 @@ static int trim_check(Outbox *o, const char *check, size_t keep) {
 static int trim_all(Outbox *o) {
         _cleanup_(hashmap_freep) Hashmap *per_check = NULL;
         _cleanup_free_ size_t *idx = NULL;
-        size_t n, kept = 0, dropped = 0;
+        size_t n = 0, kept = 0, dropped = 0;
         int r;
 
         r = hashmap_new(&per_check, HASHMAP_KEYS_BORROW);
