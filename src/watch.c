@@ -24,7 +24,7 @@
  * session bus 50,000 unless configured otherwise: when the bus refuses a call for that, the
  * limit drops below what was in flight and the read is made again. */
 #define WATCH_CALLS_MAX 96U
-#define WATCH_CALLS_MAX_USER 1024U
+#define WATCH_CALLS_MAX_USER 128U
 /* A unit is read with one Get per property it needs, never GetAll: GetAll makes systemd
  * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
  * UnitFilePreset included. */
@@ -90,10 +90,14 @@ struct Watcher {
         WatcherRead *read;
         Watcher *probe_next; /* waiting to be asked whether it is enabled */
         bool probe_queued, probing;
-        sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        /* The PropertiesChanged rule for service_path, registered with the bus by our own
+         * AddMatch (no sd-bus match: one filter dispatches every watcher's signals by path, see
+         * on_filter): slot_match is that call while it is in flight. */
+        sd_bus_slot *slot_match;
         sd_bus_slot *slot_timer; /* PropertiesChanged of timer_path: a found timer started or stopped */
         int timer_up;            /* whether the timer was active when last seen: -1 not known */
-        bool match_held;         /* the bus accepted slot_match's AddMatch */
+        bool match_on;           /* AddMatch sent on this connection, RemoveMatch not yet */
+        bool match_held;         /* the bus accepted it */
         Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
         Watcher *queue_next;     /* waiting for a free call slot */
         char *problem;           /* the last problem logged: said once, again only when it changes */
@@ -131,8 +135,9 @@ struct Watch {
          * dispatched by object path through this table. */
         size_t n_watchers;
         sd_bus_slot *slot_broad;
-        Hashmap *by_path;       /* service_path → the first of its watchers, chained by path_next */
-        Attributor *attributor; /* runs of shared services waiting for their timers (attribute.c) */
+        sd_bus_slot *slot_filter; /* every message: PropertiesChanged of a service path goes to its watchers */
+        Hashmap *by_path;         /* service_path → the first of its watchers, chained by path_next */
+        Attributor *attributor;   /* runs of shared services waiting for their timers (attribute.c) */
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_unit_removed, *slot_job_removed, *slot_disconnected,
                 *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
@@ -224,6 +229,7 @@ static bool watch_by_path(const Watch *w);
 static bool watch_timers_by_path(const Watch *w);
 static int watcher_follow_timer(Watcher *wr);
 static void watch_unpend(Watch *w, const char *name);
+static void watcher_drop_match(Watcher *wr);
 
 static void watcher_unhash(Watcher *wr) {
         Hashmap *paths = wr->watch->by_path;
@@ -259,7 +265,7 @@ static int watcher_hash(Watcher *wr) {
 
 /* Following the service's signals, with a known baseline: what it knows is current. */
 static bool watcher_is_following(Watcher *wr) {
-        return run_tracker_is_baselined(&wr->run) && wr->monitored && (wr->slot_match || wr->watch->broad);
+        return run_tracker_is_baselined(&wr->run) && wr->monitored && (wr->match_on || wr->watch->broad);
 }
 
 static void watcher_dequeue(Watcher *wr) {
@@ -354,7 +360,7 @@ static Watcher *watcher_free(Watcher *wr) {
         watcher_call_done(wr);
         watcher_probe_dequeue(wr);
         watcher_read_free(wr);
-        sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         sd_bus_slot_unref(wr->slot_timer);
         free(wr->name);
         free(wr->service);
@@ -362,6 +368,7 @@ static Watcher *watcher_free(Watcher *wr) {
         free(wr->timer_path);
         free(wr->problem);
         strv_done(&wr->timer_files);
+        run_tracker_done(&wr->run);
         free(wr);
         return NULL;
 }
@@ -435,7 +442,7 @@ static void watcher_say_monitored(Watcher *wr, bool monitored) {
 static void watcher_unmonitor(Watcher *wr) {
         Watch *w = wr->watch;
 
-        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         wr->monitored = false;
         watcher_say_monitored(wr, false);
         if (w->on_dropped)
@@ -1054,7 +1061,7 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
         wr->ask_trigger = false;
         wr->monitored = w_want(wr->watch, &info);
         if (!wr->monitored)
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                watcher_drop_match(wr);
         watcher_say_monitored(wr, wr->monitored);
         return wr->monitored;
 }
@@ -1136,12 +1143,16 @@ static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *r
         const sd_bus_error *e = sd_bus_message_get_error(m);
         unsigned held = 0;
 
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
         if (!e) {
                 wr->match_held = true;
                 return 0;
         }
+        /* Not registered: no RemoveMatch for it (an identical rule of another watcher of the
+         * same service would go instead). */
+        wr->match_on = false;
         for (Watcher *i = w->watchers; i; i = i->next)
-                held += i->slot_match && i->match_held;
+                held += i->match_on && i->match_held;
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED) && held < w->max_matches)
                 w->max_matches = held;
         log_notice("The bus refused another match after %u per-service matches (%s); watching all units with "
@@ -1151,11 +1162,49 @@ static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *r
         return 0;
 }
 
+/* The bus-side rule of a service's PropertiesChanged. An sd-bus match would cost each watcher
+ * its slot, rule string and a branch of sd-bus's match tree (about 500 bytes, issue 14); the
+ * filter (on_filter) dispatches by path through Watch.by_path instead. */
+static int service_match_rule(const char *path, char **ret) {
+        return asprintf(ret,
+                        "type='signal',sender='" SYSTEMD_DEST "',path='%s',interface='" DBUS_PROPERTIES
+                        "',member='PropertiesChanged'",
+                        path) < 0 ?
+                       -ENOMEM :
+                       0;
+}
+
 static int watcher_add_match(Watcher *wr) {
+        _cleanup_free_ char *rule = NULL;
+        int r;
+
+        watcher_drop_match(wr);
+        r = service_match_rule(wr->service_path, &rule);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(wr->watch->bus, &wr->slot_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "AddMatch", on_match_installed, wr, "s", rule);
+        if (r < 0)
+                return r;
+        wr->match_on = true;
         wr->match_held = false;
-        return sd_bus_match_signal_async(wr->watch->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path,
-                                         DBUS_PROPERTIES, "PropertiesChanged", on_properties_changed,
-                                         on_match_installed, wr);
+        return 0;
+}
+
+/* Stops the signals of the watcher's service: the AddMatch in flight is not waited for, and
+ * the bus (which answers in order) removes the rule after adding it. */
+static void watcher_drop_match(Watcher *wr) {
+        _cleanup_free_ char *rule = NULL;
+
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        if (!wr->match_on)
+                return;
+        wr->match_on = wr->match_held = false;
+        if (!wr->watch->bus || !wr->service_path || service_match_rule(wr->service_path, &rule) < 0)
+                return;
+        /* No reply wanted: a failure leaves a rule whose signals on_filter ignores. */
+        (void) sd_bus_call_method_async(wr->watch->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "RemoveMatch", NULL, NULL, "s", rule);
 }
 
 static int watcher_watch_service(Watcher *wr, const char *service) {
@@ -1183,12 +1232,14 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (r < 0)
                 return r;
 
-        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         watcher_unhash(wr);
         if (streq_ptr(wr->service, service))
                 run_tracker_lost(&wr->run);
-        else
+        else {
+                run_tracker_done(&wr->run);
                 run_tracker_init(&wr->run); /* another service: its invocations are new to us */
+        }
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;
@@ -1423,12 +1474,15 @@ static void watch_examine(Watcher *wr, const char *active) {
                 watcher_resolve(wr);
 }
 
-static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+/* Every message that reaches the connection passes here first: a PropertiesChanged of a watched
+ * service's path goes to its watchers (the rules the bus holds, per service or the broad one,
+ * decide what arrives). Never consumed: sd-bus's own matches (timers, broadcasts) still see it. */
+static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *path = sd_bus_message_get_path(m);
         Watcher *wr, *next;
 
-        if (!path || !from_systemd(w, m))
+        if (!path || !sd_bus_message_is_signal(m, DBUS_PROPERTIES, "PropertiesChanged") || !from_systemd(w, m))
                 return 0;
         for (wr = hashmap_get(w->by_path, path); wr; wr = next) {
                 next = wr->path_next;
@@ -1436,6 +1490,12 @@ static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_e
                         return 0;
                 (void) on_properties_changed(m, wr, NULL);
         }
+        (void) sd_bus_message_rewind(m, true);
+        return 0;
+}
+
+/* The services' signals go through on_filter; this match only has the bus send them. */
+static int on_broad_signal(sd_bus_message *m _unused_, void *userdata _unused_, sd_bus_error *ret_error _unused_) {
         return 0;
 }
 
@@ -1462,11 +1522,11 @@ static void watch_go_broad(Watch *w) {
         /* Drop the narrow matches first: the bus may be at its limit, and the RemoveMatch calls
          * reach it before our AddMatch. A run that ends in between is caught up below. */
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                watcher_drop_match(wr);
         r = sd_bus_add_match_async(w->bus, &w->slot_broad,
                                    "type='signal',sender='" SYSTEMD_DEST "',interface='" DBUS_PROPERTIES "',"
                                    "member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'",
-                                   on_any_properties_changed, on_broad_installed, w);
+                                   on_broad_signal, on_broad_installed, w);
         if (r < 0) {
                 log_error_errno(r, "Failed to add a match for all units: %m; no run end can be seen.");
                 return;
@@ -2007,7 +2067,9 @@ static int on_reconnect_timer(sd_event_source *s _unused_, uint64_t usec _unused
 static void watch_disconnect(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
                 watcher_call_done(wr);
+                /* The rules go with the connection. */
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                wr->match_on = wr->match_held = false;
                 wr->slot_timer = sd_bus_slot_unref(wr->slot_timer);
                 run_tracker_lost(&wr->run);
         }
@@ -2035,6 +2097,7 @@ static void watch_disconnect(Watch *w) {
         w->systemd_owner = mfree(w->systemd_owner);
         w->systemd_reloading = false;
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
+        w->slot_filter = sd_bus_slot_unref(w->slot_filter);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         if (w->discovering) {
                 w->discovering = false;
@@ -2209,6 +2272,8 @@ static int watch_connect(Watch *w) {
         (void) sd_bus_set_description(w->bus, "timerbeat");
         r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
+                r = sd_bus_add_filter(w->bus, &w->slot_filter, on_filter, w);
+        if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "Reloading", on_reloading, NULL, w);
         if (r >= 0)
@@ -2288,12 +2353,13 @@ Watch *watch_free(Watch *w) {
         if (!w)
                 return NULL;
         w->attributor = attributor_free(w->attributor); /* nothing is handed on while shutting down */
+        /* First: the rules go with the connection, not one RemoveMatch per watcher. */
+        watch_disconnect(w);
         while (w->watchers) {
                 Watcher *next = w->watchers->next;
                 watcher_free(w->watchers);
                 w->watchers = next;
         }
-        watch_disconnect(w);
         sd_event_source_disable_unref(w->reconnect_timer);
         sd_event_source_disable_unref(w->new_defer);
         strv_done(&w->discover);

@@ -399,9 +399,10 @@ static void run_case(const Case *c) {
                 expect += 4;
                 if (streq(line, "LOST"))
                         run_tracker_lost(&t);
-                else if (streq(line, "INIT"))
+                else if (streq(line, "INIT")) {
+                        run_tracker_done(&t);
                         run_tracker_init(&t);
-                else {
+                } else {
                         parse_update(line, &u, inv);
                         kind = run_tracker_feed(&t, &u, &r);
                 }
@@ -416,6 +417,7 @@ static void run_case(const Case *c) {
                 else if (u.source == RUN_SOURCE_BASELINE)
                         ASSERT(run_tracker_is_baselined(&t));
         }
+        run_tracker_done(&t);
 }
 
 static void test_state_is_end(void) {
@@ -459,6 +461,7 @@ static void test_long_strings(void) {
         ASSERT_EQ(strlen(r.result), 63);
         ASSERT(!r.trigger_unit); /* a baseline cannot tell who started the run */
         ASSERT_EQ(strlen(t.trigger_unit), 255);
+        run_tracker_done(&t);
 }
 
 static const char *strna(const char *s) {
