@@ -61,6 +61,7 @@ static const char *const run_words[] = {
         "watchdog",
         "start-limit-hit",
         "oom-kill",
+        "exec-condition",
         "skip-condition",
         "unknown",
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fnmatch.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -82,15 +83,15 @@ struct Watcher {
         bool ask_trigger; /* the manager wants to know whether its timer started each run */
         bool listed;      /* seen in the latest discovery */
         Strv timer_files; /* the timer's FragmentPath and DropInPaths */
-        char *service;    /* resolved service name */
-        char *service_path;
+        char *service;    /* resolved service name (its object path is computed when needed) */
+        bool hashed;      /* in Watch.by_service */
         char *timer_path; /* the timer's object path (a timer check) */
 
         /* The resolution step in flight: one Get per property, gathered in props. */
         WatcherRead *read;
         Watcher *probe_next; /* waiting to be asked whether it is enabled */
         bool probe_queued, probing;
-        /* The PropertiesChanged rule for service_path, registered with the bus by our own
+        /* The PropertiesChanged rule for the service's path, registered with the bus by our own
          * AddMatch (no sd-bus match: one filter dispatches every watcher's signals by path, see
          * on_filter): slot_match is that call while it is in flight. */
         sd_bus_slot *slot_match;
@@ -98,7 +99,7 @@ struct Watcher {
         int timer_up;            /* whether the timer was active when last seen: -1 not known */
         bool match_on;           /* AddMatch sent on this connection, RemoveMatch not yet */
         bool match_held;         /* the bus accepted it */
-        Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
+        Watcher *path_next;      /* the next watcher of the same service (Watch.by_service) */
         Watcher *queue_next;     /* waiting for a free call slot */
         char *problem;           /* the last problem logged: said once, again only when it changes */
         usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
@@ -136,8 +137,10 @@ struct Watch {
         size_t n_watchers;
         sd_bus_slot *slot_broad;
         sd_bus_slot *slot_filter; /* every message: PropertiesChanged of a service path goes to its watchers */
-        Hashmap *by_path;         /* service_path → the first of its watchers, chained by path_next */
-        Attributor *attributor;   /* runs of shared services waiting for their timers (attribute.c) */
+        /* service name → the first of its watchers, chained by path_next; the key is borrowed from
+         * that watcher's service. */
+        Hashmap *by_service;
+        Attributor *attributor; /* runs of shared services waiting for their timers (attribute.c) */
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_unit_removed, *slot_job_removed, *slot_disconnected,
                 *slot_subscribe, *slot_owner;
         sd_event_source *reconnect_timer;
@@ -232,18 +235,20 @@ static void watch_unpend(Watch *w, const char *name);
 static void watcher_drop_match(Watcher *wr);
 
 static void watcher_unhash(Watcher *wr) {
-        Hashmap *paths = wr->watch->by_path;
+        Hashmap *services = wr->watch->by_service;
         Watcher *head;
 
-        if (!wr->service_path)
+        if (!wr->hashed)
                 return;
-        head = hashmap_get(paths, wr->service_path);
+        wr->hashed = false;
+        head = hashmap_get(services, wr->service);
         if (head == wr) {
-                /* Replacing a value does not allocate: this cannot fail. */
-                if (wr->path_next)
-                        (void) hashmap_replace(paths, wr->service_path, wr->path_next);
-                else
-                        (void) hashmap_remove(paths, wr->service_path);
+                /* Replacing a value does not allocate: this cannot fail. The key was wr's. */
+                if (wr->path_next) {
+                        (void) hashmap_replace(services, wr->service, wr->path_next);
+                        hashmap_rekey(services, wr->path_next->service);
+                } else
+                        (void) hashmap_remove(services, wr->service);
         } else
                 for (Watcher *i = head; i; i = i->path_next)
                         if (i->path_next == wr) {
@@ -254,13 +259,17 @@ static void watcher_unhash(Watcher *wr) {
 }
 
 static int watcher_hash(Watcher *wr) {
-        Watcher *head = hashmap_get(wr->watch->by_path, wr->service_path);
+        Watcher *head = hashmap_get(wr->watch->by_service, wr->service);
+        int r = 0;
 
         if (!head)
-                return hashmap_put(wr->watch->by_path, wr->service_path, wr);
-        wr->path_next = head->path_next;
-        head->path_next = wr;
-        return 0;
+                r = hashmap_put(wr->watch->by_service, wr->service, wr);
+        else {
+                wr->path_next = head->path_next;
+                head->path_next = wr;
+        }
+        wr->hashed = r >= 0;
+        return r;
 }
 
 /* Following the service's signals, with a known baseline: what it knows is current. */
@@ -364,7 +373,6 @@ static Watcher *watcher_free(Watcher *wr) {
         sd_bus_slot_unref(wr->slot_timer);
         free(wr->name);
         free(wr->service);
-        free(wr->service_path);
         free(wr->timer_path);
         free(wr->problem);
         strv_done(&wr->timer_files);
@@ -389,6 +397,9 @@ static void watch_maybe_settled(Watch *w) {
         if (w->on_settled)
                 w->on_settled(w, w->userdata);
         watch_probe_next(w);
+        /* The reads are done: the replies and messages they held are free, in holes of the heap
+         * that the checks' small allocations do not fill. Give those pages back (issue 14). */
+        (void) malloc_trim(0);
 }
 
 static void watcher_set_resolving(Watcher *wr, bool b) {
@@ -917,7 +928,7 @@ typedef struct Siblings {
 
 static bool watcher_siblings(const Watcher *wr, Siblings *ret) {
         *ret = (Siblings) {};
-        for (Watcher *o = hashmap_get(wr->watch->by_path, wr->service_path); o; o = o->path_next) {
+        for (Watcher *o = hashmap_get(wr->watch->by_service, wr->service); o; o = o->path_next) {
                 if (!o->monitored)
                         continue;
                 if (ret->n == WATCH_OWNERS_MAX)
@@ -1164,7 +1175,7 @@ static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *r
 
 /* The bus-side rule of a service's PropertiesChanged. An sd-bus match would cost each watcher
  * its slot, rule string and a branch of sd-bus's match tree (about 500 bytes, issue 14); the
- * filter (on_filter) dispatches by path through Watch.by_path instead. */
+ * filter (on_filter) dispatches by path through Watch.by_service instead. */
 static int service_match_rule(const char *path, char **ret) {
         return asprintf(ret,
                         "type='signal',sender='" SYSTEMD_DEST "',path='%s',interface='" DBUS_PROPERTIES
@@ -1174,12 +1185,12 @@ static int service_match_rule(const char *path, char **ret) {
                        0;
 }
 
-static int watcher_add_match(Watcher *wr) {
+static int watcher_add_match(Watcher *wr, const char *path) {
         _cleanup_free_ char *rule = NULL;
         int r;
 
         watcher_drop_match(wr);
-        r = service_match_rule(wr->service_path, &rule);
+        r = service_match_rule(path, &rule);
         if (r < 0)
                 return r;
         r = sd_bus_call_method_async(wr->watch->bus, &wr->slot_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -1194,13 +1205,14 @@ static int watcher_add_match(Watcher *wr) {
 /* Stops the signals of the watcher's service: the AddMatch in flight is not waited for, and
  * the bus (which answers in order) removes the rule after adding it. */
 static void watcher_drop_match(Watcher *wr) {
-        _cleanup_free_ char *rule = NULL;
+        _cleanup_free_ char *path = NULL, *rule = NULL;
 
         wr->slot_match = sd_bus_slot_unref(wr->slot_match);
         if (!wr->match_on)
                 return;
         wr->match_on = wr->match_held = false;
-        if (!wr->watch->bus || !wr->service_path || service_match_rule(wr->service_path, &rule) < 0)
+        if (!wr->watch->bus || !wr->service || unit_dbus_path(wr->service, &path) < 0 ||
+            service_match_rule(path, &rule) < 0)
                 return;
         /* No reply wanted: a failure leaves a rule whose signals on_filter ignores. */
         (void) sd_bus_call_method_async(wr->watch->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -1223,8 +1235,11 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                         watcher_set_resolving(wr, false);
                         return 0;
                 }
+                r = unit_dbus_path(service, &path);
+                if (r < 0)
+                        return r;
                 wr->refresh = true;
-                return watcher_read(wr, wr->service_path, service_refresh_props, ELEMENTSOF(service_refresh_props),
+                return watcher_read(wr, path, service_refresh_props, ELEMENTSOF(service_refresh_props),
                                     on_service_state, false);
         }
 
@@ -1243,21 +1258,17 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;
-        free(wr->service_path);
-        wr->service_path = TAKE_PTR(path);
         r = watcher_hash(wr);
-        if (r < 0) {
-                wr->service_path = mfree(wr->service_path);
+        if (r < 0)
                 return r;
-        }
 
         /* Match first, then read the state: the bus orders both, so no change falls between. */
         if (!w->broad) {
-                r = watcher_add_match(wr);
+                r = watcher_add_match(wr, path);
                 if (r < 0)
                         return r;
         }
-        return watcher_read(wr, wr->service_path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
+        return watcher_read(wr, path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
 }
 
 /* Whether a timer's service can be watched: 1 yes; 0 no, said once; -1 the watcher goes (a
@@ -1475,16 +1486,20 @@ static void watch_examine(Watcher *wr, const char *active) {
 }
 
 /* Every message that reaches the connection passes here first: a PropertiesChanged of a watched
- * service's path goes to its watchers (the rules the bus holds, per service or the broad one,
- * decide what arrives). Never consumed: sd-bus's own matches (timers, broadcasts) still see it. */
+ * service's object path goes to its watchers (the rules the bus holds, per service or the broad
+ * one, decide what arrives). Never consumed: sd-bus's own matches (timers, broadcasts) still see
+ * it. */
 static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *path = sd_bus_message_get_path(m);
+        _cleanup_free_ char *unit = NULL;
         Watcher *wr, *next;
 
         if (!path || !sd_bus_message_is_signal(m, DBUS_PROPERTIES, "PropertiesChanged") || !from_systemd(w, m))
                 return 0;
-        for (wr = hashmap_get(w->by_path, path); wr; wr = next) {
+        if (sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &unit) <= 0)
+                return 0;
+        for (wr = hashmap_get(w->by_service, unit); wr; wr = next) {
                 next = wr->path_next;
                 if (sd_bus_message_rewind(m, true) < 0)
                         return 0;
@@ -2315,10 +2330,11 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
 
         if (!w)
                 return -ENOMEM;
-        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 || hashmap_new(&w->by_path, HASHMAP_KEYS_COPY) < 0 ||
+        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 ||
+            hashmap_new(&w->by_service, HASHMAP_KEYS_BORROW) < 0 ||
             hashmap_new(&w->pending, HASHMAP_KEYS_BORROW) < 0) {
                 hashmap_free(w->by_name);
-                hashmap_free(w->by_path);
+                hashmap_free(w->by_service);
                 free(w);
                 return -ENOMEM;
         }
@@ -2328,7 +2344,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         if (r < 0) {
                 sd_event_source_disable_unref(w->new_defer);
                 hashmap_free(w->by_name);
-                hashmap_free(w->by_path);
+                hashmap_free(w->by_service);
                 hashmap_free(w->pending);
                 free(w);
                 return r;
@@ -2364,7 +2380,7 @@ Watch *watch_free(Watch *w) {
         sd_event_source_disable_unref(w->new_defer);
         strv_done(&w->discover);
         hashmap_free(w->by_name);
-        hashmap_free(w->by_path);
+        hashmap_free(w->by_service);
         hashmap_free(w->pending); /* emptied by watch_disconnect */
         sd_event_unref(w->event);
         free(w);
