@@ -1495,11 +1495,13 @@ static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error 
         _cleanup_free_ char *unit = NULL;
         Watcher *wr, *next;
 
-        if (!path || !sd_bus_message_is_signal(m, DBUS_PROPERTIES, "PropertiesChanged") || !from_systemd(w, m))
+        if (!path || !sd_bus_message_is_signal(m, DBUS_PROPERTIES, "PropertiesChanged") ||
+            sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &unit) <= 0)
                 return 0;
-        if (sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &unit) <= 0)
+        wr = hashmap_get(w->by_service, unit);
+        if (!wr || !from_systemd(w, m))
                 return 0;
-        for (wr = hashmap_get(w->by_service, unit); wr; wr = next) {
+        for (; wr; wr = next) {
                 next = wr->path_next;
                 if (sd_bus_message_rewind(m, true) < 0)
                         return 0;
