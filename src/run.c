@@ -108,7 +108,8 @@ static RunId run_id(const char *s) {
                 int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
 
                 hex = hi >= 0 && lo >= 0;
-                id.bytes[i / 2] = (uint8_t) (hi << 4 | lo);
+                if (hex)
+                        id.bytes[i / 2] = (uint8_t) ((unsigned) hi << 4 | (unsigned) lo);
         }
         if (!hex && n > 0) {
                 /* Not systemd's form: two FNV-1a digests of it, the second with another basis. */
