@@ -140,6 +140,17 @@ int hashmap_replace(Hashmap *m, const char *key, void *value) {
         return 0;
 }
 
+void hashmap_rekey(Hashmap *m, const char *key) {
+        Entry *e;
+
+        assert(m);
+        assert(key);
+        assert(m->keys == HASHMAP_KEYS_BORROW);
+        e = *hashmap_slot(m, key, hashmap_string_hash(key));
+        if (e)
+                e->key = (char *) key;
+}
+
 void *hashmap_get(const Hashmap *m, const char *key) {
         Entry *e;
 

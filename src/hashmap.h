@@ -37,6 +37,9 @@ static inline void hashmap_freep(Hashmap **m) {
 int hashmap_put(Hashmap *m, const char *key, void *value);
 /* Sets key → value, adding the key when absent; replacing a value never allocates. */
 int hashmap_replace(Hashmap *m, const char *key, void *value);
+/* With HASHMAP_KEYS_BORROW: the entry of key borrows this pointer (an equal string) from now on,
+ * e.g. when the value that owned the key before goes. Nothing happens when key is absent. */
+void hashmap_rekey(Hashmap *m, const char *key);
 /* The value for key, or NULL. */
 void *hashmap_get(const Hashmap *m, const char *key);
 /* Removes key and returns its value (NULL when absent). */

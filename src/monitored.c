@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
 #include "monitored.h"
 
+/* A digest of the signature, kept as the map's value instead of the string (issue 14: memory
+ * per check; the signature holds the URL, too). Never NULL, which means absent. */
+static void *signature_digest(const char *sig) {
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (const char *c = sig; *c; c++)
+                h = (h ^ (unsigned char) *c) * UINT64_C(1099511628211);
+        return (void *) (uintptr_t) (h | 1);
+}
+
 void monitored_say(Hashmap *monitored, const char *unit, const char *service, const Check *c) {
         _cleanup_free_ char *sig = NULL;
-        char *old = hashmap_get(monitored, unit);
+        void *old = hashmap_get(monitored, unit), *digest;
         const char *file;
         unsigned line;
 
@@ -16,7 +27,7 @@ void monitored_say(Hashmap *monitored, const char *unit, const char *service, co
                 if (!old)
                         return;
                 log_unit(LOG_INFO, service ?: unit, NULL, "%s is no longer monitored.", unit);
-                free(hashmap_remove(monitored, unit));
+                (void) hashmap_remove(monitored, unit);
                 return;
         }
         sig = check_signature(c);
@@ -24,17 +35,14 @@ void monitored_say(Hashmap *monitored, const char *unit, const char *service, co
                 log_oom();
                 return;
         }
-        if (streq_ptr(old, sig))
+        digest = signature_digest(sig);
+        if (old == digest)
                 return;
         check_where(c, &file, &line);
         log_unit(LOG_INFO, service ?: unit, NULL, "%s is monitored%s (%s%s%s:%u).", unit, old ? " now" : "",
                  c->origin == CHECK_FROM_ANNOTATION ? "annotation " : "", c->pattern ? "pattern " : "", file, line);
-        if (hashmap_replace(monitored, unit, sig) < 0) {
+        if (hashmap_replace(monitored, unit, digest) < 0)
                 log_oom();
-                return;
-        }
-        TAKE_PTR(sig);
-        free(old);
 }
 
 void monitored_count(Hashmap *monitored, const Resolver *resolver, const Config *config, size_t *ret_units,
@@ -63,12 +71,5 @@ void monitored_count(Hashmap *monitored, const Resolver *resolver, const Config 
 }
 
 Hashmap *monitored_free(Hashmap *monitored) {
-        HashmapIter i = HASHMAP_ITER_INIT;
-        void *sig;
-
-        if (!monitored)
-                return NULL;
-        while (hashmap_iterate(monitored, &i, NULL, &sig))
-                free(sig);
         return hashmap_free(monitored);
 }

@@ -6,9 +6,10 @@
 #include "hashmap.h"
 #include "resolve.h"
 
-/* What the log said each unit is monitored by: unit → its check_signature(). A line is logged
- * when this changes, not at every start, reload or daemon-reload. Bounded by the watchers (see
- * watch.c). The map is created with hashmap_new(HASHMAP_KEYS_COPY); its values are owned. */
+/* What the log said each unit is monitored by: unit → a 64-bit digest of its check_signature()
+ * (the value itself, not a pointer to anything). A line is logged when this changes, not at every
+ * start, reload or daemon-reload. Bounded by the watchers (see watch.c). The map is created with
+ * hashmap_new(HASHMAP_KEYS_COPY). */
 
 /* Says when a unit's monitoring changes: added, origin or URL changed, dropped (c NULL). */
 void monitored_say(Hashmap *monitored, const char *unit, const char *service, const Check *c);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "run.h"
 
@@ -13,9 +15,128 @@ bool run_state_is_end(const char *active, const char *sub) {
         return streq(active, "active") && sub && streq(sub, "exited");
 }
 
+/* Every word systemd 252 to 257 uses for a service's ActiveState, SubState and Result. */
+static const char *const run_words[] = {
+        "",
+        "active",
+        "reloading",
+        "inactive",
+        "failed",
+        "activating",
+        "deactivating",
+        "maintenance",
+        "refreshing",
+        "dead",
+        "condition",
+        "start-pre",
+        "start",
+        "start-post",
+        "running",
+        "exited",
+        "reload",
+        "reload-signal",
+        "reload-notify",
+        "mounting",
+        "stop",
+        "stop-watchdog",
+        "stop-sigterm",
+        "stop-sigkill",
+        "stop-post",
+        "final-watchdog",
+        "final-sigterm",
+        "final-sigkill",
+        "dead-before-auto-restart",
+        "failed-before-auto-restart",
+        "dead-resources-pinned",
+        "auto-restart",
+        "auto-restart-queued",
+        "cleaning",
+        "success",
+        "protocol",
+        "resources",
+        "timeout",
+        "exit-code",
+        "signal",
+        "core-dump",
+        "watchdog",
+        "start-limit-hit",
+        "oom-kill",
+        "exec-condition",
+        "skip-condition",
+        "unknown",
+};
+#define RUN_OTHER_WORDS 32U
+
+const char *run_intern(const char *s) {
+        /* Words of a newer systemd: kept once each, a bounded number of them. */
+        static char other[RUN_OTHER_WORDS][64];
+        static size_t n_other;
+        size_t n;
+
+        if (!s)
+                return "";
+        for (size_t i = 0; i < ELEMENTSOF(run_words); i++)
+                if (streq(run_words[i], s))
+                        return run_words[i];
+        /* Compared as kept: cut to 63 characters, as the fixed buffers did. */
+        n = MIN(strlen(s), sizeof(other[0]) - 1);
+        for (size_t i = 0; i < n_other; i++)
+                if (strlen(other[i]) == n && strncmp(other[i], s, n) == 0)
+                        return other[i];
+        if (n_other == RUN_OTHER_WORDS)
+                return "unknown";
+        snprintf(other[n_other], sizeof(other[n_other]), "%s", s);
+        return other[n_other++];
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static RunId run_id(const char *s) {
+        RunId id = {};
+        size_t n = strlen(s);
+        bool hex = n == 32;
+
+        for (size_t i = 0; hex && i < 32; i += 2) {
+                int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+
+                hex = hi >= 0 && lo >= 0;
+                if (hex)
+                        id.bytes[i / 2] = (uint8_t) ((unsigned) hi << 4 | (unsigned) lo);
+        }
+        if (!hex && n > 0) {
+                /* Not systemd's form: two FNV-1a digests of it, the second with another basis. */
+                uint64_t h[2] = { UINT64_C(14695981039346656037), UINT64_C(0x84222325cbf29ce4) };
+
+                for (size_t k = 0; k < 2; k++)
+                        for (const char *c = s; *c; c++)
+                                h[k] = (h[k] ^ (unsigned char) *c) * UINT64_C(1099511628211);
+                memcpy(id.bytes, h, sizeof(id.bytes));
+        }
+        return id;
+}
+
+static bool run_id_eq(RunId a, const char *s) {
+        RunId b = run_id(s);
+
+        return memcmp(a.bytes, b.bytes, sizeof(a.bytes)) == 0;
+}
+
 void run_tracker_init(RunTracker *t) {
         assert(t);
-        *t = (RunTracker) { .run_by = -1 };
+        *t = (RunTracker) { .run_by = -1, .active_state = "", .sub_state = "", .result = "" };
+}
+
+void run_tracker_done(RunTracker *t) {
+        assert(t);
+        t->trigger_unit = mfree(t->trigger_unit);
 }
 
 void run_tracker_lost(RunTracker *t) {
@@ -30,19 +151,37 @@ bool run_tracker_is_baselined(const RunTracker *t) {
 
 #define COPY(buf, s) snprintf((buf), sizeof(buf), "%s", strempty(s))
 
+/* ActivationDetails: the trigger unit is copied only when it changed (it rarely does). Without
+ * memory for it, who started the run is unknown, as with a systemd that does not tell. */
+static void tracker_set_activation(RunTracker *t, const RunUpdate *u) {
+        const char *unit = isempty(u->trigger_unit) ? NULL : u->trigger_unit;
+
+        t->activation_known = true;
+        t->trigger_realtime = u->trigger_unit ? u->trigger_realtime : 0;
+        if (unit && t->trigger_unit && strlen(t->trigger_unit) == MIN(strlen(unit), 255U) &&
+            strncmp(t->trigger_unit, unit, 255) == 0)
+                return;
+        t->trigger_unit = mfree(t->trigger_unit);
+        if (!unit)
+                return;
+        t->trigger_unit = strndup(unit, 255);
+        if (!t->trigger_unit)
+                t->activation_known = false;
+}
+
 static void tracker_apply(RunTracker *t, const RunUpdate *u) {
         /* Each interface carries its own properties; anything else it names is not trusted
          * for this step (the Unit interface's state decides, after the Service's results). */
         bool unit = u->source != RUN_SOURCE_SERVICE, service = u->source != RUN_SOURCE_UNIT;
 
         if (unit && u->has_active_state)
-                COPY(t->active_state, u->active_state);
+                t->active_state = run_intern(u->active_state);
         if (unit && u->has_sub_state)
-                COPY(t->sub_state, u->sub_state);
+                t->sub_state = run_intern(u->sub_state);
         if (unit && u->has_invocation)
                 COPY(t->invocation, u->invocation);
         if (service && u->has_result) {
-                COPY(t->result, u->result);
+                t->result = run_intern(u->result);
                 t->result_fresh = true;
         }
         if (service && u->has_exec_main_code)
@@ -55,17 +194,14 @@ static void tracker_apply(RunTracker *t, const RunUpdate *u) {
                 t->start_timestamp = u->start_timestamp;
         if (unit && u->has_condition && u->source == RUN_SOURCE_BASELINE)
                 t->condition_timestamp = u->condition_timestamp;
-        if (u->has_activation) {
-                t->activation_known = true;
-                COPY(t->trigger_unit, u->trigger_unit);
-                t->trigger_realtime = u->trigger_unit ? u->trigger_realtime : 0;
-        }
+        if (u->has_activation)
+                tracker_set_activation(t, u);
 }
 
 static uint64_t activation_digest(const RunTracker *t) {
         uint64_t h = UINT64_C(14695981039346656037) ^ t->trigger_realtime;
 
-        for (const char *c = t->trigger_unit; *c; c++)
+        for (const char *c = strempty(t->trigger_unit); *c; c++)
                 h = (h ^ (unsigned char) *c) * UINT64_C(1099511628211);
         return h;
 }
@@ -108,13 +244,13 @@ static RunEventKind tracker_record(RunTracker *t, RunEventKind kind, bool catch_
                 .catch_up = catch_up,
         };
         if (end) {
-                COPY(t->ended, t->invocation);
+                t->ended = run_id(t->invocation);
                 t->last_end_exit = t->exit_timestamp;
                 /* The next run's Result must come with the next run. */
                 t->result_fresh = false;
         }
         if (kind == RUN_START)
-                COPY(t->started, t->invocation);
+                t->started = run_id(t->invocation);
         return kind;
 }
 
@@ -123,14 +259,14 @@ static RunEventKind tracker_evaluate(RunTracker *t, RunRecord *ret) {
         if (isempty(t->invocation))
                 return RUN_NONE; /* never ran, or unloaded and loaded afresh */
         if (!run_state_is_end(t->active_state, t->sub_state)) {
-                if (streq(t->started, t->invocation))
+                if (run_id_eq(t->started, t->invocation))
                         return RUN_NONE;
                 tracker_attribute(t, false);
                 return tracker_record(t, RUN_START, false, ret);
         }
-        if (!streq(t->invocation, t->started))
+        if (!run_id_eq(t->started, t->invocation))
                 return RUN_NONE; /* a start being prepared, or a unit that never got going */
-        if (streq(t->invocation, t->ended))
+        if (run_id_eq(t->ended, t->invocation))
                 return RUN_NONE; /* already reported: a repeated signal, or stopping a RemainAfterExit unit */
         return tracker_record(t, RUN_END, false, ret);
 }
@@ -143,14 +279,14 @@ static RunEventKind tracker_baseline(RunTracker *t, RunRecord *ret) {
         t->baselined = true;
         /* A run found running or ended is attributed as well as a baseline can (a run we saw
          * begin keeps what its start said). */
-        if (!streq(t->invocation, t->started))
+        if (!run_id_eq(t->started, t->invocation))
                 tracker_attribute(t, true);
         if (!run_state_is_end(t->active_state, t->sub_state)) {
-                COPY(t->started, t->invocation);
+                t->started = run_id(t->invocation);
                 kind = tracker_record(t, RUN_BASELINE, true, ret);
         } else if (isempty(t->invocation))
                 kind = tracker_record(t, RUN_BASELINE, true, ret);
-        else if (!streq(t->invocation, t->ended))
+        else if (!run_id_eq(t->ended, t->invocation))
                 kind = tracker_record(t, RUN_END, true, ret);
         else
                 kind = RUN_NONE; /* reported before we lost sight of it */

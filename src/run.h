@@ -81,35 +81,51 @@ typedef struct RunRecord {
         bool catch_up;            /* RUN_END, RUN_BASELINE: from a baseline, not seen happening */
 } RunRecord;
 
-/* One per watched service. Embed it; its fields are the tracker's own. */
+/* An invocation as the tracker remembers it: the 16 bytes of its 32 hex characters (anything
+ * else, which systemd does not send, by a digest); all zero for none. */
+typedef struct RunId {
+        uint8_t bytes[16];
+} RunId;
+
+/* One per watched service. Embed it; its fields are the tracker's own. Kept small (issue 14:
+ * memory per check): the states and results are systemd's words, interned (run_intern), the
+ * invocations remembered as RunIds, the trigger unit allocated only when there is one. */
 typedef struct RunTracker {
         bool baselined;    /* a baseline was fed since init or lost: signals count */
         bool result_fresh; /* Result arrived since the last reported end or baseline */
-        char active_state[32];
-        char sub_state[32];
-        char invocation[33];
-        char result[64];
-        int exec_main_code;
-        int exec_main_status;
-        uint64_t start_timestamp;
-        uint64_t exit_timestamp;
         /* ActivationDetails as systemd shows them now. systemd keeps the first details a unit
          * got until it is unloaded ("older details win", 252 to today), so they describe a run
          * only when they changed since the previous run began: seen_digest is what they were
          * then, run_by what that made of the current run (-1 unknown, 0 not a timer, 1 timer). */
         bool activation_known;
-        char trigger_unit[256];
+        int run_by;
+        int exec_main_code;
+        int exec_main_status;
+        const char *active_state; /* interned, never NULL */
+        const char *sub_state;    /* interned, never NULL */
+        const char *result;       /* interned, never NULL */
+        char *trigger_unit;       /* owned, at most 255 characters; NULL when none */
+        char invocation[33];
+        RunId started; /* the last invocation reported as started (or found running) */
+        RunId ended;   /* the last invocation reported as ended (or found ended) */
+        uint64_t start_timestamp;
+        uint64_t exit_timestamp;
         uint64_t trigger_realtime;
         uint64_t seen_digest;
-        int run_by;
         uint64_t last_end_exit;       /* the exit timestamp of the last run reported ended */
-        char started[33];             /* the last invocation reported as started (or found running) */
-        char ended[33];               /* the last invocation reported as ended (or found ended) */
         uint64_t condition_timestamp; /* of the last condition check seen */
 } RunTracker;
 
-/* Forgets everything: a new tracker, or the watcher now follows another service. */
+/* systemd's ActiveState, SubState and Result words as one shared copy each: a known word is a
+ * constant, an unknown one is kept (at most 63 characters) in a bounded table, and once that is
+ * full, "unknown". NULL is "". */
+const char *run_intern(const char *s);
+
+/* Forgets everything: a new tracker (uninitialised memory is fine), or, after run_tracker_done(),
+ * the watcher now follows another service. */
 void run_tracker_init(RunTracker *t);
+/* Frees what the tracker holds; run_tracker_init() makes it usable again. */
+void run_tracker_done(RunTracker *t);
 /* We lost sight of the service (bus reconnect, systemd re-exec, a new match): signals are
  * ignored until the next baseline. What was reported stays known, so the baseline does not
  * report it again. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fnmatch.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,9 +24,11 @@
 
 /* Replies awaited at once: the system bus allows a client 128 (dbus-daemon's default), the
  * session bus 50,000 unless configured otherwise: when the bus refuses a call for that, the
- * limit drops below what was in flight and the read is made again. */
+ * limit drops below what was in flight and the read is made again. More would not read faster
+ * (systemd answers one at a time) and cost memory: every call in flight is a message of about
+ * 1 KB, and the heap keeps its high-water mark (1,024 were the start-up's peak, issue 14). */
 #define WATCH_CALLS_MAX 96U
-#define WATCH_CALLS_MAX_USER 1024U
+#define WATCH_CALLS_MAX_USER 128U
 /* A unit is read with one Get per property it needs, never GetAll: GetAll makes systemd
  * compute every property, UnitFileState (a walk of the unit directories, milliseconds) and
  * UnitFilePreset included. */
@@ -86,19 +89,23 @@ struct Watcher {
         bool ask_trigger; /* the manager wants to know whether its timer started each run */
         bool listed;      /* seen in the latest discovery */
         Strv timer_files; /* the timer's FragmentPath and DropInPaths */
-        char *service;    /* resolved service name */
-        char *service_path;
+        char *service;    /* resolved service name (its object path is computed when needed) */
+        bool hashed;      /* in Watch.by_service */
         char *timer_path; /* the timer's object path (a timer check) */
 
         /* The resolution step in flight: one Get per property, gathered in props. */
         WatcherRead *read;
         Watcher *probe_next; /* waiting to be asked whether it is enabled */
         bool probe_queued, probing;
-        sd_bus_slot *slot_match; /* PropertiesChanged of service_path */
+        /* The PropertiesChanged rule for the service's path, registered with the bus by our own
+         * AddMatch (no sd-bus match: one filter dispatches every watcher's signals by path, see
+         * on_filter): slot_match is that call while it is in flight. */
+        sd_bus_slot *slot_match;
         sd_bus_slot *slot_timer; /* PropertiesChanged of timer_path: a found timer started or stopped */
         int timer_up;            /* whether the timer was active when last seen: -1 not known */
-        bool match_held;         /* the bus accepted slot_match's AddMatch */
-        Watcher *path_next;      /* the next watcher of the same service_path (Watch.by_path) */
+        bool match_on;           /* AddMatch sent on this connection, RemoveMatch not yet */
+        bool match_held;         /* the bus accepted it */
+        Watcher *path_next;      /* the next watcher of the same service (Watch.by_service) */
         Watcher *queue_next;     /* waiting for a free call slot */
         char *problem;           /* the last problem logged: said once, again only when it changes */
         usec_t quiet_until;      /* ignore UnitNew for this timer until then (CLOCK_MONOTONIC) */
@@ -135,7 +142,10 @@ struct Watch {
          * dispatched by object path through this table. */
         size_t n_watchers;
         sd_bus_slot *slot_broad;
-        Hashmap *by_path;       /* service_path → the first of its watchers, chained by path_next */
+        sd_bus_slot *slot_filter; /* every message: PropertiesChanged of a service path goes to its watchers */
+        /* service name → the first of its watchers, chained by path_next; the key is borrowed from
+         * that watcher's service. */
+        Hashmap *by_service;
         Attributor *attributor; /* runs of shared services waiting for their timers (attribute.c) */
         sd_bus_slot *slot_reloading, *slot_unit_new, *slot_unit_removed, *slot_job_removed, *slot_disconnected,
                 *slot_subscribe, *slot_owner;
@@ -235,20 +245,23 @@ static bool watch_by_path(const Watch *w);
 static bool watch_timers_by_path(const Watch *w);
 static int watcher_follow_timer(Watcher *wr);
 static void watch_unpend(Watch *w, const char *name);
+static void watcher_drop_match(Watcher *wr);
 
 static void watcher_unhash(Watcher *wr) {
-        Hashmap *paths = wr->watch->by_path;
+        Hashmap *services = wr->watch->by_service;
         Watcher *head;
 
-        if (!wr->service_path)
+        if (!wr->hashed)
                 return;
-        head = hashmap_get(paths, wr->service_path);
+        wr->hashed = false;
+        head = hashmap_get(services, wr->service);
         if (head == wr) {
-                /* Replacing a value does not allocate: this cannot fail. */
-                if (wr->path_next)
-                        (void) hashmap_replace(paths, wr->service_path, wr->path_next);
-                else
-                        (void) hashmap_remove(paths, wr->service_path);
+                /* Replacing a value does not allocate: this cannot fail. The key was wr's. */
+                if (wr->path_next) {
+                        (void) hashmap_replace(services, wr->service, wr->path_next);
+                        hashmap_rekey(services, wr->path_next->service);
+                } else
+                        (void) hashmap_remove(services, wr->service);
         } else
                 for (Watcher *i = head; i; i = i->path_next)
                         if (i->path_next == wr) {
@@ -259,18 +272,22 @@ static void watcher_unhash(Watcher *wr) {
 }
 
 static int watcher_hash(Watcher *wr) {
-        Watcher *head = hashmap_get(wr->watch->by_path, wr->service_path);
+        Watcher *head = hashmap_get(wr->watch->by_service, wr->service);
+        int r = 0;
 
         if (!head)
-                return hashmap_put(wr->watch->by_path, wr->service_path, wr);
-        wr->path_next = head->path_next;
-        head->path_next = wr;
-        return 0;
+                r = hashmap_put(wr->watch->by_service, wr->service, wr);
+        else {
+                wr->path_next = head->path_next;
+                head->path_next = wr;
+        }
+        wr->hashed = r >= 0;
+        return r;
 }
 
 /* Following the service's signals, with a known baseline: what it knows is current. */
 static bool watcher_is_following(Watcher *wr) {
-        return run_tracker_is_baselined(&wr->run) && wr->monitored && (wr->slot_match || wr->watch->broad);
+        return run_tracker_is_baselined(&wr->run) && wr->monitored && (wr->match_on || wr->watch->broad);
 }
 
 static void watcher_dequeue(Watcher *wr) {
@@ -365,14 +382,14 @@ static Watcher *watcher_free(Watcher *wr) {
         watcher_call_done(wr);
         watcher_probe_dequeue(wr);
         watcher_read_free(wr);
-        sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         sd_bus_slot_unref(wr->slot_timer);
         free(wr->name);
         free(wr->service);
-        free(wr->service_path);
         free(wr->timer_path);
         free(wr->problem);
         strv_done(&wr->timer_files);
+        run_tracker_done(&wr->run);
         free(wr);
         return NULL;
 }
@@ -393,6 +410,9 @@ static void watch_maybe_settled(Watch *w) {
         if (w->on_settled)
                 w->on_settled(w, w->userdata);
         watch_probe_next(w);
+        /* The reads are done: the replies and messages they held are free, in holes of the heap
+         * that the checks' small allocations do not fill. Give those pages back (issue 14). */
+        (void) malloc_trim(0);
 }
 
 static void watcher_set_resolving(Watcher *wr, bool b) {
@@ -446,7 +466,7 @@ static void watcher_say_monitored(Watcher *wr, bool monitored) {
 static void watcher_unmonitor(Watcher *wr) {
         Watch *w = wr->watch;
 
-        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         wr->monitored = false;
         watcher_say_monitored(wr, false);
         if (w->on_dropped)
@@ -921,7 +941,7 @@ typedef struct Siblings {
 
 static bool watcher_siblings(const Watcher *wr, Siblings *ret) {
         *ret = (Siblings) {};
-        for (Watcher *o = hashmap_get(wr->watch->by_path, wr->service_path); o; o = o->path_next) {
+        for (Watcher *o = hashmap_get(wr->watch->by_service, wr->service); o; o = o->path_next) {
                 if (!o->monitored)
                         continue;
                 if (ret->n == WATCH_OWNERS_MAX)
@@ -1065,7 +1085,7 @@ static bool watcher_want(Watcher *wr, UnitProps *p) {
         wr->ask_trigger = false;
         wr->monitored = w_want(wr->watch, &info);
         if (!wr->monitored)
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                watcher_drop_match(wr);
         watcher_say_monitored(wr, wr->monitored);
         return wr->monitored;
 }
@@ -1147,12 +1167,16 @@ static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *r
         const sd_bus_error *e = sd_bus_message_get_error(m);
         unsigned held = 0;
 
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
         if (!e) {
                 wr->match_held = true;
                 return 0;
         }
+        /* Not registered: no RemoveMatch for it (an identical rule of another watcher of the
+         * same service would go instead). */
+        wr->match_on = false;
         for (Watcher *i = w->watchers; i; i = i->next)
-                held += i->slot_match && i->match_held;
+                held += i->match_on && i->match_held;
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED) && held < w->max_matches)
                 w->max_matches = held;
         log_notice("The bus refused another match after %u per-service matches (%s); watching all units with "
@@ -1162,11 +1186,50 @@ static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *r
         return 0;
 }
 
-static int watcher_add_match(Watcher *wr) {
+/* The bus-side rule of a service's PropertiesChanged. An sd-bus match would cost each watcher
+ * its slot, rule string and a branch of sd-bus's match tree (about 500 bytes, issue 14); the
+ * filter (on_filter) dispatches by path through Watch.by_service instead. */
+static int service_match_rule(const char *path, char **ret) {
+        return asprintf(ret,
+                        "type='signal',sender='" SYSTEMD_DEST "',path='%s',interface='" DBUS_PROPERTIES
+                        "',member='PropertiesChanged'",
+                        path) < 0 ?
+                       -ENOMEM :
+                       0;
+}
+
+static int watcher_add_match(Watcher *wr, const char *path) {
+        _cleanup_free_ char *rule = NULL;
+        int r;
+
+        watcher_drop_match(wr);
+        r = service_match_rule(path, &rule);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(wr->watch->bus, &wr->slot_match, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "AddMatch", on_match_installed, wr, "s", rule);
+        if (r < 0)
+                return r;
+        wr->match_on = true;
         wr->match_held = false;
-        return sd_bus_match_signal_async(wr->watch->bus, &wr->slot_match, SYSTEMD_DEST, wr->service_path,
-                                         DBUS_PROPERTIES, "PropertiesChanged", on_properties_changed,
-                                         on_match_installed, wr);
+        return 0;
+}
+
+/* Stops the signals of the watcher's service: the AddMatch in flight is not waited for, and
+ * the bus (which answers in order) removes the rule after adding it. */
+static void watcher_drop_match(Watcher *wr) {
+        _cleanup_free_ char *path = NULL, *rule = NULL;
+
+        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        if (!wr->match_on)
+                return;
+        wr->match_on = wr->match_held = false;
+        if (!wr->watch->bus || !wr->service || unit_dbus_path(wr->service, &path) < 0 ||
+            service_match_rule(path, &rule) < 0)
+                return;
+        /* No reply wanted: a failure leaves a rule whose signals on_filter ignores. */
+        (void) sd_bus_call_method_async(wr->watch->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "RemoveMatch", NULL, NULL, "s", rule);
 }
 
 static int watcher_watch_service(Watcher *wr, const char *service) {
@@ -1185,8 +1248,11 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
                         watcher_set_resolving(wr, false);
                         return 0;
                 }
+                r = unit_dbus_path(service, &path);
+                if (r < 0)
+                        return r;
                 wr->refresh = true;
-                return watcher_read(wr, wr->service_path, service_refresh_props, ELEMENTSOF(service_refresh_props),
+                return watcher_read(wr, path, service_refresh_props, ELEMENTSOF(service_refresh_props),
                                     on_service_state, false);
         }
 
@@ -1194,30 +1260,28 @@ static int watcher_watch_service(Watcher *wr, const char *service) {
         if (r < 0)
                 return r;
 
-        wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+        watcher_drop_match(wr);
         watcher_unhash(wr);
         if (streq_ptr(wr->service, service))
                 run_tracker_lost(&wr->run);
-        else
+        else {
+                run_tracker_done(&wr->run);
                 run_tracker_init(&wr->run); /* another service: its invocations are new to us */
+        }
         r = free_and_strdup(&wr->service, service);
         if (r < 0)
                 return r;
-        free(wr->service_path);
-        wr->service_path = TAKE_PTR(path);
         r = watcher_hash(wr);
-        if (r < 0) {
-                wr->service_path = mfree(wr->service_path);
+        if (r < 0)
                 return r;
-        }
 
         /* Match first, then read the state: the bus orders both, so no change falls between. */
         if (!w->broad) {
-                r = watcher_add_match(wr);
+                r = watcher_add_match(wr, path);
                 if (r < 0)
                         return r;
         }
-        return watcher_read(wr, wr->service_path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
+        return watcher_read(wr, path, service_props, ELEMENTSOF(service_props), on_service_state, NULL);
 }
 
 /* Whether a timer's service can be watched: 1 yes; 0 no, said once; -1 the watcher goes (a
@@ -1434,19 +1498,34 @@ static void watch_examine(Watcher *wr, const char *active) {
                 watcher_resolve(wr);
 }
 
-static int on_any_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
+/* Every message that reaches the connection passes here first: a PropertiesChanged of a watched
+ * service's object path goes to its watchers (the rules the bus holds, per service or the broad
+ * one, decide what arrives). Never consumed: sd-bus's own matches (timers, broadcasts) still see
+ * it. */
+static int on_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error _unused_) {
         Watch *w = userdata;
         const char *path = sd_bus_message_get_path(m);
+        _cleanup_free_ char *unit = NULL;
         Watcher *wr, *next;
 
-        if (!path || !from_systemd(w, m))
+        if (!path || !sd_bus_message_is_signal(m, DBUS_PROPERTIES, "PropertiesChanged") ||
+            sd_bus_path_decode(path, "/org/freedesktop/systemd1/unit", &unit) <= 0)
                 return 0;
-        for (wr = hashmap_get(w->by_path, path); wr; wr = next) {
+        wr = hashmap_get(w->by_service, unit);
+        if (!wr || !from_systemd(w, m))
+                return 0;
+        for (; wr; wr = next) {
                 next = wr->path_next;
                 if (sd_bus_message_rewind(m, true) < 0)
                         return 0;
                 (void) on_properties_changed(m, wr, NULL);
         }
+        (void) sd_bus_message_rewind(m, true);
+        return 0;
+}
+
+/* The services' signals go through on_filter; this match only has the bus send them. */
+static int on_broad_signal(sd_bus_message *m _unused_, void *userdata _unused_, sd_bus_error *ret_error _unused_) {
         return 0;
 }
 
@@ -1473,11 +1552,11 @@ static void watch_go_broad(Watch *w) {
         /* Drop the narrow matches first: the bus may be at its limit, and the RemoveMatch calls
          * reach it before our AddMatch. A run that ends in between is caught up below. */
         for (Watcher *wr = w->watchers; wr; wr = wr->next)
-                wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                watcher_drop_match(wr);
         r = sd_bus_add_match_async(w->bus, &w->slot_broad,
                                    "type='signal',sender='" SYSTEMD_DEST "',interface='" DBUS_PROPERTIES "',"
                                    "member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'",
-                                   on_any_properties_changed, on_broad_installed, w);
+                                   on_broad_signal, on_broad_installed, w);
         if (r < 0) {
                 log_error_errno(r, "Failed to add a match for all units: %m; no run end can be seen.");
                 return;
@@ -2105,7 +2184,9 @@ static int on_reconnect_timer(sd_event_source *s _unused_, uint64_t usec _unused
 static void watch_disconnect(Watch *w) {
         for (Watcher *wr = w->watchers; wr; wr = wr->next) {
                 watcher_call_done(wr);
+                /* The rules go with the connection. */
                 wr->slot_match = sd_bus_slot_unref(wr->slot_match);
+                wr->match_on = wr->match_held = false;
                 wr->slot_timer = sd_bus_slot_unref(wr->slot_timer);
                 run_tracker_lost(&wr->run);
         }
@@ -2136,6 +2217,7 @@ static void watch_disconnect(Watch *w) {
         w->systemd_owner = mfree(w->systemd_owner);
         w->systemd_reloading = false;
         w->slot_broad = sd_bus_slot_unref(w->slot_broad);
+        w->slot_filter = sd_bus_slot_unref(w->slot_filter);
         w->slot_discover = sd_bus_slot_unref(w->slot_discover);
         if (w->discovering) {
                 w->discovering = false;
@@ -2310,6 +2392,8 @@ static int watch_connect(Watch *w) {
         (void) sd_bus_set_description(w->bus, "timerbeat");
         r = sd_bus_attach_event(w->bus, w->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
+                r = sd_bus_add_filter(w->bus, &w->slot_filter, on_filter, w);
+        if (r >= 0)
                 r = sd_bus_match_signal_async(w->bus, &w->slot_reloading, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                               "Reloading", on_reloading, NULL, w);
         if (r >= 0)
@@ -2351,10 +2435,11 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
 
         if (!w)
                 return -ENOMEM;
-        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 || hashmap_new(&w->by_path, HASHMAP_KEYS_COPY) < 0 ||
+        if (hashmap_new(&w->by_name, HASHMAP_KEYS_BORROW) < 0 ||
+            hashmap_new(&w->by_service, HASHMAP_KEYS_BORROW) < 0 ||
             hashmap_new(&w->pending, HASHMAP_KEYS_BORROW) < 0) {
                 hashmap_free(w->by_name);
-                hashmap_free(w->by_path);
+                hashmap_free(w->by_service);
                 free(w);
                 return -ENOMEM;
         }
@@ -2364,7 +2449,7 @@ int watch_new(Watch **ret, sd_event *event, bool user, watch_run_end_t on_run_en
         if (r < 0) {
                 sd_event_source_disable_unref(w->new_defer);
                 hashmap_free(w->by_name);
-                hashmap_free(w->by_path);
+                hashmap_free(w->by_service);
                 hashmap_free(w->pending);
                 free(w);
                 return r;
@@ -2389,18 +2474,19 @@ Watch *watch_free(Watch *w) {
         if (!w)
                 return NULL;
         w->attributor = attributor_free(w->attributor); /* nothing is handed on while shutting down */
+        /* First: the rules go with the connection, not one RemoveMatch per watcher. */
+        watch_disconnect(w);
         while (w->watchers) {
                 Watcher *next = w->watchers->next;
                 watcher_free(w->watchers);
                 w->watchers = next;
         }
-        watch_disconnect(w);
         sd_event_source_disable_unref(w->reconnect_timer);
         sd_event_source_disable_unref(w->new_defer);
         strv_done(&w->discover);
         strv_done(&w->unit_path);
         hashmap_free(w->by_name);
-        hashmap_free(w->by_path);
+        hashmap_free(w->by_service);
         hashmap_free(w->pending); /* emptied by watch_disconnect */
         sd_event_unref(w->event);
         free(w);

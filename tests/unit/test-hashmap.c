@@ -156,6 +156,29 @@ static void test_key_ownership(void) {
         ASSERT(hashmap_get(borrow, "backup.timer") == NULL);
 }
 
+/* A borrowed key handed to another owner (watch.c: the next watcher of a service): the entry
+ * keeps working after the first owner's string is gone. */
+static void test_rekey(void) {
+        _cleanup_(hashmap_freep) Hashmap *m = NULL;
+        char *first = strdup("backup.service"), *second = strdup("backup.service");
+        const char *k;
+        HashmapIter i = HASHMAP_ITER_INIT;
+
+        ASSERT(first && second);
+        ASSERT_EQ(hashmap_new(&m, HASHMAP_KEYS_BORROW), 0);
+        ASSERT_EQ(hashmap_put(m, first, first), 0);
+        ASSERT_EQ(hashmap_replace(m, first, second), 0);
+        hashmap_rekey(m, second);
+        hashmap_rekey(m, "absent.service"); /* nothing to do */
+        free(first);
+        ASSERT(hashmap_get(m, "backup.service") == second);
+        ASSERT(hashmap_iterate(m, &i, &k, NULL));
+        ASSERT(k == second);
+        ASSERT_EQ(hashmap_size(m), 1);
+        ASSERT(hashmap_remove(m, "backup.service") == second);
+        free(second);
+}
+
 /* Iteration visits every entry once, also while removing the entry it just returned. */
 static void test_iterate(void) {
         static const size_t sizes[] = { 0, 1, 15, 16, 17, 300 };
@@ -196,6 +219,7 @@ int main(void) {
         test_collisions_are_real();
         test_growth_and_removal();
         test_key_ownership();
+        test_rekey();
         test_iterate();
         return 0;
 }

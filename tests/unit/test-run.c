@@ -399,9 +399,10 @@ static void run_case(const Case *c) {
                 expect += 4;
                 if (streq(line, "LOST"))
                         run_tracker_lost(&t);
-                else if (streq(line, "INIT"))
+                else if (streq(line, "INIT")) {
+                        run_tracker_done(&t);
                         run_tracker_init(&t);
-                else {
+                } else {
                         parse_update(line, &u, inv);
                         kind = run_tracker_feed(&t, &u, &r);
                 }
@@ -416,6 +417,7 @@ static void run_case(const Case *c) {
                 else if (u.source == RUN_SOURCE_BASELINE)
                         ASSERT(run_tracker_is_baselined(&t));
         }
+        run_tracker_done(&t);
 }
 
 static void test_state_is_end(void) {
@@ -459,6 +461,53 @@ static void test_long_strings(void) {
         ASSERT_EQ(strlen(r.result), 63);
         ASSERT(!r.trigger_unit); /* a baseline cannot tell who started the run */
         ASSERT_EQ(strlen(t.trigger_unit), 255);
+        run_tracker_done(&t);
+}
+
+/* The tracker keeps systemd's words once each (issue 14): known words are constants, others are
+ * kept in a bounded table, cut as the fixed buffers cut them; once it is full, "unknown". */
+static void test_intern(void) {
+        char big[100], other[100], word[16];
+
+        ASSERT_STREQ(run_intern(NULL), "");
+        ASSERT(run_intern("inactive") == run_intern("inactive"));
+        ASSERT_STREQ(run_intern("exit-code"), "exit-code");
+        ASSERT_STREQ(run_intern("frobnicating"), "frobnicating");
+        ASSERT(run_intern("frobnicating") == run_intern("frobnicating"));
+        memset(big, 'y', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        memcpy(other, big, sizeof(other));
+        other[80] = 'z'; /* differs after what is kept */
+        ASSERT_EQ(strlen(run_intern(big)), 63);
+        ASSERT(run_intern(big) == run_intern(other));
+        for (int i = 0; i < 64; i++) {
+                snprintf(word, sizeof(word), "new-%d", i);
+                ASSERT(streq(run_intern(word), word) || streq(run_intern(word), "unknown"));
+        }
+        ASSERT_STREQ(run_intern("new-63"), "unknown");
+        ASSERT_STREQ(run_intern("frobnicating"), "frobnicating"); /* kept before the table filled */
+}
+
+/* An invocation that is not 32 hex characters (systemd never sends one) is still told apart. */
+static void test_odd_invocation(void) {
+        RunTracker t;
+        RunRecord r;
+        RunUpdate u = {
+                .source = RUN_SOURCE_BASELINE,
+                .has_active_state = true,
+                .active_state = "inactive",
+                .has_invocation = true,
+                .invocation = "run-one",
+        };
+
+        run_tracker_init(&t);
+        ASSERT_EQ(run_tracker_feed(&t, &u, &r), RUN_END);
+        ASSERT_STREQ(r.invocation, "run-one");
+        ASSERT_EQ(run_tracker_feed(&t, &u, &r), RUN_NONE);
+        u.invocation = "run-two";
+        ASSERT_EQ(run_tracker_feed(&t, &u, &r), RUN_END);
+        ASSERT_STREQ(r.invocation, "run-two");
+        run_tracker_done(&t);
 }
 
 static const char *strna(const char *s) {
@@ -545,11 +594,13 @@ static void test_trigger_owner(void) {
 }
 
 int main(void) {
+        test_odd_invocation();
         test_trigger_owner();
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 run_case(&cases[i]);
         test_state_is_end();
         test_long_strings();
         test_owner();
+        test_intern(); /* last: it fills the table of unknown words */
         return 0;
 }
