@@ -5,8 +5,8 @@
 
 /* The durable outbox: one append-only log, STATE/outbox/log, of CRC-checked records.
  *
- *   add    a ping not yet answered (seq=N, then the Ping's fields), appended and fdatasync'ed
- *          before the first attempt; a second add of the same seq replaces the first (the same
+ *   add    a ping not yet answered (seq=N, then the Ping's fields), appended before the first
+ *          attempt and fdatasync'ed right after it is handed over; a second add of the same seq replaces the first (the same
  *          ping, now with its log body). The add of a run end is also that check's last run
  *          (its InvocationID, exit time = created), in the same write: a crash cannot leave a
  *          stored ping whose run would be caught up and sent once more
