@@ -119,6 +119,24 @@ def private_dirty_kib(pid):
     return 0
 
 
+def rss_by_kind_kib(pid):
+    """Resident memory by what is mapped: anonymous (heap, stacks), the journal files (sd-journal's
+    mappings), the outbox log, other files (shared libraries, ...)."""
+    out = {"anon": 0, "journal": 0, "outbox": 0, "files": 0}
+    kind = "anon"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split(None, 6)
+            if len(head) >= 5 and "-" in head[0] and ":" in head[3]:     # a mapping's header line
+                path = head[5].strip() if len(head) >= 6 else ""
+                kind = ("journal" if path.endswith(".journal") or path.endswith(".journal~") else
+                        "outbox" if path.endswith("/outbox/log") else
+                        "files" if path.startswith("/") else "anon")
+            elif line.startswith("Rss:"):
+                out[kind] += kib(line.split(":", 1)[1])
+    return out
+
+
 def pct(values, p):
     """Nearest-rank percentile."""
     v = sorted(values)
@@ -986,8 +1004,11 @@ class Bench:
         # Drained: nothing new at the receiver for 2 s (max 60 s after READY).
         last, last_n, deadline = time.monotonic(), -1, time.monotonic() + 60
         pd_max = 0
+        kinds_max = {}
         while time.monotonic() < deadline:
             pd_max = max(pd_max, private_dirty_kib(pid))
+            for k, v in rss_by_kind_kib(pid).items():
+                kinds_max[k] = max(kinds_max.get(k, 0), v)
             got = len(self.replay_rl.since(mark, "/ping/rq-"))
             if got != last_n:
                 last, last_n = time.monotonic(), got
@@ -1010,6 +1031,8 @@ class Bench:
         self.add("replay_drained", last - t0)
         self.add("replay_rss", kib(st["VmHWM"]) / 1024)
         self.add("replay_pd", pd_max / 1024)
+        for k, v in kinds_max.items():
+            self.add(f"replay_rss_{k}", v / 1024)
         if ready >= SCALE_SLOW:
             self.scale_skip.add("replay")
             self.notes.append(f"replay: READY=1 came after {ready:.1f} s{' (stopped waiting there)' if ready >= SCALE_TIMEOUT else ''}; "
@@ -1422,6 +1445,11 @@ def report(d):
         L.append(f"| pings delivered / exec → last delivery | {fmt('replay_delivered')} / {fmt('replay_drained', 1, ' s')} |")
         L.append(f"| log lines until READY=1 / in all | {fmt('replay_log_ready')} / {fmt('replay_log')} |")
         L.append(f"| peak RSS / peak private dirty | {fmt('replay_rss', 1, ' MiB')} / {fmt('replay_pd', 2, ' MiB')} |")
+        if has("replay_rss_journal"):
+            L.append(f"| RSS after READY=1 by mapping, peaks sampled every 0.1 s: anonymous / journal files / outbox "
+                     f"log / other files (libraries) | {fmt('replay_rss_anon', 1, ' MiB')} / "
+                     f"{fmt('replay_rss_journal', 1, ' MiB')} / {fmt('replay_rss_outbox', 1, ' MiB')} / "
+                     f"{fmt('replay_rss_files', 1, ' MiB')} |")
         L.append("")
     if has("check_wall"):
         L.append(f"## 8. `timerbeat check` with {size['dropins']:,} drop-in files")
