@@ -6,17 +6,18 @@
 /* The durable outbox: one append-only log, STATE/outbox/log, of CRC-checked records.
  *
  *   add    a ping not yet answered (seq=N, then the Ping's fields), appended before the first
- *          attempt and fdatasync'ed right after it is handed over; a second add of the same seq replaces the first (the same
- *          ping, now with its log body). The add of a run end is also that check's last run
- *          (its InvocationID, exit time = created), in the same write: a crash cannot leave a
- *          stored ping whose run would be caught up and sent once more
+ *          attempt and fdatasync'ed right after it is handed over; a second add of the same seq
+ *          replaces the first (the same ping, now with its log body). The add of a run end is
+ *          also that check's last run (its InvocationID, exit time = created), in the same
+ *          write: a crash cannot leave a stored ping whose run would be caught up and sent once
+ *          more
  *   done   seq=N was answered for good (or dropped): appended, not synced
  *   last   a check's last run decided on (InvocationID, exit time): appended, not synced
  *   ping   a check's last ping outcome, for `timerbeat list`: appended, not synced
  *
- * So a ping costs two appends and one fdatasync, and no file is created on the happy path. The
- * log is read once at start (the state lives in memory after that) and rewritten (temporary
- * file, fsync, rename) when it is large and mostly done records: the live adds and the newest
+ * So a ping costs two appends and at most one fdatasync, and no file is created on the happy
+ * path. The log is read once at start (the state lives in memory after that) and rewritten
+ * (temporary file, fsync, rename) when it is large and mostly done records: the live adds and the newest
  * last and ping record of each check. A record is text lines "key=value" between a magic line
  * and a "crc=" line over everything before it; a torn record at the end (a crash mid-append)
  * is cut off, a damaged one elsewhere is skipped (one log line). Entries of older versions
